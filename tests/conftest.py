@@ -1,0 +1,93 @@
+"""Fixtures: real users and group, the real uv (several versions), a local Python mirror, installed uvshare."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.support import harness
+from tests.support.harness import NEWEST, Sandbox
+
+# The multi-user suite runs against each of these uv versions (PyPI `uv` package; "newest" = the test extra's).
+UV_VERSIONS = os.environ.get("UVSHARE_TEST_UV_VERSIONS", f"{NEWEST},0.6.14").split(",")
+
+
+@pytest.fixture(scope="session")
+def users() -> dict[str, harness.User]:
+    """The test group, three members and one outsider; removed at the end."""
+    harness.need_root()
+    created = harness.create_users()
+    yield created
+    harness.remove_users()
+
+
+@pytest.fixture(scope="session")
+def mirror() -> str:
+    """A local mirror of CPython builds for `uv python install` (no network)."""
+    harness.need_root()
+    from tests.support.pymirror import build_mirror
+
+    return str(build_mirror(harness.BASE / "mirror"))
+
+
+@pytest.fixture(scope="session")
+def newest_uv() -> Path:
+    """The newest real uv, where every test user can run it."""
+    harness.need_root()
+    return harness.install_uv(NEWEST)
+
+
+@pytest.fixture(scope="session")
+def uvshare_bin(newest_uv: Path) -> Path:
+    """The bin dir of a venv (reachable by every user) with this checkout installed."""
+    return harness.install_uvshare(newest_uv)
+
+
+@pytest.fixture(scope="session", params=UV_VERSIONS)
+def uv_bin(request: pytest.FixtureRequest) -> Path:
+    """Each real uv version the multi-user suite runs against."""
+    harness.need_root()
+    return harness.install_uv(request.param)
+
+
+def _sandbox(request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path,
+             uv: Path) -> Sandbox:
+    runs = harness.public_dir(harness.BASE / "runs")
+    root = Path(tempfile.mkdtemp(prefix=f"{request.node.name[:48]}-", dir=runs))
+    root.chmod(0o755)
+    box = Sandbox(root, uvshare_bin, uv, mirror, users)
+    box.write_config()
+    return box
+
+
+def _cleanup(box: Sandbox) -> None:
+    # a test that bind-mounts part of its tree read-only may have failed before unmounting it
+    mounts = Path("/proc/self/mounts").read_text().split("\n")
+    for line in reversed(mounts):
+        fields = line.split()
+        if len(fields) > 1 and fields[1].startswith(str(box.root)):
+            subprocess.run(["umount", "-l", fields[1]], check=False)
+    shutil.rmtree(box.root, ignore_errors=True)
+
+
+@pytest.fixture
+def box(request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path,
+        uv_bin: Path) -> Sandbox:
+    """A fresh shared tree and config, run against each uv version."""
+    sandbox = _sandbox(request, users, mirror, uvshare_bin, uv_bin)
+    yield sandbox
+    _cleanup(sandbox)
+
+
+@pytest.fixture
+def box1(request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path,
+         newest_uv: Path) -> Sandbox:
+    """A fresh shared tree and config, with the newest uv only."""
+    sandbox = _sandbox(request, users, mirror, uvshare_bin, newest_uv)
+    yield sandbox
+    _cleanup(sandbox)

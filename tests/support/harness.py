@@ -1,0 +1,258 @@
+"""Real users, a real group, the real uv and an installed uvshare, for tests that run them as subprocesses.
+
+Everything the test users must reach lives under BASE (world-readable); root's home is private on these machines,
+so uvshare is installed into a venv there on Debian's /usr/bin/python3.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BASE = Path(os.environ.get("UVSHARE_TEST_BASE", "/var/tmp/uvshare-tests"))
+GROUP = "uvst-share"
+MEMBERS = ("uvst-alice", "uvst-bob", "uvst-carol")
+OUTSIDER = "uvst-dave"
+SYSTEM_PYTHON = "/usr/bin/python3"
+NEWEST = "newest"
+
+
+def need_root() -> None:
+    """Multi-user tests need root: skipped elsewhere, but under CI=true a skip is a failure."""
+    if os.geteuid() == 0:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail("the multi-user tests must run as root under CI (they create users and a group)")
+    pytest.skip("needs root (creates users and a group)")
+
+
+def run_root(*cmd: str | os.PathLike[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a set-up command as root, failing loudly with its output."""
+    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    if done.returncode != 0:
+        raise RuntimeError(f"{cmd} failed ({done.returncode}): {done.stdout}{done.stderr}")
+    return done
+
+
+def public_dir(path: Path) -> Path:
+    """Make PATH (and parents under BASE) a directory every test user can enter and read."""
+    path.mkdir(parents=True, exist_ok=True)
+    for p in [path, *path.parents]:
+        if p == BASE.parent:
+            break
+        p.chmod(0o755)
+    return path
+
+
+def make_public(tree: Path) -> None:
+    """Let every user read TREE and run what is executable in it."""
+    for p in (tree, *tree.rglob("*")):
+        if not p.is_symlink():
+            mode = p.stat().st_mode
+            p.chmod(mode | (0o555 if p.is_dir() or mode & 0o100 else 0o444))
+    public_dir(tree)
+
+
+def install_uv(version: str) -> Path:
+    """The real uv of VERSION (the PyPI package; NEWEST: the one the test extras installed) where users can run it."""
+    if version == NEWEST:
+        import uv
+
+        source = Path(uv.find_uv_bin())
+        out = subprocess.run([source, "--version"], capture_output=True, text=True, check=True).stdout
+        version = out.split()[1]
+        target = public_dir(BASE / f"uv-{version}" / "bin")
+        if not (target / "uv").exists():
+            shutil.copy2(source, target / ".uv.tmp")
+            (target / ".uv.tmp").rename(target / "uv")
+        return target / "uv"
+    target = BASE / f"uv-{version}"
+    binary = target / "bin" / "uv"
+    if not binary.exists():
+        tmp = BASE / f".uv-{version}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        run_root(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", tmp, f"uv=={version}")
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    make_public(target)
+    return binary
+
+
+def install_uvshare(uv: Path) -> Path:
+    """A venv under BASE on Debian's python with this checkout installed in it (not editable); its bin dir."""
+    venv = BASE / "venv"
+    env = {**os.environ, "UV_CACHE_DIR": str(BASE / "install-cache"), "UV_NO_CONFIG": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    if not (venv / "bin" / "python").exists():
+        run_root(uv, "venv", "--quiet", "--python", SYSTEM_PYTHON, venv, env=env)
+    run_root(uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "--reinstall-package", "uvshare",
+             REPO, env=env)
+    make_public(venv)
+    return venv / "bin"
+
+
+@dataclass
+class User:
+    """A principal the tests run commands as: root, a group member or an outsider."""
+
+    name: str
+    uid: int
+    gid: int
+
+    @property
+    def is_root(self) -> bool:
+        return self.uid == 0
+
+
+def _remove_users() -> None:
+    for name in (*MEMBERS, OUTSIDER):
+        subprocess.run(["userdel", "-f", name], capture_output=True, check=False)
+    subprocess.run(["groupdel", GROUP], capture_output=True, check=False)
+
+
+def create_users() -> dict[str, User]:
+    """The test group and users (leftovers of an earlier run are removed first)."""
+    _remove_users()
+    run_root("groupadd", GROUP)
+    for name in MEMBERS:
+        run_root("useradd", "--no-create-home", "--shell", "/bin/sh", "--groups", GROUP, name)
+    run_root("useradd", "--no-create-home", "--shell", "/bin/sh", OUTSIDER)
+    users = {"root": User("root", 0, 0)}
+    for name in (*MEMBERS, OUTSIDER):
+        pw = pwd.getpwnam(name)
+        users[name] = User(name, pw.pw_uid, pw.pw_gid)
+    return users
+
+
+def remove_users() -> None:
+    """Remove the test group and users."""
+    _remove_users()
+
+
+def group_gid() -> int:
+    """The gid of the test group."""
+    return grp.getgrnam(GROUP).gr_gid
+
+
+@dataclass
+class Result:
+    """What a command printed and its exit status."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    cmd: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"$ {' '.join(self.cmd)}\n[exit {self.returncode}]\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
+
+
+@dataclass
+class Sandbox:
+    """One test's shared tree, config and homes; runs commands as any test user with a clean environment."""
+
+    root: Path
+    bin_dir: Path  # uvshare's venv bin
+    uv: Path  # the real uv
+    mirror: str  # UV_PYTHON_DOWNLOADS_JSON_URL
+    users: dict[str, User]
+    config: Path = field(init=False)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.config = self.root / "etc" / "config.toml"
+        public_dir(self.config.parent)
+
+    @property
+    def shared(self) -> Path:
+        """The shared tree the default config points into (made by root's first uvshare call)."""
+        return self.root / "opt" / "uv"
+
+    def write_config(self, text: str | None = None, **keys: object) -> Path:
+        """Write the config: TEXT as is, or the default shared config with KEYS changed (None drops a key)."""
+        if text is None:
+            values: dict[str, object] = {
+                "group": GROUP,
+                "python-install-dir": str(self.shared / "python"),
+                "python-bin-dir": str(self.shared / "bin"),
+                "python-cache-dir": str(self.shared / "python-cache"),
+                "tool-dir": str(self.shared / "tools"),
+                "tool-bin-dir": str(self.shared / "tool-bin"),
+                "cache-dir": str(self.shared / "cache"),
+            }
+            values.update({k.replace("_", "-"): v for k, v in keys.items()})
+            text = "".join(f"{k} = {toml_value(v)}\n" for k, v in values.items() if v is not None)
+        self.config.write_text(text)
+        self.config.chmod(0o644)
+        return self.config
+
+    def home(self, user: User) -> Path:
+        """USER's home for this test (created on first use)."""
+        home = self.root / "home" / user.name
+        if not home.exists():
+            public_dir(home.parent)
+            home.mkdir()
+            os.chown(home, user.uid, user.gid)
+            home.chmod(0o700)
+        return home
+
+    def env(self, user: User, **extra: str) -> dict[str, str]:
+        """The whole environment of a command: nothing inherited from the test runner."""
+        env = {
+            "PATH": f"{self.bin_dir}:{self.uv.parent}:/usr/bin:/bin",
+            "HOME": str(self.home(user)),
+            "USER": user.name,
+            "LANG": "C.UTF-8",
+            "UVSHARE_CONFIG": str(self.config),
+            "UV_PYTHON_DOWNLOADS_JSON_URL": self.mirror,
+            "UV_NO_PROGRESS": "1",
+        }
+        env.update(self.extra_env)
+        env.update(extra)
+        return {k: v for k, v in env.items() if v is not None}
+
+    def run(
+        self,
+        user: User | str,
+        *args: str | os.PathLike[str],
+        env: dict[str, str] | None = None,
+        input: str | None = None,  # noqa: A002  # subprocess's own name
+        umask: int | None = None,
+        timeout: float = 300,
+        cwd: Path | None = None,
+    ) -> Result:
+        """Run ARGS as USER (a name or a User) with the test environment; ARGS[0] is looked up on its PATH."""
+        who = self.users[user] if isinstance(user, str) else user
+        full_env = self.env(who, **(env or {}))
+        cmd = [str(a) for a in args]
+        if not who.is_root:
+            cmd = ["setpriv", f"--reuid={who.uid}", f"--regid={who.gid}", "--init-groups", "--", *cmd]
+        if umask is not None:
+            cmd = ["sh", "-c", f'umask {umask:03o} && exec "$@"', "sh", *cmd]
+        done = subprocess.run(cmd, env=full_env, input=input, capture_output=True, text=True, timeout=timeout,
+                              cwd=cwd or self.home(who), check=False)
+        return Result(done.returncode, done.stdout, done.stderr, cmd)
+
+    def ok(self, user: User | str, *args: str | os.PathLike[str], **kwargs: object) -> Result:
+        """Run, and fail the test with the whole output unless it exits 0."""
+        result = self.run(user, *args, **kwargs)  # type: ignore[arg-type]
+        assert result.returncode == 0, str(result)
+        return result
+
+
+def toml_value(value: object) -> str:
+    """VALUE as TOML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
