@@ -55,8 +55,9 @@ def uv_bin(request: pytest.FixtureRequest) -> Path:
     return harness.install_uv(request.param)
 
 
-def _sandbox(request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path,
-             uv: Path) -> Sandbox:
+def _sandbox(
+    request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path, uv: Path
+) -> Sandbox:
     runs = harness.public_dir(harness.BASE / "runs")
     root = Path(tempfile.mkdtemp(prefix=f"{request.node.name[:48]}-", dir=runs))
     root.chmod(0o755)
@@ -76,8 +77,9 @@ def _cleanup(box: Sandbox) -> None:
 
 
 @pytest.fixture
-def box(request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path,
-        uv_bin: Path) -> Sandbox:
+def box(
+    request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path, uv_bin: Path
+) -> Sandbox:
     """A fresh shared tree and config, run against each uv version."""
     sandbox = _sandbox(request, users, mirror, uvshare_bin, uv_bin)
     yield sandbox
@@ -85,8 +87,9 @@ def box(request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: 
 
 
 @pytest.fixture
-def box1(request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path,
-         newest_uv: Path) -> Sandbox:
+def box1(
+    request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path, newest_uv: Path
+) -> Sandbox:
     """A fresh shared tree and config, with the newest uv only."""
     sandbox = _sandbox(request, users, mirror, uvshare_bin, newest_uv)
     yield sandbox

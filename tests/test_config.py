@@ -91,10 +91,11 @@ def test_uvshare_config_alone_is_read(env: dict[str, str], tmp_path: Path, monke
     assert loaded is not None and loaded.dirs == {"tool-dir": "/only"} and loaded.files == (str(only),)
 
 
-def test_uvshare_config_missing_is_an_error(env: dict[str, str], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uvshare_config_missing_is_an_error(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(config.ENV_CONFIG, str(tmp_path / "nope.toml"))
-    with pytest.raises(ConfigError, match="nope.toml: no such file .*UVSHARE_CONFIG"):
+    with pytest.raises(ConfigError, match=r"nope\.toml: no such file .*UVSHARE_CONFIG"):
         config.load(os.environ)
 
 

@@ -177,23 +177,22 @@ def check_value(path: str, key: str, value: object) -> None:
     elif not isinstance(value, str):
         example = '"0002"' if key == "umask" else '"/opt/uv/python"'
         raise ConfigError(f"{where} must be a string like {example}, not {value!r}")
-    elif key in DIR_KEYS or key == "uv":
-        if not value.startswith("/"):
-            raise ConfigError(f"{where} must be an absolute path, not {value!r}")
+    elif (key in DIR_KEYS or key == "uv") and not value.startswith("/"):
+        raise ConfigError(f"{where} must be an absolute path, not {value!r}")
 
 
 def _parse_umask(value: object, origin: str) -> int:
     where = f"{origin}: key 'umask'"
     text = str(value)
     if not (1 <= len(text) <= 4 and all(c in "01234567" for c in text)):
-        raise ConfigError(f"{where} must be octal digits like \"0002\", not {text!r}")
+        raise ConfigError(f'{where} must be octal digits like "0002", not {text!r}')
     umask = int(text, 8)
     if not umask & 0o002:
-        raise ConfigError(f"{where} is {text!r}, which leaves new files world-writable; use \"0002\" or \"0007\"")
+        raise ConfigError(f'{where} is {text!r}, which leaves new files world-writable; use "0002" or "0007"')
     if umask & 0o060:
         raise ConfigError(
             f"{where} is {text!r}, which takes group read/write off new files, so group members could not share "
-            "them; use \"0002\" or \"0007\""
+            'them; use "0002" or "0007"'
         )
     return umask
 

@@ -58,7 +58,7 @@ def find_uv(environ: Mapping[str, str], configured: str | None, config_file: str
     searched.append(f"PATH ({environ.get('PATH', '')!r}: no other uv)")
     raise UvNotFound(
         f"cannot find the real uv; searched {'; '.join(searched)}; install uv (pip install uv) or set "
-        f"uv = \"/path/to/uv\" in the config, or {ENV_UV}=/path/to/uv"
+        f'uv = "/path/to/uv" in the config, or {ENV_UV}=/path/to/uv'
     )
 
 
@@ -73,6 +73,6 @@ def check_loop(environ: Mapping[str, str]) -> int:
     if pid == str(os.getpid()) or depth >= MAX_DEPTH:
         raise UvNotFound(
             f"uvshare ran itself instead of the real uv (the 'uv' it executed, {uv or 'unknown'}, leads back to "
-            f"uvshare); set uv = \"/path/to/real/uv\" in the config or {ENV_UV}=/path/to/real/uv"
+            f'uvshare); set uv = "/path/to/real/uv" in the config or {ENV_UV}=/path/to/real/uv'
         )
     return depth + 1

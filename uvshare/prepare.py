@@ -94,8 +94,10 @@ class Preparer:
             self.warn(f"{path} is not a directory; remove what is there or configure another path")
             return
         except PermissionError:
-            self.warn(f"cannot open {path}: permission denied; members of group '{self.group_name}' need x on every "
-                      "directory above it")
+            self.warn(
+                f"cannot open {path}: permission denied; members of group '{self.group_name}' need x on every "
+                "directory above it"
+            )
             return
         self.changes.extend(f"created {p}" for p in created)
         try:
@@ -141,7 +143,7 @@ class Preparer:
             return
         what = kind_of(st)
         if stat.S_ISLNK(st.st_mode):
-            try:
+            try:  # noqa: SIM105  # contextlib would be one more import on the every-call path
                 what += f" to {os.readlink(name, dir_fd=dfd)}"
             except OSError:
                 pass
@@ -152,8 +154,9 @@ class Preparer:
             self.changes.append(f"removed {path} ({what})")
             self.create(dfd, path, name, want_dir)
             return
-        self.warn(f"{path} is {what} ({describe(st)}), which uvshare will not touch; remove it (rm {path}) and "
-                  f"{REPAIR_HINT}")
+        self.warn(
+            f"{path} is {what} ({describe(st)}), which uvshare will not touch; remove it (rm {path}) and {REPAIR_HINT}"
+        )
 
     def create(self, dfd: int, path: str, name: str, want_dir: bool) -> None:
         """Create the missing entry NAME (a dir, or an empty lock file) group-owned and group-writable."""
@@ -179,8 +182,10 @@ class Preparer:
             self.warn(f"{path} ({describe(st)}) is setuid/setgid; uvshare never makes such a file group-writable")
             return
         if self.euid not in (0, st.st_uid):
-            self.warn(f"{path} ({describe(st)}) is {', '.join(problems)}, so members of group '{self.group_name}' "
-                      f"cannot use it; {REPAIR_HINT}")
+            self.warn(
+                f"{path} ({describe(st)}) is {', '.join(problems)}, so members of group '{self.group_name}' "
+                f"cannot use it; {REPAIR_HINT}"
+            )
             return
         mode = safefs.fixed_dir_mode(st.st_mode) if want_dir else safefs.fixed_file_mode(st.st_mode)
         fd = dfd if name == "." else safefs.open_node(dfd, name, st)

@@ -16,7 +16,7 @@ from uvshare.errors import UnsafePath
 O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO planted in place of a file must not hang.
 O_NODE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-MAX_LINKS = 40  # like the kernel's limit on symlinks followed in one lookup
+MAX_HOPS = 256  # path components walked in one lookup, symlink targets included
 
 GROUP_DIR_BITS = stat.S_ISGID | 0o070
 GROUP_FILE_BITS = 0o060
@@ -100,7 +100,20 @@ def _trusted_link(parent_fd: int, link: os.stat_result) -> bool:
     return bool(parent.st_mode & stat.S_ISVTX)
 
 
-def open_dir(
+def _trusted_link_target(parent_fd: int, name: str, path: str) -> str:
+    """The target of the symlink NAME met on the way to PATH; UnsafePath unless only root or we could make it."""
+    st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    if not stat.S_ISLNK(st.st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, f"{name} in the way of {path} is not a directory")
+    if not _trusted_link(parent_fd, st):
+        raise UnsafePath(
+            f"{path}: '{name}' on the way is a symlink in a directory others can write, so uvshare will not "
+            "follow it; replace it with a real directory or configure the real path"
+        )
+    return os.readlink(name, dir_fd=parent_fd)
+
+
+def open_dir(  # noqa: PLR0912  # one walk, component by component: split up, the safety logic would scatter
     path: str, create_mode: int | None = None, gid: int | None = None, created: list[str] | None = None
 ) -> int:
     """Open the directory PATH without following any symlink others could have planted; return its fd.
@@ -111,7 +124,7 @@ def open_dir(
     """
     parts = [p for p in path.split("/") if p not in ("", ".")]
     stack = [os.open("/", O_DIR)]
-    links = 0
+    hops = 0  # symlinks followed and directories made: bounded, so that a racing attacker cannot loop us forever
     try:
         while parts:
             name = parts.pop(0)
@@ -119,6 +132,9 @@ def open_dir(
                 if len(stack) > 1:
                     os.close(stack.pop())
                 continue
+            hops += 1
+            if hops > MAX_HOPS:
+                raise OSError(errno.ELOOP, f"too many symlinks or vanishing directories on the way to {path}")
             try:
                 stack.append(os.open(name, O_DIR, dir_fd=stack[-1]))
                 continue
@@ -132,18 +148,7 @@ def open_dir(
             except OSError as e:
                 if e.errno not in (errno.ELOOP, errno.ENOTDIR):
                     raise
-            st = os.stat(name, dir_fd=stack[-1], follow_symlinks=False)
-            if not stat.S_ISLNK(st.st_mode):
-                raise NotADirectoryError(errno.ENOTDIR, f"{name} in the way of {path} is not a directory")
-            if not _trusted_link(stack[-1], st):
-                raise UnsafePath(
-                    f"{path}: '{name}' on the way is a symlink in a directory others can write, so uvshare will not "
-                    "follow it; replace it with a real directory or configure the real path"
-                )
-            links += 1
-            if links > MAX_LINKS:
-                raise OSError(errno.ELOOP, f"too many levels of symlinks in {path}")
-            target = os.readlink(name, dir_fd=stack[-1])
+            target = _trusted_link_target(stack[-1], name, path)
             if target.startswith("/"):
                 while len(stack) > 1:
                     os.close(stack.pop())

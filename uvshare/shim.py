@@ -20,8 +20,18 @@ if TYPE_CHECKING:
 
 ADMIN_WORD = "share"  # a word uv does not use; `uvshare share …` (or `uv share …`) are uvshare's own commands
 # uv's global options that take a value, so that the command words after them can be found.
-VALUE_OPTIONS = frozenset({"--cache-dir", "--color", "--config-file", "--directory", "--project",
-                           "--python-preference", "--allow-insecure-host", "--trusted-host"})
+VALUE_OPTIONS = frozenset(
+    {
+        "--cache-dir",
+        "--color",
+        "--config-file",
+        "--directory",
+        "--project",
+        "--python-preference",
+        "--allow-insecure-host",
+        "--trusted-host",
+    }
+)
 # Commands that change a shared dir (command words -> config key), refused early for users outside the group.
 CHANGES = {
     ("python", "install"): "python-install-dir",
@@ -84,8 +94,11 @@ def refuse_outsider(args: Sequence[str], config: Config, exported: Mapping[str, 
         listed = user in grp.getgrgid(config.gid).gr_mem if config.gid is not None else False
     except KeyError:
         listed = False
-    join = (f"you are listed in it but this login session started before that; log in again (or run 'newgrp {group}')"
-            if listed else f"ask an administrator to run 'usermod -aG {group} {user}', then log in again")
+    join = (
+        f"you are listed in it but this login session started before that; log in again (or run 'newgrp {group}')"
+        if listed
+        else f"ask an administrator to run 'usermod -aG {group} {user}', then log in again"
+    )
     from uvshare.errors import NotAMember
 
     raise NotAMember(

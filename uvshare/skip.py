@@ -14,14 +14,22 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 # uv flags that change nothing about what `python install` does (output, network, cache use only).
-HARMLESS_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-progress", "--offline", "--native-tls",
-                            "-n", "--no-cache"})
+HARMLESS_FLAGS = frozenset(
+    {"-q", "--quiet", "-v", "--verbose", "--no-progress", "--offline", "--native-tls", "-n", "--no-cache"}
+)
 HARMLESS_WITH_VALUE = frozenset({"--color"})
 # Environment that changes what `python install` would do: with any of these set, uv decides.
 DECISIVE_ENV = ("UV_PYTHON", "UV_PYTHON_INSTALL_BIN", "UV_PYTHON_INSTALL_REGISTRY", "UV_COMPILE_BYTECODE")
 # Flags for `uv python find` that keep venvs (--system), project and config files out and never download.
-FIND_FLAGS = ("--system", "--no-config", "--no-project", "--no-cache", "--python-preference", "only-managed",
-              "--no-python-downloads", "--quiet")
+FIND_FLAGS = (
+    "--system",
+    "--no-config",
+    "--no-project",
+    "--no-cache",
+    "--python-preference",
+    "only-managed",
+    "--no-python-downloads",
+)
 BIN_LINKS_SINCE = (0, 8, 0)  # uv makes `pythonX.Y` in the Python bin dir by default from 0.8.0 on
 
 
@@ -80,8 +88,14 @@ def run_uv(uv: str, args: Sequence[str], environ: Mapping[str, str]) -> tuple[in
     import subprocess
 
     try:
-        done = subprocess.run([uv, *args], env=environ, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            [uv, *args],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except OSError:
         return 127, ""
     return done.returncode, done.stdout.decode("utf-8", "surrogateescape").strip()
@@ -121,7 +135,7 @@ def find_installed(uv: str, request: str, install_dir: str, environ: Mapping[str
     found = os.path.realpath(out)
     if not found.startswith(root + os.sep):
         return None
-    return found[len(root) + 1:].split(os.sep)[0]
+    return found[len(root) + 1 :].split(os.sep)[0]
 
 
 def installed(uv: str, requests: Sequence[str], environ: Mapping[str, str]) -> list[tuple[str, str]] | None:

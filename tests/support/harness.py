@@ -94,8 +94,18 @@ def install_uvshare(uv: Path) -> Path:
     env.pop("VIRTUAL_ENV", None)
     if not (venv / "bin" / "python").exists():
         run_root(uv, "venv", "--quiet", "--python", SYSTEM_PYTHON, venv, env=env)
-    run_root(uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "--reinstall-package", "uvshare",
-             REPO, env=env)
+    run_root(
+        uv,
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        venv / "bin" / "python",
+        "--reinstall-package",
+        "uvshare",
+        REPO,
+        env=env,
+    )
     make_public(venv)
     return venv / "bin"
 
@@ -225,7 +235,7 @@ class Sandbox:
         user: User | str,
         *args: str | os.PathLike[str],
         env: dict[str, str] | None = None,
-        input: str | None = None,  # noqa: A002  # subprocess's own name
+        input: str | None = None,
         umask: int | None = None,
         timeout: float = 300,
         cwd: Path | None = None,
@@ -238,8 +248,16 @@ class Sandbox:
             cmd = ["setpriv", f"--reuid={who.uid}", f"--regid={who.gid}", "--init-groups", "--", *cmd]
         if umask is not None:
             cmd = ["sh", "-c", f'umask {umask:03o} && exec "$@"', "sh", *cmd]
-        done = subprocess.run(cmd, env=full_env, input=input, capture_output=True, text=True, timeout=timeout,
-                              cwd=cwd or self.home(who), check=False)
+        done = subprocess.run(
+            cmd,
+            env=full_env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd or self.home(who),
+            check=False,
+        )
         return Result(done.returncode, done.stdout, done.stderr, cmd)
 
     def ok(self, user: User | str, *args: str | os.PathLike[str], **kwargs: object) -> Result:

@@ -1,0 +1,220 @@
+"""Find and read uvshare's config files, in one fixed order, into a frozen `Config`.
+
+On the every-call path: it imports only `os`/`sys` up front; the TOML reader is imported only when a config file
+exists, and platformdirs only off Linux (the XDG rules are computed here; a unit test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from uvshare.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+ENV_CONFIG = "UVSHARE_CONFIG"
+SYSTEM_CONFIG = "/etc/uvshare/config.toml"
+APP = "uvshare"
+
+# Each dir key sets one uv variable; a variable already set in the environment wins (uv's own rule: env over file).
+DIR_KEYS = {
+    "python-install-dir": "UV_PYTHON_INSTALL_DIR",
+    "python-bin-dir": "UV_PYTHON_BIN_DIR",
+    "python-cache-dir": "UV_PYTHON_CACHE_DIR",
+    "tool-dir": "UV_TOOL_DIR",
+    "tool-bin-dir": "UV_TOOL_BIN_DIR",
+    "cache-dir": "UV_CACHE_DIR",
+}
+KEYS = ("group", "umask", "uv", *DIR_KEYS, "skip-installed")
+DEFAULT_UMASK = 0o002
+
+
+class Config:
+    """The effective config: every key resolved, with the file each one came from."""
+
+    __slots__ = ("dirs", "files", "gid", "group", "origins", "skip_installed", "umask", "uv")
+
+    group: str | None  # as written in the file: a name, or a gid as text
+    gid: int | None
+    umask: int
+    uv: str | None
+    dirs: dict[str, str]  # dir key -> absolute path, configured dirs only
+    skip_installed: bool
+    origins: dict[str, str]  # key -> the file that set it (keys left out come from defaults)
+    files: tuple[str, ...]  # the files read, in order
+
+    def __init__(self, values: Mapping[str, object], origins: dict[str, str], files: tuple[str, ...]) -> None:
+        setter = object.__setattr__
+        group = values.get("group")
+        setter(self, "group", None if group is None else str(group))
+        setter(self, "gid", _resolve_group(group, origins.get("group", "")) if group is not None else None)
+        umask = values.get("umask")
+        setter(self, "umask", DEFAULT_UMASK if umask is None else _parse_umask(umask, origins["umask"]))
+        setter(self, "uv", values.get("uv"))
+        setter(self, "dirs", {key: str(values[key]) for key in DIR_KEYS if key in values})
+        setter(self, "skip_installed", values.get("skip-installed", True))
+        setter(self, "origins", origins)
+        setter(self, "files", files)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Config is frozen; cannot set {name}")
+
+
+def site_config_dirs(environ: Mapping[str, str]) -> list[str]:
+    """platformdirs' site config dirs for uvshare, most important first (XDG_CONFIG_DIRS order)."""
+    if not sys.platform.startswith("linux"):
+        import platformdirs
+
+        return platformdirs.site_config_dir(APP, multipath=True).split(os.pathsep)
+    dirs = [d for d in environ.get("XDG_CONFIG_DIRS", "").split(os.pathsep) if d.startswith("/")]
+    return [os.path.join(d, APP) for d in dirs or ["/etc/xdg"]]
+
+
+def user_config_dir(environ: Mapping[str, str]) -> str | None:
+    """platformdirs' user config dir for uvshare, or None when the user has no home to put it in."""
+    if not sys.platform.startswith("linux"):
+        import platformdirs
+
+        try:
+            return platformdirs.user_config_dir(APP)
+        except RuntimeError:
+            return None
+    base = environ.get("XDG_CONFIG_HOME", "")
+    if not base.startswith("/"):
+        home = environ.get("HOME")
+        if home is None or not home.startswith("/"):  # like platformdirs: a relative HOME counts as unset
+            try:
+                import pwd
+
+                home = pwd.getpwuid(os.getuid()).pw_dir
+            except (ImportError, KeyError):
+                return None
+        base = os.path.join(home, ".config")
+    return os.path.join(base, APP)
+
+
+def config_paths(environ: Mapping[str, str]) -> list[str]:
+    """The config files uvshare reads, in order: later ones override earlier ones key by key."""
+    explicit = environ.get(ENV_CONFIG)
+    if explicit:
+        return [explicit]
+    # XDG: the first dir of XDG_CONFIG_DIRS matters most, so it is read last.
+    paths = [SYSTEM_CONFIG, *(os.path.join(d, "config.toml") for d in reversed(site_config_dirs(environ)))]
+    user = user_config_dir(environ)
+    if user is not None:
+        paths.append(os.path.join(user, "config.toml"))
+    return list(dict.fromkeys(paths))
+
+
+def read_file(path: str) -> dict[str, object] | None:
+    """The TOML table in PATH, or None when there is no such file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file: {e.strerror}") from None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: invalid TOML: the file is not UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+
+
+def load(environ: Mapping[str, str]) -> Config | None:
+    """Read every config file in order and resolve them into one Config; None when there is none at all."""
+    values: dict[str, object] = {}
+    origins: dict[str, str] = {}
+    files: list[str] = []
+    explicit = bool(environ.get(ENV_CONFIG))
+    for path in config_paths(environ):
+        table = read_file(path)
+        if table is None:
+            if explicit:
+                raise ConfigError(f"{path}: no such file (named by {ENV_CONFIG}); create it or unset {ENV_CONFIG}")
+            continue
+        files.append(path)
+        for key, value in table.items():
+            check_value(path, key, value)
+            values[key] = value
+            origins[key] = path
+    if not files:
+        return None
+    config = Config(values, origins, tuple(files))
+    if config.uv is not None:
+        check_uv(config.uv, f"{origins['uv']}: key 'uv'")
+    return config
+
+
+def check_value(path: str, key: str, value: object) -> None:
+    """Refuse an unknown key or a value of the wrong type, naming the file and the key."""
+    where = f"{path}: key '{key}'"
+    if key not in KEYS:
+        import difflib
+
+        near = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.5)
+        hint = f"did you mean '{near[0]}'?" if near else f"the keys are: {', '.join(KEYS)}"
+        raise ConfigError(f"{path}: unknown key '{key}'; {hint}")
+    if key == "skip-installed":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, not {value!r}")
+    elif key == "group":
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+            raise ConfigError(f"{where} must be a group name or a numeric gid, not {value!r}")
+        if isinstance(value, int) and value < 0:
+            raise ConfigError(f"{where} must be a gid of 0 or more, not {value}")
+    elif not isinstance(value, str):
+        example = '"0002"' if key == "umask" else '"/opt/uv/python"'
+        raise ConfigError(f"{where} must be a string like {example}, not {value!r}")
+    elif (key in DIR_KEYS or key == "uv") and not value.startswith("/"):
+        raise ConfigError(f"{where} must be an absolute path, not {value!r}")
+
+
+def _parse_umask(value: object, origin: str) -> int:
+    where = f"{origin}: key 'umask'"
+    text = str(value)
+    if not (1 <= len(text) <= 4 and all(c in "01234567" for c in text)):
+        raise ConfigError(f'{where} must be octal digits like "0002", not {text!r}')
+    umask = int(text, 8)
+    if not umask & 0o002:
+        raise ConfigError(f'{where} is {text!r}, which leaves new files world-writable; use "0002" or "0007"')
+    if umask & 0o060:
+        raise ConfigError(
+            f"{where} is {text!r}, which takes group read/write off new files, so group members could not share "
+            'them; use "0002" or "0007"'
+        )
+    return umask
+
+
+def _resolve_group(group: object, origin: str) -> int:
+    if isinstance(group, int):
+        return group  # a numeric gid need not be in the group database (images that run arbitrary uids in gid 0)
+    import grp
+
+    try:
+        return grp.getgrnam(str(group)).gr_gid
+    except KeyError:
+        if str(group).isdigit():
+            return int(str(group))
+        raise ConfigError(
+            f"{origin}: key 'group': unknown group '{group}'; create it (groupadd {group}) or name an existing group"
+        ) from None
+
+
+def check_uv(path: str, where: str) -> None:
+    """Refuse a uv path that is missing or not executable, naming where it was set."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"{where}: {path} does not exist; point it at the real uv binary (see 'which -a uv')")
+    if not os.access(path, os.X_OK):
+        raise ConfigError(f"{where}: {path} is not executable; chmod +x it or point it at the real uv binary")

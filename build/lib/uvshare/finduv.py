@@ -1,0 +1,78 @@
+"""Find the real uv binary: an explicit, ordered list of places, skipping uvshare itself."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from uvshare.errors import UvNotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+ENV_UV = "UVSHARE_UV"
+# Set in the environment of the uv that uvshare execs: "<pid>:<uv path>". After execve the pid stays the same, so a
+# uvshare that finds its own pid there was started by that exec: the "uv" found leads back to uvshare.
+ENV_EXEC = "UVSHARE_EXEC"
+ENV_DEPTH = "UVSHARE_DEPTH"
+MAX_DEPTH = 32  # uvshare inside uv inside uvshare…: deeper than any real nesting, so it must be a loop
+
+
+def is_uvshare(path: str, own: str) -> bool:
+    """Whether PATH is this program: the same file, or a script launcher that imports uvshare."""
+    if os.path.realpath(path) == own:
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return False
+    return head.startswith(b"#!") and b"uvshare" in head
+
+
+def find_uv(environ: Mapping[str, str], configured: str | None, config_file: str | None) -> str:
+    """The path of the real uv, or UvNotFound naming every place searched and how to point at uv."""
+    from uvshare.config import check_uv
+
+    own = os.path.realpath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    explicit = environ.get(ENV_UV)
+    if explicit:  # 1. UVSHARE_UV: the caller's explicit choice
+        check_uv(explicit, ENV_UV)
+        return explicit
+    if configured:  # 2. the config's `uv` key (checked when the config was read)
+        return configured
+    searched = [f"{ENV_UV} (not set)", f"the config's 'uv' key ({'not set' if config_file else 'no config file'})"]
+    seen = set()
+    for entry in environ.get("PATH", os.defpath).split(os.pathsep):  # 3. PATH, in order
+        candidate = os.path.join(entry or ".", "uv")
+        if candidate in seen:
+            continue
+        seen.add(candidate)
+        if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
+            continue
+        if is_uvshare(candidate, own):
+            searched.append(f"{candidate} (uvshare itself, skipped)")
+            continue
+        return candidate
+    searched.append(f"PATH ({environ.get('PATH', '')!r}: no other uv)")
+    raise UvNotFound(
+        f"cannot find the real uv; searched {'; '.join(searched)}; install uv (pip install uv) or set "
+        f'uv = "/path/to/uv" in the config, or {ENV_UV}=/path/to/uv'
+    )
+
+
+def check_loop(environ: Mapping[str, str]) -> int:
+    """Stop when uvshare has been re-entered through its own exec; return the nesting depth for the next exec."""
+    marker = environ.get(ENV_EXEC, "")
+    pid, _, uv = marker.partition(":")
+    try:
+        depth = int(environ.get(ENV_DEPTH, "0"))
+    except ValueError:
+        depth = 0
+    if pid == str(os.getpid()) or depth >= MAX_DEPTH:
+        raise UvNotFound(
+            f"uvshare ran itself instead of the real uv (the 'uv' it executed, {uv or 'unknown'}, leads back to "
+            f'uvshare); set uv = "/path/to/real/uv" in the config or {ENV_UV}=/path/to/real/uv'
+        )
+    return depth + 1

@@ -1,0 +1,85 @@
+"""Root's every-call path inside a tree group members can write: planted links are never followed."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.harness import Sandbox, group_gid
+
+
+def fingerprint(path: Path) -> tuple[int, int, int, bytes | list[str]]:
+    """Owner, group, mode and content (or listing) of PATH, not following a link."""
+    st = path.lstat()
+    content: bytes | list[str] = sorted(os.listdir(path)) if path.is_dir() else path.read_bytes()
+    return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), content
+
+
+@pytest.fixture
+def secret(box1: Sandbox) -> Path:
+    """A root-only file and dir outside the shared tree, as an attacker's target."""
+    target = box1.root / "private"
+    target.mkdir(mode=0o700)
+    (target / "secret").write_text("root only\n")
+    (target / "secret").chmod(0o600)
+    return target
+
+
+@pytest.fixture
+def prepared(box1: Sandbox) -> Sandbox:
+    box1.ok("root", "uvshare", "--version")
+    return box1
+
+
+@pytest.fixture
+def no_protected_hardlinks() -> Iterator[None]:
+    knob = Path("/proc/sys/fs/protected_hardlinks")
+    old = knob.read_text().strip()
+    knob.write_text("0")
+    yield
+    knob.write_text(old)
+
+
+@pytest.mark.parametrize("name", [".lock", ".temp"])
+def test_planted_symlink_is_not_followed(prepared: Sandbox, secret: Path, name: str) -> None:
+    box = prepared
+    planted = box.shared / "python" / name
+    target = secret / "secret" if name == ".lock" else secret
+    box.ok("uvst-alice", "sh", "-c", f'rm -rf "{planted}" && ln -s "{target}" "{planted}"')
+    before = fingerprint(target)
+    result = box.run("root", "uvshare", "--version")
+    assert result.returncode == 0, str(result)
+    assert fingerprint(target) == before
+    assert f"removed {planted}: it was a symlink to {target}" in result.stderr
+    st = planted.lstat()
+    assert not stat.S_ISLNK(st.st_mode) and st.st_gid == group_gid()
+
+
+def test_planted_hard_link_is_not_changed(prepared: Sandbox, secret: Path, no_protected_hardlinks: None) -> None:
+    box = prepared
+    victim = box.root / "victim"  # a root-only file the member cannot read, in a dir they can reach
+    victim.write_text("root only\n")
+    victim.chmod(0o600)
+    lock = box.shared / "python" / ".lock"
+    box.ok("uvst-alice", "sh", "-c", f'rm -f "{lock}" && ln "{victim}" "{lock}"')
+    assert lock.stat().st_nlink == 2
+    before = fingerprint(victim)
+    box.ok("root", "uvshare", "--version")
+    assert fingerprint(victim) == before
+    assert lock.stat().st_ino != victim.stat().st_ino
+
+
+def test_symlinked_shared_dir_is_refused_for_root(prepared: Sandbox, secret: Path) -> None:
+    """A member swaps the configured dir for a link to a root-only dir: root's uvshare stops, changes nothing."""
+    box = prepared
+    tools = box.shared / "tools"
+    box.ok("uvst-alice", "sh", "-c", f'mv "{tools}" "{tools}.old" && ln -s "{secret}" "{tools}"')
+    before = fingerprint(secret)
+    result = box.run("root", "uvshare", "--version")
+    assert result.returncode == 2, str(result)
+    assert result.stderr.startswith(f"uvshare: error: {tools}: ") and "symlink" in result.stderr
+    assert fingerprint(secret) == before
