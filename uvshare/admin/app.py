@@ -33,8 +33,16 @@ class Share(cli.Application):  # type: ignore[misc]  # plumbum's Application is 
         return 0
 
 
+# plumbum's generated completion covers bash and fish only and its bash switch completion is broken: uvshare ships
+# its own files (`share completion SHELL`).
+Share.unbind_switches("--completions")
+
+
 def run_admin(args: list[str]) -> int:
     """Run `share ARGS…`; uvshare errors become one line and exit status 2."""
+    if args in (["--version"], ["-v"]):  # plumbum would print "uv share X" under the name uv: say whose version
+        print(f"uvshare {__version__}")
+        return 0
     Share.PROGNAME = program_name()
     try:
         _, status = Share.run([Share.PROGNAME, *args], exit=False)

@@ -16,11 +16,12 @@ ENV_UV = "UVSHARE_UV"
 # uvshare that finds its own pid there was started by that exec: the "uv" found leads back to uvshare.
 ENV_EXEC = "UVSHARE_EXEC"
 ENV_DEPTH = "UVSHARE_DEPTH"
+ENTRY_MODULE = b"uvshare.shim"  # what every generated launcher imports: `from uvshare.shim import main`
 MAX_DEPTH = 32  # uvshare inside uv inside uvshare…: deeper than any real nesting, so it must be a loop
 
 
 def is_uvshare(path: str, own: str) -> bool:
-    """Whether PATH is this program: the same file, or a script launcher that imports uvshare."""
+    """Whether PATH is this program: the same file, or a console-script launcher of it (pip, pipx, uv tool)."""
     if os.path.realpath(path) == own:
         return True
     try:
@@ -28,7 +29,7 @@ def is_uvshare(path: str, own: str) -> bool:
             head = f.read(1024)
     except OSError:
         return False
-    return head.startswith(b"#!") and b"uvshare" in head
+    return head.startswith(b"#!") and ENTRY_MODULE in head
 
 
 def find_uv(environ: Mapping[str, str], configured: str | None, config_file: str | None) -> str:
