@@ -33,7 +33,7 @@ VALUE_OPTIONS = frozenset(
     }
 )
 # Commands that change a shared dir (command words -> config key), refused early for users outside the group.
-CHANGES = {
+CHANGES: dict[tuple[str, ...], str] = {
     ("python", "install"): "python-install-dir",
     ("python", "uninstall"): "python-install-dir",
     ("python", "upgrade"): "python-install-dir",

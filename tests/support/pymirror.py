@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -66,8 +67,8 @@ def build_mirror(dest: Path, versions: Sequence[str] = DEFAULT_VERSIONS) -> Path
     Set `UV_PYTHON_DOWNLOADS_JSON_URL` to `str()` of the returned plain path: uv 0.6.13 to 0.6.x reject any URL
     there ("Remote python downloads JSON is not yet supported"), newer uv accepts a path or a file:// URL.
     The archives are referenced by file:// URLs, which every uv since 0.6.13 reads directly.
-    The mirror lives in `dest/mirror-<key>/` (key: versions, source builds, FORMAT), is published by one rename
-    and is readable by all users (dirs 0755, files 0644).
+    The mirror lives in `dest/mirror-<key>/` (key: versions, source builds, FORMAT); it is built in `dest/.build-*`
+    under an flock of dest, published by one rename and readable by all users (dirs 0755, files 0644).
     """
     sources = find_sources(versions)
     stamp = json.dumps(
@@ -78,9 +79,22 @@ def build_mirror(dest: Path, versions: Sequence[str] = DEFAULT_VERSIONS) -> Path
         sort_keys=True,
     )
     final = dest / f"mirror-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
-    if _read_stamp(final) == stamp:
-        return final / JSON_NAME
-    _make_public_dir(dest)
+    if _read_stamp(final) != stamp:
+        _make_public_dir(dest)
+        lock = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # Serializes builders; released by the OS if this process dies.
+            if _read_stamp(final) != stamp:  # Another builder may have published it while this one waited.
+                _publish(dest, final, sources, stamp)
+        finally:
+            os.close(lock)
+    return final / JSON_NAME
+
+
+def _publish(dest: Path, final: Path, sources: dict[str, Path], stamp: str) -> None:
+    """Build the mirror in a scratch directory under dest, then rename it to final; the lock must be held."""
+    for stale in dest.glob(".build-*"):  # Left behind by builders that were killed.
+        shutil.rmtree(stale)
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=dest))
     try:
         out = work / "out"
@@ -94,16 +108,11 @@ def build_mirror(dest: Path, versions: Sequence[str] = DEFAULT_VERSIONS) -> Path
         for path in out.iterdir():
             path.chmod(0o644)
         out.chmod(0o755)
-        if _read_stamp(final) != stamp:  # A concurrent build may have published the same mirror meanwhile.
-            shutil.rmtree(final, ignore_errors=True)  # Leftovers of a mirror damaged by hand.
-            try:
-                out.rename(final)
-            except OSError:
-                if _read_stamp(final) != stamp:
-                    raise
+        if final.exists():  # A mirror damaged by hand: its stamp is gone or wrong.
+            shutil.rmtree(final)
+        out.rename(final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return final / JSON_NAME
 
 
 def _read_stamp(mirror: Path) -> str | None:

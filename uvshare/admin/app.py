@@ -17,7 +17,7 @@ def program_name() -> str:
     return "uv share" if name == "uv" else "uvshare share"
 
 
-class Share(cli.Application):  # type: ignore[misc]  # plumbum's Application is untyped at its base
+class Share(cli.Application):
     """uvshare's own commands: set up, check and repair the shared uv dirs."""
 
     PROGNAME = "uvshare share"
