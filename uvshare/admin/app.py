@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
+import io
 import sys
 
 from plumbum import cli
 
 from uvshare import __version__
+from uvshare.admin.common import program_name
 from uvshare.errors import UvshareError, message
-
-
-def program_name() -> str:
-    """`uv share` when uvshare runs under the name uv, else `uvshare share`."""
-    name = os.path.basename(sys.argv[0]) if sys.argv else "uvshare"
-    return "uv share" if name == "uv" else "uvshare share"
 
 
 class Share(cli.Application):
@@ -22,6 +18,7 @@ class Share(cli.Application):
 
     PROGNAME = "uvshare share"
     VERSION = __version__
+    CALL_MAIN_IF_NESTED_COMMAND = False
     DESCRIPTION = "Share one set of uv-managed Pythons and tools between the members of a Unix group."
 
     def main(self, *args: str) -> int:
@@ -32,6 +29,13 @@ class Share(cli.Application):
         self.help()
         return 0
 
+
+# Registered by import path: running one command never imports another's code.
+Share.subcommand("setup", "uvshare.admin.setup.Setup")
+Share.subcommand("doctor", "uvshare.admin.doctor.Doctor")
+Share.subcommand("repair", "uvshare.admin.repair.Repair")
+Share.subcommand("config", "uvshare.admin.configcmd.ConfigCommand")
+Share.subcommand("completion", "uvshare.admin.completion.Completion")
 
 # plumbum's generated completion covers bash and fish only and its bash switch completion is broken: uvshare ships
 # its own files (`share completion SHELL`).
@@ -44,9 +48,21 @@ def run_admin(args: list[str]) -> int:
         print(f"uvshare {__version__}")
         return 0
     Share.PROGNAME = program_name()
+    # plumbum prints a usage error ("Error: Unknown switch --x") and the whole help on stdout; hold the output so
+    # that such an error becomes one line on stderr instead.
+    out = io.StringIO()
     try:
-        _, status = Share.run([Share.PROGNAME, *args], exit=False)
+        with contextlib.redirect_stdout(out):
+            _, status = Share.run([Share.PROGNAME, *args], exit=False)
     except UvshareError as e:
+        sys.stdout.write(out.getvalue())
         sys.stderr.write(message("error", str(e)))
         return e.exit_code
+    text = out.getvalue()
+    if status == UvshareError.exit_code and text.startswith("Error: "):
+        usage = text.splitlines()[0].removeprefix("Error: ")
+        command = f"{Share.PROGNAME} {args[0]}" if args and not args[0].startswith("-") else Share.PROGNAME
+        sys.stderr.write(message("error", f"{usage}; see '{command} --help'"))
+        return UvshareError.exit_code
+    sys.stdout.write(text)
     return int(status or 0)

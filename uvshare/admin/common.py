@@ -1,0 +1,78 @@
+"""What the `share` commands have in common: the config they act on, the program's name, colored marks."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from plumbum import colors
+
+from uvshare.config import DIR_KEYS, Config, config_paths, load
+from uvshare.errors import ConfigError
+
+# Which uv lock guards which dir: uv changes the Python bin and download dirs under the install dir's lock, and the
+# tool bin dir under the tool dir's.
+GUARDED_BY = {
+    "python-install-dir": "python-install-dir",
+    "python-bin-dir": "python-install-dir",
+    "python-cache-dir": "python-install-dir",
+    "tool-dir": "tool-dir",
+    "tool-bin-dir": "tool-dir",
+    "cache-dir": "cache-dir",
+}
+
+
+def program_name() -> str:
+    """`uv share` when uvshare runs under the name uv, else `uvshare share`."""
+    name = os.path.basename(sys.argv[0]) if sys.argv else "uvshare"
+    return "uv share" if name == "uv" else "uvshare share"
+
+
+def as_root(command: str) -> str:
+    """The command line that runs the `share` subcommand COMMAND as root."""
+    prefix = "" if os.geteuid() == 0 else "sudo "
+    return f"{prefix}{program_name()} {command}"
+
+
+def load_config() -> Config:
+    """The effective config; ConfigError when there is none."""
+    config = load(os.environ)
+    if config is None:
+        searched = ", ".join(config_paths(os.environ))
+        raise ConfigError(
+            f"no config file found (searched {searched}); create /etc/uvshare/config.toml with at least "
+            'group = "..." and the shared dirs, or point UVSHARE_CONFIG at one'
+        )
+    return config
+
+
+def load_group_config() -> tuple[Config, int]:
+    """The effective config and its group's gid; ConfigError when it names no group."""
+    config = load_config()
+    if config.gid is None:
+        raise ConfigError(f"{config.files[-1]}: no 'group' key; name the shared group, e.g. group = \"uvshare\"")
+    return config, config.gid
+
+
+def group_label(config: Config) -> str:
+    """The group as people know it: its name, or its gid."""
+    return config.group if config.group is not None else str(config.gid)
+
+
+def shared_dirs(config: Config) -> dict[str, str]:
+    """The configured shared dirs, in config-key order."""
+    return {key: config.dirs[key] for key in DIR_KEYS if key in config.dirs}
+
+
+MARKS = {
+    "ok": ("✓", colors.success),
+    "problem": ("✗", colors.fatal),
+    "warning": ("!", colors.warn),
+    "info": ("·", colors.info),
+}
+
+
+def mark(status: str) -> str:
+    """The colored mark for a check's status (plain where colors are off: NO_COLOR, not a terminal)."""
+    symbol, style = MARKS[status]
+    return str(style | symbol)
