@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ from tests.support.harness import NEWEST, Sandbox
 
 # The multi-user suite runs against each of these uv versions (PyPI `uv` package; "newest" = the test extra's).
 UV_VERSIONS = os.environ.get("UVSHARE_TEST_UV_VERSIONS", f"{NEWEST},0.6.14").split(",")
+# The version in the original report, whose lock files come out 0644; its Python installs verify built-in checksums,
+# so it cannot install from the local mirror: it runs the tool tests only.
+OLDEST_FOR_TOOLS = "0.4.20"
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +79,8 @@ def _cleanup(box: Sandbox) -> None:
         fields = line.split()
         if len(fields) > 1 and fields[1].startswith(str(box.root)):
             subprocess.run(["umount", "-l", fields[1]], check=False)
-    shutil.rmtree(box.root, ignore_errors=True)
+    if not os.environ.get("UVSHARE_TEST_KEEP"):  # set it to look at a failed test's tree afterwards
+        shutil.rmtree(box.root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -88,6 +93,14 @@ def box(
     _cleanup(sandbox)
 
 
+@pytest.fixture(params=[*UV_VERSIONS, OLDEST_FOR_TOOLS])
+def tool_box(request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path) -> Sandbox:
+    """A fresh shared tree and config for tool tests, run against each uv version and uv 0.4.20 as well."""
+    sandbox = _sandbox(request, users, mirror, uvshare_bin, harness.install_uv(request.param))
+    yield sandbox
+    _cleanup(sandbox)
+
+
 @pytest.fixture
 def box1(
     request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path, newest_uv: Path
@@ -96,3 +109,13 @@ def box1(
     sandbox = _sandbox(request, users, mirror, uvshare_bin, newest_uv)
     yield sandbox
     _cleanup(sandbox)
+
+
+@pytest.fixture
+def no_protected_hardlinks() -> Iterator[None]:
+    """fs.protected_hardlinks off for the test, so a member can hard-link a file they do not own (an attack)."""
+    knob = Path("/proc/sys/fs/protected_hardlinks")
+    old = knob.read_text().strip()
+    knob.write_text("0")
+    yield
+    knob.write_text(old)

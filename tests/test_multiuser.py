@@ -72,9 +72,8 @@ def test_concurrent_installs_by_three_principals(box: Sandbox) -> None:
         box.ok("uvst-carol", "uvshare", "python", "find", version)
 
 
-@pytest.fixture
-def wheels(box: Sandbox) -> Path:
-    """A find-links dir with two tools, `hello-a` (1.0 and 2.0) and `hello-b`."""
+def make_wheels(box: Sandbox) -> Path:
+    """A find-links dir with two tools, `hello-a` 1.0 and `hello-b` 1.0."""
     dest = box.root / "wheels"
     make_wheel(dest, "hello-a", "1.0")
     make_wheel(dest, "hello-b", "1.0")
@@ -82,23 +81,22 @@ def wheels(box: Sandbox) -> Path:
     return dest
 
 
-def tool_install(box: Sandbox, user: str, spec: str, wheels: Path, *extra: str) -> None:
+@pytest.fixture
+def wheels(box: Sandbox) -> Path:
+    """make_wheels for the `box` sandbox."""
+    return make_wheels(box)
+
+
+def tool_install(box: Sandbox, user: str, spec: str, wheels: Path) -> None:
+    """`uvshare tool install SPEC` from the local wheels, on Debian's Python."""
     box.ok(
-        user,
-        "uvshare",
-        "tool",
-        "install",
-        "--no-index",
-        "--find-links",
-        wheels,
-        "--python",
-        "/usr/bin/python3",
-        *extra,
-        spec,
+        user, "uvshare", "tool", "install", "--no-index", "--find-links", wheels, "--python", "/usr/bin/python3", spec
     )
 
 
-def test_tools_shared_between_root_and_members(box: Sandbox, wheels: Path) -> None:
+def test_tools_shared_between_root_and_members(tool_box: Sandbox) -> None:
+    box = tool_box
+    wheels = make_wheels(box)
     tool_bin = box.shared / "tool-bin"
     tool_install(box, "root", "hello-a==1.0", wheels)
     tool_install(box, "uvst-alice", "hello-b", wheels)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.harness import Sandbox, group_gid
-
-
-def fingerprint(path: Path) -> tuple[int, int, int, bytes | list[str]]:
-    """Owner, group, mode and content (or listing) of PATH, not following a link."""
-    st = path.lstat()
-    content: bytes | list[str] = sorted(os.listdir(path)) if path.is_dir() else path.read_bytes()
-    return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), content
+from tests.support.harness import Sandbox, fingerprint, group_gid
 
 
 @pytest.fixture
@@ -33,15 +24,6 @@ def secret(box1: Sandbox) -> Path:
 def prepared(box1: Sandbox) -> Sandbox:
     box1.ok("root", "uvshare", "--version")
     return box1
-
-
-@pytest.fixture
-def no_protected_hardlinks() -> Iterator[None]:
-    knob = Path("/proc/sys/fs/protected_hardlinks")
-    old = knob.read_text().strip()
-    knob.write_text("0")
-    yield
-    knob.write_text(old)
 
 
 @pytest.mark.parametrize("name", [".lock", ".temp"])

@@ -4,29 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
-from tests.support.harness import GROUP, Sandbox, group_gid
-
-
-def snapshot(tree: Path) -> dict[str, tuple[int, int, int, int, int]]:
-    """Every entry below TREE with what a write would change: mode, owner, group, size, mtime (ns), by path."""
-    entries = {}
-    for dirpath, dirnames, filenames in os.walk(tree):
-        for name in (*dirnames, *filenames):
-            st = os.lstat(os.path.join(dirpath, name))
-            entries[os.path.join(dirpath, name)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns)
-    return entries
-
-
-def plain_uv_env(box: Sandbox) -> dict[str, str]:
-    """The seed's setup without uvshare: uv's variables pointing into the shared tree, no UVSHARE_CONFIG."""
-    return {
-        "UVSHARE_CONFIG": "",
-        "UV_PYTHON_INSTALL_DIR": str(box.shared / "python"),
-        "UV_PYTHON_BIN_DIR": str(box.shared / "bin"),
-        "UV_CACHE_DIR": str(box.shared / "cache"),
-    }
+from tests.support.harness import GROUP, Sandbox, group_gid, snapshot
 
 
 def test_plain_uv_fails_for_the_second_user(box: Sandbox) -> None:
@@ -34,7 +13,7 @@ def test_plain_uv_fails_for_the_second_user(box: Sandbox) -> None:
     box.shared.mkdir(parents=True)
     os.chown(box.shared, -1, group_gid())
     box.shared.chmod(0o2775)
-    env = plain_uv_env(box)
+    env = box.plain_uv_env()
     box.ok("root", "uv", "python", "install", "3.10", env=env, umask=0o022)
 
     new_version = box.run("uvst-alice", "uv", "python", "install", "3.11", env=env, umask=0o002)

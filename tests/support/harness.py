@@ -10,6 +10,7 @@ import grp
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -205,6 +206,17 @@ class Sandbox:
         self.config.chmod(0o644)
         return self.config
 
+    def plain_uv_env(self) -> dict[str, str]:
+        """The set-up uvshare replaces: uv's own variables pointing into the shared tree, no uvshare config."""
+        return {
+            "UVSHARE_CONFIG": "",
+            "UV_PYTHON_INSTALL_DIR": str(self.shared / "python"),
+            "UV_PYTHON_BIN_DIR": str(self.shared / "bin"),
+            "UV_TOOL_DIR": str(self.shared / "tools"),
+            "UV_TOOL_BIN_DIR": str(self.shared / "tool-bin"),
+            "UV_CACHE_DIR": str(self.shared / "cache"),
+        }
+
     def home(self, user: User) -> Path:
         """USER's home for this test (created on first use)."""
         home = self.root / "home" / user.name
@@ -265,6 +277,23 @@ class Sandbox:
         result = self.run(user, *args, **kwargs)  # type: ignore[arg-type]
         assert result.returncode == 0, str(result)
         return result
+
+
+def snapshot(tree: Path) -> dict[str, tuple[int, int, int, int, int]]:
+    """Every entry below TREE with what a write would change: mode, owner, group, size, mtime (ns), by path."""
+    entries = {}
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for name in (*dirnames, *filenames):
+            st = os.lstat(os.path.join(dirpath, name))
+            entries[os.path.join(dirpath, name)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns)
+    return entries
+
+
+def fingerprint(path: Path) -> tuple[int, int, int, bytes | list[str]]:
+    """Owner, group, mode and content (or listing) of PATH, not following a link."""
+    st = path.lstat()
+    content: bytes | list[str] = sorted(os.listdir(path)) if path.is_dir() else path.read_bytes()
+    return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), content
 
 
 def toml_value(value: object) -> str:

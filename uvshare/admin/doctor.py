@@ -150,7 +150,7 @@ def check_entry(path: str, gid: int, want_dir: bool, subject: str) -> Check:
     return Check("ok", subject, f"{path} ({describe(st)})")
 
 
-def check_tree(path: str, gid: int, subject: str) -> list[Check]:
+def check_tree(path: str, gid: int, subject: str, contained: frozenset[tuple[int, int]]) -> list[Check]:
     """How many entries below PATH are not group-owned or group-writable, and which are left alone (and why)."""
     wrong: list[str] = []
     refused: list[str] = []
@@ -166,7 +166,7 @@ def check_tree(path: str, gid: int, subject: str) -> list[Check]:
     try:
         for entry in tree.walk(fd, path):
             total += 1
-            verdict = tree.judge(entry.st, gid)
+            verdict = tree.judge(entry.st, gid, contained)
             if verdict.refuse:
                 refused.append(f"{entry.path} ({verdict.refuse})")
             elif verdict.problems:
@@ -234,7 +234,9 @@ def check_filesystem(path: str, all_mounts: list[mounts.Mount], subject: str) ->
     return checks
 
 
-def check_dir(key: str, path: str, gid: int, all_mounts: list[mounts.Mount]) -> list[Check]:
+def check_dir(
+    key: str, path: str, gid: int, all_mounts: list[mounts.Mount], contained: frozenset[tuple[int, int]]
+) -> list[Check]:
     """Every check of one configured dir."""
     subject = key
     try:
@@ -255,7 +257,7 @@ def check_dir(key: str, path: str, gid: int, all_mounts: list[mounts.Mount]) -> 
     ]
     for name, want_dir in MADE.get(key, ()):
         checks.append(check_entry(os.path.join(path, name), gid, want_dir, subject))
-    checks.extend(check_tree(path, gid, subject))
+    checks.extend(check_tree(path, gid, subject, contained))
     checks.extend(check_filesystem(path, all_mounts, subject))
     return checks
 
@@ -289,8 +291,10 @@ def run_checks() -> list[Check]:
         )
     checks.append(check_membership(config, gid))
     all_mounts = mounts.read_mounts()
-    for key, path in shared_dirs(config).items():
-        checks.extend(check_dir(key, path, gid, all_mounts))
+    dirs = shared_dirs(config)
+    contained = tree.contained_links(dirs.values(), gid)
+    for key, path in dirs.items():
+        checks.extend(check_dir(key, path, gid, all_mounts, contained))
     python_dir = config.dirs.get("python-install-dir")
     if os.geteuid() == 0 and python_dir and os.path.isdir(python_dir):
         checks.append(

@@ -23,8 +23,9 @@ from uvshare.prepare import Preparer
 class Repairer:
     """Repairs the tree below one open dir for group GID; counts what it did and what it left alone."""
 
-    def __init__(self, gid: int, label: str, *, dry_run: bool) -> None:
+    def __init__(self, gid: int, label: str, contained: frozenset[tuple[int, int]], *, dry_run: bool) -> None:
         self.gid = gid
+        self.contained = contained
         self.label = label
         self.dry_run = dry_run
         self.counts: Counter[str] = Counter()
@@ -39,7 +40,7 @@ class Repairer:
                 self.counts["would fix"] += 1
         for entry in tree.walk(dir_fd, path):
             self.counts["seen"] += 1
-            verdict = tree.judge(entry.st, self.gid)
+            verdict = tree.judge(entry.st, self.gid, self.contained)
             if not verdict.problems:
                 continue
             if verdict.refuse:
@@ -84,7 +85,7 @@ class Repair(cli.Application):
         config, gid = load_group_config()
         dirs = shared_dirs(config)
         label = group_label(config)
-        repairer = Repairer(gid, label, dry_run=self.dry_run)
+        repairer = Repairer(gid, label, tree.contained_links(dirs.values(), gid), dry_run=self.dry_run)
         warnings: list[str] = []
         if not self.dry_run:
             for change in Preparer(gid, config.umask, label, warnings.append).prepare(dirs):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from uvshare import safefs
+from uvshare.errors import UvshareError
 
 SETID = stat.S_ISUID | stat.S_ISGID
 
@@ -35,8 +36,14 @@ class Verdict:
     refuse: str = ""
 
 
-def judge(st: os.stat_result, gid: int) -> Verdict:  # noqa: PLR0911  # one rule per return reads best
-    """Judge an entry by the rules every uvshare command shares."""
+def judge(  # noqa: PLR0911  # one rule per return reads best
+    st: os.stat_result, gid: int, contained: frozenset[tuple[int, int]] = frozenset()
+) -> Verdict:
+    """Judge an entry by the rules every uvshare command shares.
+
+    CONTAINED holds the (dev, inode) of hard-linked files all of whose links lie inside the shared dirs (uv links
+    files from its cache into venvs); any other hard-linked file that is not group-owned is left alone.
+    """
     mode = st.st_mode
     if stat.S_ISLNK(mode):
         return Verdict((), 0)  # a link's own owner and mode mean nothing; it is never followed
@@ -49,7 +56,7 @@ def judge(st: os.stat_result, gid: int) -> Verdict:  # noqa: PLR0911  # one rule
         return Verdict((), 0)
     if mode & SETID:
         return Verdict(problems, 0, "setuid/setgid: never made group-writable")
-    if st.st_nlink > 1 and st.st_gid != gid:
+    if st.st_nlink > 1 and st.st_gid != gid and (st.st_dev, st.st_ino) not in contained:
         # a member could have hard-linked a file that is not theirs into the tree
         return Verdict(problems, 0, f"{st.st_nlink} hard links and not group-owned")
     return Verdict(problems, safefs.fixed_file_mode(mode))
@@ -60,6 +67,27 @@ MAX_DEPTH = 256  # deeper than anything uv makes; a deeper tree is reported, not
 
 class TooDeep(Exception):
     """A tree nested deeper than MAX_DEPTH."""
+
+
+def contained_links(paths: Iterable[str], gid: int) -> frozenset[tuple[int, int]]:
+    """The hard-linked, not group-owned files below the dirs PATHS all of whose links are below them too."""
+    seen: dict[tuple[int, int], int] = {}
+    nlinks: dict[tuple[int, int], int] = {}
+    for path in dict.fromkeys(paths):
+        try:
+            fd = safefs.open_dir(path)
+        except (OSError, UvshareError):
+            continue  # doctor and repair report a dir they cannot open
+        try:
+            for entry in walk(fd, path):
+                st = entry.st
+                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and st.st_gid != gid:
+                    key = (st.st_dev, st.st_ino)
+                    seen[key] = seen.get(key, 0) + 1
+                    nlinks[key] = st.st_nlink
+        finally:
+            os.close(fd)
+    return frozenset(key for key, count in seen.items() if count == nlinks[key])
 
 
 def walk(top_fd: int, top: str) -> Iterator[Entry]:

@@ -1,1 +1,0 @@
-"""uvshare's own commands, under `uvshare share …`: the only place plumbum is imported."""
