@@ -120,6 +120,10 @@ def read_file(path: str) -> dict[str, object] | None:
         raise ConfigError(f"{path}: is a directory, not a config file") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config file: {e.strerror}") from None
+    text = data.decode("utf-8", "surrogateescape")
+    simple = parse_simple(text)
+    if simple is not None:
+        return simple
     if sys.version_info >= (3, 11):
         import tomllib
     else:
@@ -130,6 +134,59 @@ def read_file(path: str) -> dict[str, object] | None:
         raise ConfigError(f"{path}: invalid TOML: the file is not UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+
+
+BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def parse_simple(text: str) -> dict[str, object] | None:
+    """Parse TEXT when it is nothing but `key = value` lines with plain strings, integers and booleans.
+
+    None when it holds anything else (tables, escapes, dotted or quoted keys, odd whitespace, errors): then the full
+    TOML parser decides. Importing that parser costs more than everything else uvshare does on a call, and uvshare's
+    own config never needs more than this; a differential test keeps the two in agreement.
+    """
+    text = text.replace("\r\n", "\n")
+    if "\r" in text or not text.replace("\n", "").replace("\t", "").isprintable():
+        return None
+    table: dict[str, object] = {}
+    for raw in text.split("\n"):
+        line = raw.strip(" \t")
+        if not line or line[0] == "#":
+            continue
+        key, sep, rest = line.partition("=")
+        key = key.rstrip(" \t")
+        if not sep or not key or not BARE_KEY.issuperset(key) or key in table:
+            return None
+        parsed = _simple_value(rest.lstrip(" \t"))
+        if parsed is None:
+            return None
+        value, tail = parsed
+        tail = tail.lstrip(" \t")
+        if tail and tail[0] != "#":
+            return None
+        table[key] = value
+    return table
+
+
+def _simple_value(text: str) -> tuple[object, str] | None:
+    """The plain value at the start of TEXT and what follows it, or None."""
+    quote = text[:1]
+    if quote in ('"', "'"):
+        end = text.find(quote, 1)
+        if end < 0 or text[1:end].count("\\") or text.startswith(quote * 3):
+            return None
+        return text[1:end], text[end + 1 :]
+    token = text.split("#", 1)[0].rstrip(" \t")
+    if " " in token or "\t" in token:
+        return None
+    rest = text[len(token) :]
+    if token in ("true", "false"):
+        return token == "true", rest
+    digits = token[1:] if token[:1] in "+-" else token
+    if digits.isdigit() and digits.isascii() and (digits == "0" or digits[0] != "0"):
+        return int(token), rest
+    return None
 
 
 def load(environ: Mapping[str, str]) -> Config | None:
