@@ -100,6 +100,7 @@ def install_uvshare(uv: Path) -> Path:
         "pip",
         "install",
         "--quiet",
+        "--compile-bytecode",  # users cannot write __pycache__ there: without it every call compiles uvshare again
         "--python",
         venv / "bin" / "python",
         "--reinstall-package",
