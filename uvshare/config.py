@@ -4,16 +4,14 @@ On the every-call path: it imports only `os`/`sys` up front; the TOML reader is 
 exists, and platformdirs only off Linux (the XDG rules are computed here; a unit test keeps them equal).
 """
 
-from __future__ import annotations
-
 import os
 import sys
-
-from uvshare.errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from uvshare.errors import ConfigError
 
 ENV_CONFIG = "UVSHARE_CONFIG"
 SYSTEM_CONFIG = "/etc/uvshare/config.toml"
@@ -32,21 +30,28 @@ KEYS = ("group", "umask", "uv", *DIR_KEYS, "skip-installed")
 DEFAULT_UMASK = 0o002
 
 
+def config_error(text: str) -> "ConfigError":
+    """A ConfigError. uvshare.errors is imported only when there is an error: each module costs a call ~0.3 ms."""
+    from uvshare.errors import ConfigError
+
+    return ConfigError(text)
+
+
 class Config:
     """The effective config: every key resolved, with the file each one came from."""
 
     __slots__ = ("dirs", "files", "gid", "group", "origins", "skip_installed", "umask", "uv")
 
-    group: str | None  # as written in the file: a name, or a gid as text
-    gid: int | None
+    group: "str | None"  # as written in the file: a name, or a gid as text
+    gid: "int | None"
     umask: int
-    uv: str | None
+    uv: "str | None"
     dirs: dict[str, str]  # dir key -> absolute path, configured dirs only
     skip_installed: bool
     origins: dict[str, str]  # key -> the file that set it (keys left out come from defaults)
     files: tuple[str, ...]  # the files read, in order
 
-    def __init__(self, values: Mapping[str, object], origins: dict[str, str], files: tuple[str, ...]) -> None:
+    def __init__(self, values: "Mapping[str, object]", origins: dict[str, str], files: tuple[str, ...]) -> None:
         setter = object.__setattr__
         group = values.get("group")
         setter(self, "group", None if group is None else str(group))
@@ -54,7 +59,7 @@ class Config:
         umask = values.get("umask")
         setter(self, "umask", DEFAULT_UMASK if umask is None else _parse_umask(umask, origins["umask"]))
         setter(self, "uv", values.get("uv"))
-        setter(self, "dirs", {key: str(values[key]) for key in DIR_KEYS if key in values})
+        setter(self, "dirs", {key: os.path.normpath(str(values[key])) for key in DIR_KEYS if key in values})
         setter(self, "skip_installed", values.get("skip-installed", True))
         setter(self, "origins", origins)
         setter(self, "files", files)
@@ -63,7 +68,7 @@ class Config:
         raise AttributeError(f"Config is frozen; cannot set {name}")
 
 
-def site_config_dirs(environ: Mapping[str, str]) -> list[str]:
+def site_config_dirs(environ: "Mapping[str, str]") -> list[str]:
     """platformdirs' site config dirs for uvshare, most important first (XDG_CONFIG_DIRS order)."""
     if not sys.platform.startswith("linux"):
         import platformdirs
@@ -73,7 +78,7 @@ def site_config_dirs(environ: Mapping[str, str]) -> list[str]:
     return [os.path.join(d, APP) for d in dirs or ["/etc/xdg"]]
 
 
-def user_config_dir(environ: Mapping[str, str]) -> str | None:
+def user_config_dir(environ: "Mapping[str, str]") -> "str | None":
     """platformdirs' user config dir for uvshare, or None when the user has no home to put it in."""
     if not sys.platform.startswith("linux"):
         import platformdirs
@@ -96,7 +101,7 @@ def user_config_dir(environ: Mapping[str, str]) -> str | None:
     return os.path.join(base, APP)
 
 
-def config_paths(environ: Mapping[str, str]) -> list[str]:
+def config_paths(environ: "Mapping[str, str]") -> list[str]:
     """The config files uvshare reads, in order: later ones override earlier ones key by key."""
     explicit = environ.get(ENV_CONFIG)
     if explicit:
@@ -109,7 +114,7 @@ def config_paths(environ: Mapping[str, str]) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def read_file(path: str) -> dict[str, object] | None:
+def read_file(path: str) -> "dict[str, object] | None":
     """The TOML table in PATH, or None when there is no such file."""
     try:
         with open(path, "rb") as f:
@@ -117,9 +122,9 @@ def read_file(path: str) -> dict[str, object] | None:
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a config file") from None
+        raise config_error(f"{path}: is a directory, not a config file") from None
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read the config file: {e.strerror}") from None
+        raise config_error(f"{path}: cannot read the config file: {e.strerror}") from None
     text = data.decode("utf-8", "surrogateescape")
     simple = parse_simple(text)
     if simple is not None:
@@ -131,15 +136,15 @@ def read_file(path: str) -> dict[str, object] | None:
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: invalid TOML: the file is not UTF-8") from None
+        raise config_error(f"{path}: invalid TOML: the file is not UTF-8") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+        raise config_error(f"{path}: invalid TOML: {e}") from None
 
 
 BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-def parse_simple(text: str) -> dict[str, object] | None:
+def parse_simple(text: str) -> "dict[str, object] | None":
     """Parse TEXT when it is nothing but `key = value` lines with plain strings, integers and booleans.
 
     None when it holds anything else (tables, escapes, dotted or quoted keys, odd whitespace, errors): then the full
@@ -169,7 +174,7 @@ def parse_simple(text: str) -> dict[str, object] | None:
     return table
 
 
-def _simple_value(text: str) -> tuple[object, str] | None:
+def _simple_value(text: str) -> "tuple[object, str] | None":
     """The plain value at the start of TEXT and what follows it, or None."""
     quote = text[:1]
     if quote in ('"', "'"):
@@ -177,19 +182,19 @@ def _simple_value(text: str) -> tuple[object, str] | None:
         if end < 0 or text[1:end].count("\\") or text.startswith(quote * 3):
             return None
         return text[1:end], text[end + 1 :]
-    token = text.split("#", 1)[0].rstrip(" \t")
-    if " " in token or "\t" in token:
+    word = text.split("#", 1)[0].rstrip(" \t")
+    if " " in word or "\t" in word:
         return None
-    rest = text[len(token) :]
-    if token in ("true", "false"):
-        return token == "true", rest
-    digits = token[1:] if token[:1] in "+-" else token
+    rest = text[len(word) :]
+    if word in ("true", "false"):
+        return word == "true", rest
+    digits = word[1:] if word[:1] in "+-" else word
     if digits.isdigit() and digits.isascii() and (digits == "0" or digits[0] != "0"):
-        return int(token), rest
+        return int(word), rest
     return None
 
 
-def load(environ: Mapping[str, str]) -> Config | None:
+def load(environ: "Mapping[str, str]") -> "Config | None":
     """Read every config file in order and resolve them into one Config; None when there is none at all."""
     values: dict[str, object] = {}
     origins: dict[str, str] = {}
@@ -199,7 +204,7 @@ def load(environ: Mapping[str, str]) -> Config | None:
         table = read_file(path)
         if table is None:
             if explicit:
-                raise ConfigError(f"{path}: no such file (named by {ENV_CONFIG}); create it or unset {ENV_CONFIG}")
+                raise config_error(f"{path}: no such file (named by {ENV_CONFIG}); create it or unset {ENV_CONFIG}")
             continue
         files.append(path)
         for key, value in table.items():
@@ -222,32 +227,32 @@ def check_value(path: str, key: str, value: object) -> None:
 
         near = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.5)
         hint = f"did you mean '{near[0]}'?" if near else f"the keys are: {', '.join(KEYS)}"
-        raise ConfigError(f"{path}: unknown key '{key}'; {hint}")
+        raise config_error(f"{path}: unknown key '{key}'; {hint}")
     if key == "skip-installed":
         if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, not {value!r}")
+            raise config_error(f"{where} must be true or false, not {value!r}")
     elif key == "group":
         if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
-            raise ConfigError(f"{where} must be a group name or a numeric gid, not {value!r}")
+            raise config_error(f"{where} must be a group name or a numeric gid, not {value!r}")
         if isinstance(value, int) and value < 0:
-            raise ConfigError(f"{where} must be a gid of 0 or more, not {value}")
+            raise config_error(f"{where} must be a gid of 0 or more, not {value}")
     elif not isinstance(value, str):
         example = '"0002"' if key == "umask" else '"/opt/uv/python"'
-        raise ConfigError(f"{where} must be a string like {example}, not {value!r}")
+        raise config_error(f"{where} must be a string like {example}, not {value!r}")
     elif (key in DIR_KEYS or key == "uv") and not value.startswith("/"):
-        raise ConfigError(f"{where} must be an absolute path, not {value!r}")
+        raise config_error(f"{where} must be an absolute path, not {value!r}")
 
 
 def _parse_umask(value: object, origin: str) -> int:
     where = f"{origin}: key 'umask'"
     text = str(value)
     if not (1 <= len(text) <= 4 and all(c in "01234567" for c in text)):
-        raise ConfigError(f'{where} must be octal digits like "0002", not {text!r}')
+        raise config_error(f'{where} must be octal digits like "0002", not {text!r}')
     umask = int(text, 8)
     if not umask & 0o002:
-        raise ConfigError(f'{where} is {text!r}, which leaves new files world-writable; use "0002" or "0007"')
+        raise config_error(f'{where} is {text!r}, which leaves new files world-writable; use "0002" or "0007"')
     if umask & 0o060:
-        raise ConfigError(
+        raise config_error(
             f"{where} is {text!r}, which takes group read/write off new files, so group members could not share "
             'them; use "0002" or "0007"'
         )
@@ -264,7 +269,7 @@ def _resolve_group(group: object, origin: str) -> int:
     except KeyError:
         if str(group).isdigit():
             return int(str(group))
-        raise ConfigError(
+        raise config_error(
             f"{origin}: key 'group': unknown group '{group}'; create it (groupadd {group}) or name an existing group"
         ) from None
 
@@ -272,6 +277,6 @@ def _resolve_group(group: object, origin: str) -> int:
 def check_uv(path: str, where: str) -> None:
     """Refuse a uv path that is missing or not executable, naming where it was set."""
     if not os.path.isfile(path):
-        raise ConfigError(f"{where}: {path} does not exist; point it at the real uv binary (see 'which -a uv')")
+        raise config_error(f"{where}: {path} does not exist; point it at the real uv binary (see 'which -a uv')")
     if not os.access(path, os.X_OK):
-        raise ConfigError(f"{where}: {path} is not executable; chmod +x it or point it at the real uv binary")
+        raise config_error(f"{where}: {path} is not executable; chmod +x it or point it at the real uv binary")

@@ -1,7 +1,5 @@
 """The one error hierarchy of uvshare and its exit codes; caught in `shim.main` and the admin app."""
 
-from __future__ import annotations
-
 EXIT_OK = 0
 EXIT_PROBLEMS = 1  # `share doctor` found something wrong
 EXIT_ERROR = 2  # anything a user can cause: bad config, uv not found, unsafe path, not a member

@@ -1,11 +1,7 @@
 """Find the real uv binary: an explicit, ordered list of places, skipping uvshare itself."""
 
-from __future__ import annotations
-
 import os
 import sys
-
-from uvshare.errors import UvNotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,7 +28,7 @@ def is_uvshare(path: str, own: str) -> bool:
     return head.startswith(b"#!") and ENTRY_MODULE in head
 
 
-def find_uv(environ: Mapping[str, str], configured: str | None, config_file: str | None) -> str:
+def find_uv(environ: "Mapping[str, str]", configured: "str | None", config_file: "str | None") -> str:
     """The path of the real uv, or UvNotFound naming every place searched and how to point at uv."""
     from uvshare.config import check_uv
 
@@ -57,13 +53,15 @@ def find_uv(environ: Mapping[str, str], configured: str | None, config_file: str
             continue
         return candidate
     searched.append(f"PATH ({environ.get('PATH', '')!r}: no other uv)")
+    from uvshare.errors import UvNotFound  # imported only when there is an error (see config.config_error)
+
     raise UvNotFound(
         f"cannot find the real uv; searched {'; '.join(searched)}; install uv (pip install uv) or set "
         f'uv = "/path/to/uv" in the config, or {ENV_UV}=/path/to/uv'
     )
 
 
-def check_loop(environ: Mapping[str, str]) -> int:
+def check_loop(environ: "Mapping[str, str]") -> int:
     """Stop when uvshare has been re-entered through its own exec; return the nesting depth for the next exec."""
     marker = environ.get(ENV_EXEC, "")
     pid, _, uv = marker.partition(":")
@@ -72,6 +70,8 @@ def check_loop(environ: Mapping[str, str]) -> int:
     except ValueError:
         depth = 0
     if pid == str(os.getpid()) or depth >= MAX_DEPTH:
+        from uvshare.errors import UvNotFound
+
         raise UvNotFound(
             f"uvshare ran itself instead of the real uv (the 'uv' it executed, {uv or 'unknown'}, leads back to "
             f'uvshare); set uv = "/path/to/real/uv" in the config or {ENV_UV}=/path/to/real/uv'

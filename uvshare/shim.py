@@ -4,12 +4,8 @@ It imports only `os` and `sys` (plus uvshare's own small modules); uvshare's adm
 are imported only for `uvshare share …`, decided before anything else is loaded.
 """
 
-from __future__ import annotations
-
 import os
 import sys
-
-from uvshare.errors import UvshareError, message
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,6 +42,8 @@ OWN_DIR_OPTIONS = frozenset({"-i", "--install-dir"})  # the caller names a dir o
 
 def warn(text: str) -> None:
     """One warning line on stderr."""
+    from uvshare.errors import message  # uvshare.errors loads only when there is something to say: ~0.3 ms a call
+
     sys.stderr.write(message("warning", text))
 
 
@@ -58,7 +56,7 @@ def membership(gid: int) -> str:
     return "outsider"
 
 
-def command_words(args: Sequence[str]) -> tuple[str, ...]:
+def command_words(args: "Sequence[str]") -> tuple[str, ...]:
     """The first two words of a uv command line, skipping global options (and their values)."""
     words: list[str] = []
     i = 0
@@ -75,7 +73,7 @@ def command_words(args: Sequence[str]) -> tuple[str, ...]:
     return tuple(words)
 
 
-def refuse_outsider(args: Sequence[str], config: Config, exported: Mapping[str, str]) -> None:
+def refuse_outsider(args: "Sequence[str]", config: "Config", exported: "Mapping[str, str]") -> None:
     """Stop a user outside the group from a command that would change a shared dir, saying how to join."""
     from uvshare.config import DIR_KEYS
 
@@ -107,7 +105,7 @@ def refuse_outsider(args: Sequence[str], config: Config, exported: Mapping[str, 
     )
 
 
-def exec_uv(uv: str, args: Sequence[str], env: dict[str, str], depth: int) -> NoReturn:
+def exec_uv(uv: str, args: "Sequence[str]", env: dict[str, str], depth: int) -> "NoReturn":
     """Replace this process with the real uv: its exit status, signals and terminal are uv's own."""
     from uvshare.finduv import ENV_DEPTH, ENV_EXEC
 
@@ -116,10 +114,12 @@ def exec_uv(uv: str, args: Sequence[str], env: dict[str, str], depth: int) -> No
     try:
         os.execve(uv, [uv, *args], env)
     except OSError as e:
+        from uvshare.errors import UvshareError
+
         raise UvshareError(f"cannot run uv at {uv}: {e.strerror}; check the 'uv' setting or UVSHARE_UV") from None
 
 
-def run(args: Sequence[str]) -> int:
+def run(args: "Sequence[str]") -> int:
     """Everything uvshare does before uv: returns an exit status only when uv does not need to run."""
     from uvshare.config import DIR_KEYS, load
     from uvshare.finduv import check_loop, find_uv
@@ -144,12 +144,15 @@ def run(args: Sequence[str]) -> int:
                 prepared = {k: p for k, p in config.dirs.items() if DIR_KEYS[k] in exported}
                 Preparer(config.gid, config.umask, config.group or str(config.gid), warn).prepare(prepared)
         env.update(exported)
-    uv = find_uv(environ, config.uv if config else None, config.files[0] if config else None)
-    if config is None or config.skip_installed:
+
+    def real_uv() -> str:
+        return find_uv(environ, config.uv if config else None, config.files[0] if config else None)
+
+    if (config is None or config.skip_installed) and "install" in args:
         from uvshare.skip import install_requests, installed
 
         asked = install_requests(args)
-        found = installed(uv, asked[0], env) if asked else None
+        found = installed(real_uv, asked[0], env) if asked else None  # plain requests need no uv at all
         if found is not None:
             if not asked or not asked[1]:
                 for version, path in found:
@@ -157,10 +160,10 @@ def run(args: Sequence[str]) -> int:
             return 0
     if role == "outsider" and config is not None:
         refuse_outsider(args, config, exported)
-    exec_uv(uv, args, env, depth)
+    return exec_uv(real_uv(), args, env, depth)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: "Sequence[str] | None" = None) -> int:
     """Entry point of `uvshare` (and of `uv`, where uvshare is installed under that name)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == [ADMIN_WORD]:
@@ -169,11 +172,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_admin(args[1:])
     try:
         return run(args)
-    except UvshareError as e:
-        sys.stderr.write(message("error", str(e)))
-        return e.exit_code
-    except OSError as e:  # a filesystem failure nobody planned for: still one line, never a traceback
-        sys.stderr.write(message("error", f"{e.filename or ''}: {e.strerror or e}".lstrip(": ")))
-        return UvshareError.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # uvshare.errors is imported only now: every module costs each call ~0.3 ms
+        from uvshare.errors import UvshareError, message
+
+        if isinstance(e, UvshareError):
+            sys.stderr.write(message("error", str(e)))
+            return e.exit_code
+        if isinstance(e, OSError):  # a filesystem failure nobody planned for: still one line, never a traceback
+            sys.stderr.write(message("error", f"{e.filename or ''}: {e.strerror or e}".lstrip(": ")))
+            return UvshareError.exit_code
+        raise

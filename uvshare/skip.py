@@ -5,13 +5,12 @@ for anyone who cannot write that install (another owner, a read-only mount). Onl
 flags are ever skipped; everything else goes to uv unchanged.
 """
 
-from __future__ import annotations
-
 import os
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 # uv flags that change nothing about what `python install` does (output, network, cache use only).
 HARMLESS_FLAGS = frozenset(
@@ -25,7 +24,6 @@ FIND_FLAGS = (
     "--system",
     "--no-config",
     "--no-project",
-    "--no-cache",
     "--python-preference",
     "only-managed",
     "--no-python-downloads",
@@ -33,7 +31,7 @@ FIND_FLAGS = (
 BIN_LINKS_SINCE = (0, 8, 0)  # uv makes `pythonX.Y` in the Python bin dir by default from 0.8.0 on
 
 
-def install_requests(args: Sequence[str]) -> tuple[list[str], bool] | None:
+def install_requests(args: "Sequence[str]") -> "tuple[list[str], bool] | None":
     """The version requests of a `python install` that asks for nothing but them, and whether it is quiet.
 
     None when uv must run: another command, an unknown or decisive flag (`--reinstall`, `--force`, `--default`,
@@ -67,13 +65,13 @@ def install_requests(args: Sequence[str]) -> tuple[list[str], bool] | None:
     return words[2:], quiet
 
 
-def default_install_dir(environ: Mapping[str, str]) -> str:
+def default_install_dir(environ: "Mapping[str, str]") -> str:
     """uv's Python install dir when UV_PYTHON_INSTALL_DIR is not set."""
     data = environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(data, "uv", "python")
 
 
-def bin_dir(environ: Mapping[str, str]) -> str:
+def bin_dir(environ: "Mapping[str, str]") -> str:
     """The dir uv links `pythonX.Y` into, by uv's own order of settings."""
     for var in ("UV_PYTHON_BIN_DIR", "XDG_BIN_HOME"):
         if environ.get(var):
@@ -83,7 +81,7 @@ def bin_dir(environ: Mapping[str, str]) -> str:
     return os.path.join(os.path.expanduser("~"), ".local", "bin")
 
 
-def run_uv(uv: str, args: Sequence[str], environ: Mapping[str, str]) -> tuple[int, str]:
+def run_uv(uv: str, args: "Sequence[str]", environ: "Mapping[str, str]") -> tuple[int, str]:
     """Run uv with ARGS; its exit status and its stdout (stderr discarded)."""
     import subprocess
 
@@ -101,7 +99,7 @@ def run_uv(uv: str, args: Sequence[str], environ: Mapping[str, str]) -> tuple[in
     return done.returncode, done.stdout.decode("utf-8", "surrogateescape").strip()
 
 
-def uv_version(uv: str, environ: Mapping[str, str]) -> tuple[int, ...] | None:
+def uv_version(uv: str, environ: "Mapping[str, str]") -> "tuple[int, ...] | None":
     """The version of the uv at UV, from `uv --version` ("uv 0.13.9 (…)"); None when it cannot be read."""
     status, out = run_uv(uv, ["--version"], environ)
     parts = out.split()
@@ -113,7 +111,7 @@ def uv_version(uv: str, environ: Mapping[str, str]) -> tuple[int, ...] | None:
         return None
 
 
-def bin_link_name(key: str) -> str | None:
+def bin_link_name(key: str) -> "str | None":
     """The bin link uv makes for the install dir named KEY (`cpython-3.13.0+freethreaded-…` -> `python3.13t`)."""
     impl, _, rest = key.partition("-")
     version = rest.partition("-")[0]
@@ -126,9 +124,18 @@ def bin_link_name(key: str) -> str | None:
     return f"python{numbers[0]}.{numbers[1]}{'t' if 'freethreaded' in variant else ''}"
 
 
-def find_installed(uv: str, request: str, install_dir: str, environ: Mapping[str, str]) -> str | None:
-    """The managed install inside INSTALL_DIR that `uv python find` picks for REQUEST, or None."""
-    status, out = run_uv(uv, ["python", "find", *FIND_FLAGS, request], environ)
+def find_installed(
+    uv: "Callable[[], str]", request: str, install_dir: str, environ: "Mapping[str, str]"
+) -> "str | None":
+    """The managed install inside INSTALL_DIR that satisfies REQUEST (its dir name), or None.
+
+    Plain requests (`3.12`, `3.12.1`, `cpython@3.12`) are answered from the install dir's names, without starting uv;
+    anything else, or any doubt, is asked of `uv python find`.
+    """
+    decided, key = match_install_dir(request, install_dir)
+    if decided:
+        return key
+    status, out = run_uv(uv(), ["python", "find", *FIND_FLAGS, request], environ)
     if status != 0 or not out:
         return None
     root = os.path.realpath(install_dir)
@@ -138,7 +145,65 @@ def find_installed(uv: str, request: str, install_dir: str, environ: Mapping[str
     return found[len(root) + 1 :].split(os.sep)[0]
 
 
-def installed(uv: str, requests: Sequence[str], environ: Mapping[str, str]) -> list[tuple[str, str]] | None:
+def plain_request(request: str) -> "tuple[int, ...] | None":
+    """(3, 12) for `3.12` or `cpython@3.12`, (3, 12, 1) for `3.12.1`; None for any other kind of request."""
+    text = request[len("cpython@") :] if request.startswith("cpython@") else request
+    parts = text.split(".")
+    if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() and p == str(int(p)) for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def platform_suffix() -> "str | None":
+    """`-linux-x86_64-gnu`: how uv names this machine's default CPython builds; None where unsure."""
+    if not sys.platform.startswith("linux"):
+        return None
+    arch = os.uname().machine
+    if arch not in ("x86_64", "aarch64"):
+        return None
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):
+        return None
+    return f"-linux-{arch}-gnu" if libc.startswith("glibc") else None
+
+
+def match_install_dir(request: str, install_dir: str) -> "tuple[bool, str | None]":
+    """Answer a plain REQUEST from INSTALL_DIR's entries: (True, key) installed, (True, None) not installed, or
+    (False, None) when only uv can tell (another kind of request, a variant, prerelease or odd entry of that minor).
+    """
+    wanted = plain_request(request)
+    suffix = platform_suffix()
+    if wanted is None or suffix is None:
+        return False, None
+    prefix = f"cpython-{wanted[0]}.{wanted[1]}."
+    best: tuple[int, str] | None = None
+    doubt = False
+    try:
+        entries = [e for e in os.scandir(install_dir) if e.name.startswith(prefix)]
+    except OSError:
+        return False, None
+    for entry in entries:
+        patch = entry.name[len(prefix) : -len(suffix)] if entry.name.endswith(suffix) else ""
+        executable = f"{install_dir}/{entry.name}/bin/python{wanted[0]}.{wanted[1]}"
+        clean = (
+            patch.isascii()
+            and patch.isdigit()
+            and entry.is_dir(follow_symlinks=False)
+            and os.access(executable, os.X_OK)
+        )
+        if not clean:
+            doubt = True  # a variant (+freethreaded), prerelease, other platform or half-made install: ask uv
+        elif (len(wanted) == 2 or int(patch) == wanted[2]) and (best is None or int(patch) > best[0]):
+            best = (int(patch), entry.name)
+    if best is not None:
+        return True, best[1]
+    return (not doubt), None
+
+
+def installed(
+    uv: "Callable[[], str]", requests: "Sequence[str]", environ: "Mapping[str, str]"
+) -> "list[tuple[str, str]] | None":
     """(version, install path) for each request when every one is installed in the install dir, else None."""
     if any(environ.get(var) for var in DECISIVE_ENV):
         return None
@@ -154,7 +219,7 @@ def installed(uv: str, requests: Sequence[str], environ: Mapping[str, str]) -> l
         if not os.path.lexists(os.path.join(links, link)):
             # uv would make the missing link: let it, unless this uv does not make links by default.
             if makes_links is None:
-                version = uv_version(uv, environ)
+                version = uv_version(uv(), environ)
                 makes_links = version is None or version >= BIN_LINKS_SINCE or bool(environ.get("UV_PREVIEW"))
             if makes_links:
                 return None

@@ -19,8 +19,7 @@ from uvshare.admin.common import as_root, group_label, load_config, mark, shared
 from uvshare.config import DIR_KEYS, Config
 from uvshare.errors import EXIT_PROBLEMS, UvshareError
 from uvshare.finduv import find_uv
-from uvshare.prepare import MADE, describe
-from uvshare.safefs import dir_problems, file_problems, open_dir
+from uvshare.prepare import MADE, describe, dir_problems, file_problems, open_dir
 
 EXAMPLES = 3  # paths shown for a count of wrong entries
 UV_PROBE_TIMEOUT = 10.0

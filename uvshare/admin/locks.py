@@ -7,7 +7,7 @@ import os
 import stat
 import time
 
-from uvshare import safefs
+from uvshare import prepare
 from uvshare.errors import UvshareError
 
 
@@ -42,7 +42,7 @@ def lock_exclusive(dir_fd: int, path: str, timeout: float) -> int:
     """
     lock_path = f"{path}/.lock"
     try:
-        fd = os.open(".lock", safefs.O_NODE, dir_fd=dir_fd)
+        fd = os.open(".lock", prepare.O_NODE, dir_fd=dir_fd)
     except OSError as e:
         raise UvshareError(f"cannot open {lock_path}: {e.strerror}; run 'uvshare share setup' first") from None
     st = os.fstat(fd)

@@ -12,7 +12,7 @@ from collections import Counter
 
 from plumbum import cli
 
-from uvshare import safefs
+from uvshare import prepare
 from uvshare.admin import tree
 from uvshare.admin.common import GUARDED_BY, as_root, group_label, load_group_config, mark, shared_dirs
 from uvshare.admin.locks import lock_exclusive
@@ -61,7 +61,7 @@ class Repairer:
             self.counts["vanished"] += 1
             return
         try:
-            safefs.set_group_mode(fd, entry.st, self.gid, mode)
+            prepare.set_group_mode(fd, entry.st, self.gid, mode)
             self.counts["fixed"] += 1
         except PermissionError:
             self.counts["not yours to change"] += 1
@@ -92,7 +92,7 @@ class Repair(cli.Application):
                 print(f"{mark('ok')} {change}")
         for key, path in dirs.items():
             try:
-                dir_fd = safefs.open_dir(path)
+                dir_fd = prepare.open_dir(path)
             except FileNotFoundError:
                 print(f"{mark('problem')} {path} does not exist; run '{as_root('setup')}'")
                 continue
@@ -118,7 +118,7 @@ class Repair(cli.Application):
         lock_fd = None
         if guard is not None and not self.dry_run:
             try:
-                guard_fd = safefs.open_dir(guard)
+                guard_fd = prepare.open_dir(guard)
             except OSError as e:
                 raise UvshareError(f"cannot open {guard} to take uv's lock: {e.strerror}") from None
             try:

@@ -11,7 +11,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from uvshare import safefs
+from uvshare import prepare
 from uvshare.errors import UvshareError
 
 SETID = stat.S_ISUID | stat.S_ISGID
@@ -48,10 +48,10 @@ def judge(  # noqa: PLR0911  # one rule per return reads best
     if stat.S_ISLNK(mode):
         return Verdict((), 0)  # a link's own owner and mode mean nothing; it is never followed
     if stat.S_ISDIR(mode):
-        return Verdict(tuple(safefs.dir_problems(st, gid)), safefs.fixed_dir_mode(mode))
+        return Verdict(tuple(prepare.dir_problems(st, gid)), prepare.fixed_dir_mode(mode))
     if not stat.S_ISREG(mode):
         return Verdict(("a special file",), 0, "a special file (device, FIFO or socket)")
-    problems = tuple(safefs.file_problems(st, gid))
+    problems = tuple(prepare.file_problems(st, gid))
     if not problems:
         return Verdict((), 0)
     if mode & SETID:
@@ -59,7 +59,7 @@ def judge(  # noqa: PLR0911  # one rule per return reads best
     if st.st_nlink > 1 and st.st_gid != gid and (st.st_dev, st.st_ino) not in contained:
         # a member could have hard-linked a file that is not theirs into the tree
         return Verdict(problems, 0, f"{st.st_nlink} hard links and not group-owned")
-    return Verdict(problems, safefs.fixed_file_mode(mode))
+    return Verdict(problems, prepare.fixed_file_mode(mode))
 
 
 MAX_DEPTH = 256  # deeper than anything uv makes; a deeper tree is reported, not walked (and cannot exhaust fds)
@@ -75,7 +75,7 @@ def contained_links(paths: Iterable[str], gid: int) -> frozenset[tuple[int, int]
     nlinks: dict[tuple[int, int], int] = {}
     for path in dict.fromkeys(paths):
         try:
-            fd = safefs.open_dir(path)
+            fd = prepare.open_dir(path)
         except (OSError, UvshareError):
             continue  # doctor and repair report a dir they cannot open
         try:
@@ -127,4 +127,4 @@ def _walk(fd: int, path: str, dev: int, depth: int) -> Iterator[Entry]:
 
 def open_same(parent_fd: int, name: str, st: os.stat_result) -> int | None:
     """Open NAME (no symlink followed) only if it is still the entry ST describes."""
-    return safefs.open_node(parent_fd, name, st)
+    return prepare.open_node(parent_fd, name, st)
