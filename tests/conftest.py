@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -60,55 +61,54 @@ def uv_bin(request: pytest.FixtureRequest) -> Path:
     return harness.install_uv(request.param)
 
 
+@contextlib.contextmanager
 def _sandbox(
     request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path, uv: Path
-) -> Sandbox:
+) -> Iterator[Sandbox]:
+    """A fresh shared tree below BASE/runs for one test; removed afterwards (unless UVSHARE_TEST_KEEP is set)."""
     runs = harness.public_dir(harness.BASE / "runs")
     name = re.sub(r"[^\w.-]+", "_", request.node.name)[:48]
     root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=runs))
     root.chmod(0o755)
     box = Sandbox(root, uvshare_bin, uv, mirror, users)
     box.write_config()
-    return box
-
-
-def _cleanup(box: Sandbox) -> None:
-    # a test that bind-mounts part of its tree read-only may have failed before unmounting it
-    mounts = Path("/proc/self/mounts").read_text().split("\n")
-    for line in reversed(mounts):
-        fields = line.split()
-        if len(fields) > 1 and fields[1].startswith(str(box.root)):
-            subprocess.run(["umount", "-l", fields[1]], check=False)
-    if not os.environ.get("UVSHARE_TEST_KEEP"):  # set it to look at a failed test's tree afterwards
-        shutil.rmtree(box.root, ignore_errors=True)
+    try:
+        yield box
+    finally:
+        # a test that bind-mounts part of its tree read-only may have failed before unmounting it
+        for line in reversed(Path("/proc/self/mounts").read_text().split("\n")):
+            fields = line.split()
+            if len(fields) > 1 and fields[1].startswith(str(box.root)):
+                subprocess.run(["umount", "-l", fields[1]], check=False)
+        if not os.environ.get("UVSHARE_TEST_KEEP"):  # set it to look at a failed test's tree afterwards
+            shutil.rmtree(box.root, ignore_errors=True)
 
 
 @pytest.fixture
 def box(
     request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path, uv_bin: Path
-) -> Sandbox:
+) -> Iterator[Sandbox]:
     """A fresh shared tree and config, run against each uv version."""
-    sandbox = _sandbox(request, users, mirror, uvshare_bin, uv_bin)
-    yield sandbox
-    _cleanup(sandbox)
+    with _sandbox(request, users, mirror, uvshare_bin, uv_bin) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture(params=[*UV_VERSIONS, OLDEST_FOR_TOOLS])
-def tool_box(request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path) -> Sandbox:
+def tool_box(
+    request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path
+) -> Iterator[Sandbox]:
     """A fresh shared tree and config for tool tests, run against each uv version and uv 0.4.20 as well."""
-    sandbox = _sandbox(request, users, mirror, uvshare_bin, harness.install_uv(request.param))
-    yield sandbox
-    _cleanup(sandbox)
+    with _sandbox(request, users, mirror, uvshare_bin, harness.install_uv(request.param)) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
 def box1(
     request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path, newest_uv: Path
-) -> Sandbox:
+) -> Iterator[Sandbox]:
     """A fresh shared tree and config, with the newest uv only."""
-    sandbox = _sandbox(request, users, mirror, uvshare_bin, newest_uv)
-    yield sandbox
-    _cleanup(sandbox)
+    with _sandbox(request, users, mirror, uvshare_bin, newest_uv) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture

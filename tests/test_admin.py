@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import GROUP, Sandbox, fingerprint, group_gid, snapshot
-from tests.support.wheels import make_wheel
+from tests.support.wheels import make_wheel, tool_install_args
 from tests.test_multiuser import make_wheels, tool_install
 
 
@@ -21,20 +21,7 @@ def legacy_tree(box: Sandbox, *, python: bool = True) -> Path:
     wheels = make_wheels(box)
     if python:
         box.ok("root", "uv", "python", "install", "3.11", env=env, umask=0o022)
-    box.ok(
-        "root",
-        "uv",
-        "tool",
-        "install",
-        "--no-index",
-        "--find-links",
-        wheels,
-        "--python",
-        "/usr/bin/python3",
-        "hello-a",
-        env=env,
-        umask=0o022,
-    )
+    box.ok("root", *tool_install_args(wheels, "hello-a", command="uv"), env=env, umask=0o022)
     return wheels
 
 
@@ -85,19 +72,7 @@ def test_legacy_tools_with_uv_0_4_20(tool_box: Sandbox) -> None:
     wheels = legacy_tree(box, python=False)
     lock = box.shared / "tools" / ".lock"
     if lock.exists():
-        before = box.run(
-            "uvst-alice",
-            "uv",
-            "tool",
-            "install",
-            "--no-index",
-            "--find-links",
-            wheels,
-            "--python",
-            "/usr/bin/python3",
-            "hello-b",
-            env=box.plain_uv_env(),
-        )
+        before = box.run("uvst-alice", *tool_install_args(wheels, "hello-b", command="uv"), env=box.plain_uv_env())
         assert before.returncode != 0 or stat.S_IMODE(lock.stat().st_mode) & 0o020, str(before)
     box.ok("root", "uvshare", "share", "repair")
     assert box.run("root", "uvshare", "share", "doctor").returncode == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import GROUP, Sandbox, group_gid
-from tests.support.wheels import make_wheel
+from tests.support.wheels import make_wheel, tool_install_args
 
 
 def test_third_user_installs_another_version(box: Sandbox) -> None:
@@ -89,9 +89,7 @@ def wheels(box: Sandbox) -> Path:
 
 def tool_install(box: Sandbox, user: str, spec: str, wheels: Path) -> None:
     """`uvshare tool install SPEC` from the local wheels, on Debian's Python."""
-    box.ok(
-        user, "uvshare", "tool", "install", "--no-index", "--find-links", wheels, "--python", "/usr/bin/python3", spec
-    )
+    box.ok(user, *tool_install_args(wheels, spec))
 
 
 def test_tools_shared_between_root_and_members(tool_box: Sandbox) -> None:

@@ -33,3 +33,8 @@ def make_wheel(dest: Path, name: str, version: str, message: str | None = None) 
             zf.writestr(n, d)
     path.chmod(0o644)
     return path
+
+
+def tool_install_args(wheels: Path, spec: str, command: str = "uvshare") -> list[str]:
+    """`COMMAND tool install SPEC` from the local wheels only, on Debian's Python (reachable by every user)."""
+    return [command, "tool", "install", "--no-index", "--find-links", str(wheels), "--python", "/usr/bin/python3", spec]

@@ -6,14 +6,12 @@ import contextlib
 import io
 import sys
 
-from plumbum import cli
-
 from uvshare import __version__
-from uvshare.admin.common import program_name
+from uvshare.admin.common import Command, program_name
 from uvshare.errors import UvshareError, message
 
 
-class Share(cli.Application):
+class Share(Command):
     """uvshare's own commands: set up, check and repair the shared uv dirs."""
 
     PROGNAME = "uvshare share"
@@ -36,10 +34,6 @@ Share.subcommand("doctor", "uvshare.admin.doctor.Doctor")
 Share.subcommand("repair", "uvshare.admin.repair.Repair")
 Share.subcommand("config", "uvshare.admin.configcmd.ConfigCommand")
 Share.subcommand("completion", "uvshare.admin.completion.Completion")
-
-# plumbum's generated completion covers bash and fish only and its bash switch completion is broken: uvshare ships
-# its own files (`share completion SHELL`).
-Share.unbind_switches("--completions")
 
 
 def run_admin(args: list[str]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from plumbum import colors
+from plumbum import cli, colors
 
 from uvshare.config import DIR_KEYS, Config, config_paths, load
 from uvshare.errors import ConfigError
@@ -20,6 +20,13 @@ GUARDED_BY = {
     "tool-bin-dir": "tool-dir",
     "cache-dir": "cache-dir",
 }
+
+
+class Command(cli.Application):
+    """Base of `share` and its commands: without plumbum's --completions (uvshare ships its own, tested files)."""
+
+
+Command.unbind_switches("--completions")
 
 
 def program_name() -> str:

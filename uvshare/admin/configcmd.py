@@ -9,7 +9,7 @@ from typing import Any
 
 from plumbum import cli
 
-from uvshare.admin.common import load_config
+from uvshare.admin.common import Command, load_config
 from uvshare.config import DEFAULT_UMASK, DIR_KEYS, ENV_CONFIG, KEYS, Config, config_paths
 
 
@@ -61,7 +61,7 @@ def effective(config: Config) -> dict[str, Any]:
     }
 
 
-class ConfigCommand(cli.Application):
+class ConfigCommand(Command):
     """Show the effective config: every key, its value and where it came from, and the UV_* variables exported"""
 
     as_json = cli.Flag("--json", help="print the same as JSON")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from plumbum import cli
 
 from uvshare.admin import mounts, tree
-from uvshare.admin.common import as_root, group_label, load_config, mark, shared_dirs
+from uvshare.admin.common import Command, as_root, group_label, load_config, mark, shared_dirs
 from uvshare.config import DIR_KEYS, Config
 from uvshare.errors import EXIT_PROBLEMS, UvshareError
 from uvshare.finduv import find_uv
@@ -309,7 +309,7 @@ def run_checks() -> list[Check]:
     return checks
 
 
-class Doctor(cli.Application):
+class Doctor(Command):
     """Check the config, uv, your group membership and every shared dir; print the fix for each problem"""
 
     as_json = cli.Flag("--json", help="print the same report as JSON")

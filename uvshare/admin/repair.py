@@ -14,7 +14,7 @@ from plumbum import cli
 
 from uvshare import prepare
 from uvshare.admin import tree
-from uvshare.admin.common import GUARDED_BY, as_root, group_label, load_group_config, mark, shared_dirs
+from uvshare.admin.common import GUARDED_BY, Command, as_root, group_label, load_group_config, mark, shared_dirs
 from uvshare.admin.locks import lock_exclusive
 from uvshare.errors import EXIT_PROBLEMS, UvshareError
 from uvshare.prepare import Preparer
@@ -69,7 +69,7 @@ class Repairer:
             os.close(fd)
 
 
-class Repair(cli.Application):
+class Repair(Command):
     """Fix group, group permissions, setgid and sticky bits below every shared dir, holding uv's locks"""
 
     dry_run = cli.Flag("--dry-run", help="list what would change and change nothing")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from plumbum import cli
-
-from uvshare.admin.common import as_root, group_label, load_group_config, mark, shared_dirs
+from uvshare.admin.common import Command, as_root, group_label, load_group_config, mark, shared_dirs
 from uvshare.prepare import Preparer
 
 
-class Setup(cli.Application):
+class Setup(Command):
     """Create the shared dirs (and missing parents) group-owned, mode 2775, with uv's .lock files and .temp"""
 
     def main(self) -> int:

@@ -1,0 +1,90 @@
+# bash completion for uvshare, and for uv where uvshare is installed under that name.
+#
+# uv's own commands and options come from the completion the installed uv generates for itself
+# (`uv generate-shell-completion bash`), loaded on the first completion and kept for the session, so they always match
+# the user's uv. uvshare adds its own word, `share`, and completes the `share` commands itself.
+#
+# Install: copy to /usr/share/bash-completion/completions/uvshare (and link it as .../completions/uv where uvshare is
+# installed as uv), or `uvshare share completion bash > ~/.local/share/bash-completion/completions/uvshare`.
+
+# True if the command NAME (as typed) runs uvshare: named uvshare, a link to it, or a launcher that imports it.
+_uvshare_is_uvshare() {
+    [[ ${1##*/} == uvshare ]] && return 0
+    local path
+    path=$(type -P -- "$1" 2>/dev/null) || return 1
+    [[ -n $path ]] || return 1
+    path=$(readlink -f -- "$path" 2>/dev/null) || return 1
+    [[ ${path##*/} == uvshare ]] && return 0
+    # a console-script launcher (pip, pipx, uv tool) copied or named uv: a short text file naming uvshare.shim
+    head -c 4096 -- "$path" 2>/dev/null | command grep -qa 'uvshare\.shim'
+}
+
+# Load uv's completion (the function _uv) once per session, from the uv that the command NAME runs.
+_uvshare_load_uv() {
+    [[ -n ${_uvshare_uv_loaded-} ]] && return 0
+    local script
+    # through uvshare this reaches the real uv, arguments unchanged
+    script=$(command "${1/#\~/$HOME}" generate-shell-completion bash 2>/dev/null) || return 1
+    [[ $script == *'_uv()'* ]] || return 1
+    # uv's script ends by binding _uv to the name uv: keep uvshare's binding, which adds `share`
+    complete() { :; }
+    eval "$script" 2>/dev/null
+    unset -f complete
+    declare -F _uv >/dev/null || return 1
+    _uvshare_uv_loaded=1
+}
+
+# Complete the words after `share`: COMP_WORDS[2..].
+_uvshare_share() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+    local meta='-h --help --help-all -v --version'
+    local command='' i
+    for ((i = 2; i < COMP_CWORD; i++)); do
+        if [[ ${COMP_WORDS[i]} != -* ]]; then
+            command=${COMP_WORDS[i]}
+            break
+        fi
+    done
+    local options=$meta words=''
+    case $command in
+        '') words='setup doctor repair config completion' ;;
+        setup) ;;
+        doctor | config) options+=' --json' ;;
+        repair)
+            [[ $prev == --timeout ]] && return 0 # a number of seconds
+            options+=' --dry-run --timeout'
+            ;;
+        completion) ((COMP_CWORD == i + 1)) && words='bash zsh fish' ;;
+        *) return 0 ;;
+    esac
+    if [[ $cur == -* ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "$options" -- "$cur")
+    else
+        mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+    fi
+}
+
+_uvshare() {
+    COMPREPLY=()
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    if ((COMP_CWORD >= 2)) && [[ ${COMP_WORDS[1]} == share ]] && _uvshare_is_uvshare "$1"; then
+        compopt +o default +o bashdefault 2>/dev/null # never fall back to file names here
+        _uvshare_share
+        return 0
+    fi
+    local own=()
+    if ((COMP_CWORD == 1)) && [[ share == "$cur"* && $cur != -* ]] && _uvshare_is_uvshare "$1"; then
+        own=(share)
+    fi
+    if _uvshare_load_uv "$1"; then
+        _uv "$@" 2>/dev/null
+    fi
+    COMPREPLY+=("${own[@]}")
+    return 0
+}
+
+if [[ ${BASH_VERSINFO[0]} -gt 4 || ${BASH_VERSINFO[0]} -eq 4 && ${BASH_VERSINFO[1]} -ge 4 ]]; then
+    complete -F _uvshare -o nosort -o bashdefault -o default uvshare uv
+else
+    complete -F _uvshare -o bashdefault -o default uvshare uv
+fi

@@ -1,0 +1,91 @@
+# fish completion for uvshare, and for uv where uvshare is installed under that name.
+#
+# uv's own commands and options come from the completion the installed uv generates for itself
+# (`uv generate-shell-completion fish`), loaded on the first completion and kept for the session, so they always match
+# the user's uv. uvshare adds its own word, `share`, and completes the `share` commands itself.
+#
+# Install: copy to ~/.config/fish/completions/uvshare.fish (an image: /usr/share/fish/vendor_completions.d/, and a
+# link named uv.fish there where uvshare is installed as uv), or `uvshare share completion fish | source`.
+
+# True if the command $argv[1] (as typed) runs uvshare: named uvshare, a link to it, or a launcher that imports it.
+function __uvshare_is_uvshare
+    test (string replace -r -- '.*/' '' $argv[1]) = uvshare; and return 0
+    set -l file (command -s -- $argv[1] 2>/dev/null)[1]
+    test -n "$file"; or return 1
+    string match -q -- '*/uvshare' (realpath -- $file 2>/dev/null); and return 0
+    # a console-script launcher (pip, pipx, uv tool) copied or named uv: a short text file naming uvshare.shim
+    command head -c 4096 -- $file 2>/dev/null | command grep -qa 'uvshare\.shim'
+end
+
+# Load uv's completion once per session, from the uv that the command $argv[1] runs, under the private name
+# __uvshare_uv (so that completing it never comes back here).
+function __uvshare_load_uv
+    set -q __uvshare_uv_loaded; and return 0
+    # through uvshare this reaches the real uv, arguments unchanged
+    set -l script (command $argv[1] generate-shell-completion fish 2>/dev/null)
+    or return 1
+    string match -q -- 'complete -c uv *' $script; or return 1
+    string replace -r -- '^complete -c uv ' 'complete -c __uvshare_uv ' $script | source 2>/dev/null
+    set -g __uvshare_uv_loaded 1
+end
+
+# Candidates for the words after `share`: $argv holds the words before the current one, $current the current one.
+function __uvshare_share_candidates -a current
+    set -l words $argv[2..-1]
+    set -l options -h\t'Show the help and quit' --help\t'Show the help and quit' \
+        --help-all\t'Show the help of every command and quit' \
+        -v\t"Show uvshare's version and quit" --version\t"Show uvshare's version and quit"
+    set -l positional
+    set -l command
+    set -l after 0
+    for word in $words
+        if test -n "$command"
+            set after (math $after + 1)
+        else if not string match -q -- '-*' $word
+            set command $word
+        end
+    end
+    switch "$command"
+        case ''
+            set positional setup\t'Create the shared dirs from the config' \
+                doctor\t'Check the shared dirs and say what is wrong' \
+                repair\t'Fix the group, modes and lock files of the shared dirs' \
+                config\t'Show the config uvshare uses and where each setting comes from' \
+                completion\t'Print the completion script for a shell'
+        case setup
+        case doctor
+            set -a options --json\t'Print the report as JSON'
+        case config
+            set -a options --json\t'Print the config as JSON'
+        case repair
+            test "$words[-1]" = --timeout; and return 0 # a number of seconds
+            set -a options --dry-run\t'List what would change and change nothing' \
+                --timeout\t'How long to wait for a lock (seconds)'
+        case completion
+            test $after -eq 0; and set positional bash zsh fish
+        case '*'
+            return 0
+    end
+    if string match -q -- '-*' $current
+        printf '%s\n' $options
+    else
+        printf '%s\n' $positional
+    end
+end
+
+function __uvshare_complete --description 'Complete uvshare: its own share commands, and uv for the rest'
+    set -l tokens (commandline -opc)
+    set -l current (commandline -ct)
+    if test (count $tokens) -ge 2; and test "$tokens[2]" = share; and __uvshare_is_uvshare $tokens[1]
+        __uvshare_share_candidates $current $tokens[3..-1]
+        return 0
+    end
+    if test (count $tokens) -eq 1; and not string match -q -- '-*' $current; and __uvshare_is_uvshare $tokens[1]
+        printf '%s\t%s\n' share "uvshare's own commands"
+    end
+    __uvshare_load_uv $tokens[1]; or return 0
+    complete -C (string join ' ' -- __uvshare_uv (string escape -- $tokens[2..-1]) "$current") 2>/dev/null
+end
+
+complete -c uvshare -f -a '(__uvshare_complete)'
+complete -c uv -f -a '(__uvshare_complete)'
