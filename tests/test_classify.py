@@ -82,7 +82,7 @@ def test_bin_link_name(key: str, link: str | None) -> None:
         (["--cache-dir", "/x", "tool", "install", "ruff"], ("tool", "install")),
         (["-q", "--color", "never", "python", "uninstall", "3.10"], ("python", "uninstall")),
         (["--color=never", "tool", "upgrade", "ruff"], ("tool", "upgrade")),
-        (["python", "-i", "/mine", "install", "3.12"], ()),
+        (["python", "install", "-i", "/mine", "3.12"], ("python", "install")),
         (["run", "--python", "3.10", "x.py"], ("run", "3.10")),  # not a changing command either way
     ],
 )

@@ -64,8 +64,6 @@ def command_words(args: "Sequence[str]") -> tuple[str, ...]:
         arg = args[i]
         i += 1
         if arg.startswith("-"):
-            if arg in OWN_DIR_OPTIONS:
-                return ()
             if arg in VALUE_OPTIONS:
                 i += 1
             continue
