@@ -8,12 +8,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 ENV_UV = "UVSHARE_UV"
-# Set in the environment of the uv that uvshare execs: "<pid>:<uv path>". After execve the pid stays the same, so a
-# uvshare that finds its own pid there was started by that exec: the "uv" found leads back to uvshare.
-ENV_EXEC = "UVSHARE_EXEC"
-ENV_DEPTH = "UVSHARE_DEPTH"
 ENTRY_MODULE = b"uvshare.shim"  # what every generated launcher imports: `from uvshare.shim import main`
-MAX_DEPTH = 32  # uvshare inside uv inside uvshare…: deeper than any real nesting, so it must be a loop
 
 
 def is_uvshare(path: str, own: str) -> bool:
@@ -59,21 +54,3 @@ def find_uv(environ: "Mapping[str, str]", configured: "str | None", config_file:
         f"cannot find the real uv; searched {'; '.join(searched)}; install uv (pip install uv) or set "
         f'uv = "/path/to/uv" in the config, or {ENV_UV}=/path/to/uv'
     )
-
-
-def check_loop(environ: "Mapping[str, str]") -> int:
-    """Stop when uvshare has been re-entered through its own exec; return the nesting depth for the next exec."""
-    marker = environ.get(ENV_EXEC, "")
-    pid, _, uv = marker.partition(":")
-    try:
-        depth = int(environ.get(ENV_DEPTH, "0"))
-    except ValueError:
-        depth = 0
-    if pid == str(os.getpid()) or depth >= MAX_DEPTH:
-        from uvshare.errors import UvNotFound
-
-        raise UvNotFound(
-            f"uvshare ran itself instead of the real uv (the 'uv' it executed, {uv or 'unknown'}, leads back to "
-            f'uvshare); set uv = "/path/to/real/uv" in the config or {ENV_UV}=/path/to/real/uv'
-        )
-    return depth + 1

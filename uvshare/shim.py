@@ -38,6 +38,11 @@ CHANGES: dict[tuple[str, ...], str] = {
     ("tool", "upgrade"): "tool-dir",
 }
 OWN_DIR_OPTIONS = frozenset({"-i", "--install-dir"})  # the caller names a dir of their own: nothing shared changes
+# Set in the environment of the uv that uvshare execs: "<pid>:<uv path>". After execve the pid stays the same, so a
+# uvshare that finds its own pid there was started by that exec: the "uv" it ran leads back to uvshare.
+ENV_EXEC = "UVSHARE_EXEC"
+ENV_DEPTH = "UVSHARE_DEPTH"
+MAX_DEPTH = 32  # uvshare inside uv inside uvshare…: deeper than any real nesting, so it must be a loop
 
 
 def warn(text: str) -> None:
@@ -103,10 +108,25 @@ def refuse_outsider(args: "Sequence[str]", config: "Config", exported: "Mapping[
     )
 
 
+def check_loop(environ: "Mapping[str, str]") -> int:
+    """Stop when uvshare has been re-entered through its own exec; return the nesting depth for the next exec."""
+    pid, _, uv = environ.get(ENV_EXEC, "").partition(":")
+    try:
+        depth = int(environ.get(ENV_DEPTH, "0"))
+    except ValueError:
+        depth = 0
+    if pid == str(os.getpid()) or depth >= MAX_DEPTH:
+        from uvshare.errors import UvNotFound
+
+        raise UvNotFound(
+            f"uvshare ran itself instead of the real uv (the 'uv' it executed, {uv or 'unknown'}, leads back to "
+            'uvshare); set uv = "/path/to/real/uv" in the config or UVSHARE_UV=/path/to/real/uv'
+        )
+    return depth + 1
+
+
 def exec_uv(uv: str, args: "Sequence[str]", env: dict[str, str], depth: int) -> "NoReturn":
     """Replace this process with the real uv: its exit status, signals and terminal are uv's own."""
-    from uvshare.finduv import ENV_DEPTH, ENV_EXEC
-
     env[ENV_EXEC] = f"{os.getpid()}:{uv}"
     env[ENV_DEPTH] = str(depth)
     try:
@@ -120,7 +140,6 @@ def exec_uv(uv: str, args: "Sequence[str]", env: dict[str, str], depth: int) -> 
 def run(args: "Sequence[str]") -> int:
     """Everything uvshare does before uv: returns an exit status only when uv does not need to run."""
     from uvshare.config import DIR_KEYS, load
-    from uvshare.finduv import check_loop, find_uv
 
     environ = os.environ
     depth = check_loop(environ)
@@ -144,6 +163,8 @@ def run(args: "Sequence[str]") -> int:
         env.update(exported)
 
     def real_uv() -> str:
+        from uvshare.finduv import find_uv  # not needed where an installed Python is answered without uv
+
         return find_uv(environ, config.uv if config else None, config.files[0] if config else None)
 
     if (config is None or config.skip_installed) and "install" in args:
