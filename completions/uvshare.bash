@@ -47,7 +47,7 @@ _uvshare_share() {
     done
     local options=$meta words=''
     case $command in
-        '') words='setup doctor repair config completion' ;;
+        '') words='setup doctor repair config completion launcher' ;;
         setup) ;;
         doctor | config) options+=' --json' ;;
         repair)
@@ -55,6 +55,13 @@ _uvshare_share() {
             options+=' --dry-run --timeout'
             ;;
         completion) ((COMP_CWORD == i + 1)) && words='bash zsh fish' ;;
+        launcher)
+            options+=' --force'
+            if [[ $cur != -* ]]; then # the path to write
+                mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+                return 0
+            fi
+            ;;
         *) return 0 ;;
     esac
     if [[ $cur == -* ]]; then

@@ -51,7 +51,8 @@ function __uvshare_share_candidates -a current
                 doctor\t'Check the shared dirs and say what is wrong' \
                 repair\t'Fix the group, modes and lock files of the shared dirs' \
                 config\t'Show the config uvshare uses and where each setting comes from' \
-                completion\t'Print the completion script for a shell'
+                completion\t'Print the completion script for a shell' \
+                launcher\t'Write a fast launcher for uvshare (name it uv)'
         case setup
         case doctor
             set -a options --json\t'Print the report as JSON'
@@ -63,6 +64,9 @@ function __uvshare_share_candidates -a current
                 --timeout\t'How long to wait for a lock (seconds)'
         case completion
             test $after -eq 0; and set positional bash zsh fish
+        case launcher
+            set -a options --force\t'Replace the path even when it is not a uvshare launcher'
+            test $after -eq 0; and set positional (__fish_complete_path $current)
         case '*'
             return 0
     end

@@ -154,12 +154,6 @@ def run(args: "Sequence[str]") -> int:
             role = membership(config.gid)
             if role == "outsider":
                 exported.pop("UV_CACHE_DIR", None)  # they cannot write the shared cache: uv keeps its own
-            else:
-                os.umask(config.umask)  # before anything is created, here or by uv
-                from uvshare.prepare import Preparer
-
-                prepared = {k: p for k, p in config.dirs.items() if DIR_KEYS[k] in exported}
-                Preparer(config.gid, config.umask, config.group or str(config.gid), warn).prepare(prepared)
         env.update(exported)
 
     def real_uv() -> str:
@@ -167,6 +161,7 @@ def run(args: "Sequence[str]") -> int:
 
         return find_uv(environ, config.uv if config else None, config.files[0] if config else None)
 
+    # Skipping comes before preparing: when every requested Python is installed no uv runs, so nothing is written.
     if (config is None or config.skip_installed) and "install" in args:
         from uvshare.skip import install_requests, installed
 
@@ -179,6 +174,12 @@ def run(args: "Sequence[str]") -> int:
             return 0
     if role == "outsider" and config is not None:
         refuse_outsider(args, config, exported)
+    if config is not None and config.gid is not None and role != "outsider":
+        os.umask(config.umask)  # before anything is created, here or by uv
+        from uvshare.prepare import Preparer
+
+        prepared = {k: p for k, p in config.dirs.items() if DIR_KEYS[k] in exported}
+        Preparer(config.gid, config.umask, config.group or str(config.gid), warn).prepare(prepared)
     return exec_uv(real_uv(), args, env, depth)
 
 

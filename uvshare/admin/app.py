@@ -34,6 +34,7 @@ Share.subcommand("doctor", "uvshare.admin.doctor.Doctor")
 Share.subcommand("repair", "uvshare.admin.repair.Repair")
 Share.subcommand("config", "uvshare.admin.configcmd.ConfigCommand")
 Share.subcommand("completion", "uvshare.admin.completion.Completion")
+Share.subcommand("launcher", "uvshare.admin.launcher.Launcher")
 
 
 def run_admin(args: list[str]) -> int:
