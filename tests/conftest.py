@@ -54,6 +54,26 @@ def uvshare_bin(newest_uv: Path) -> Path:
     return harness.install_uvshare(newest_uv)
 
 
+@pytest.fixture(scope="session")
+def uvshare_wheel(newest_uv: Path) -> Path:
+    """A wheel of this checkout, built once per session (uv build, in an isolated build environment)."""
+    out = harness.BASE / "wheel"
+    shutil.rmtree(out, ignore_errors=True)
+    harness.run_root(
+        newest_uv,
+        "build",
+        "--quiet",
+        "--wheel",
+        "--out-dir",
+        out,
+        harness.REPO,
+        env={**os.environ, "UV_CACHE_DIR": str(harness.BASE / "install-cache")},
+    )
+    harness.make_public(out)
+    (wheel,) = out.glob("uvshare-*.whl")
+    return wheel
+
+
 @pytest.fixture(scope="session", params=UV_VERSIONS)
 def uv_bin(request: pytest.FixtureRequest) -> Path:
     """Each real uv version the multi-user suite runs against."""

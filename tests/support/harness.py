@@ -27,6 +27,24 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 NEWEST = "newest"
 
 
+def network_env() -> dict[str, str]:
+    """This machine's settings for reaching the package index (CA bundles, proxies, index URLs), to pass on."""
+    prefixes = (
+        "SSL_CERT_",
+        "REQUESTS_CA_",
+        "PIP_",
+        "UV_INDEX",
+        "UV_DEFAULT_INDEX",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    )
+    return {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
+
+
 def need_root() -> None:
     """Multi-user tests need root: skipped elsewhere, but under CI=true a skip is a failure."""
     if os.geteuid() == 0:
@@ -119,6 +137,7 @@ class User:
     name: str
     uid: int
     gid: int
+    in_passwd: bool = True  # False: an arbitrary uid (OpenShift style), which has no supplementary groups
 
     @property
     def is_root(self) -> bool:
@@ -258,7 +277,8 @@ class Sandbox:
         full_env = self.env(who, **(env or {}))
         cmd = [str(a) for a in args]
         if not who.is_root:
-            cmd = ["setpriv", f"--reuid={who.uid}", f"--regid={who.gid}", "--init-groups", "--", *cmd]
+            groups = "--init-groups" if who.in_passwd else "--clear-groups"
+            cmd = ["setpriv", f"--reuid={who.uid}", f"--regid={who.gid}", groups, "--", *cmd]
         if umask is not None:
             cmd = ["sh", "-c", f'umask {umask:03o} && exec "$@"', "sh", *cmd]
         done = subprocess.run(

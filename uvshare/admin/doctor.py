@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import grp
@@ -10,6 +11,7 @@ import os
 import pwd
 import stat
 import subprocess
+import sys
 from dataclasses import asdict, dataclass
 
 from plumbum import cli
@@ -98,30 +100,29 @@ def check_membership(config: Config, gid: int) -> Check:
     label = group_label(config)
     if os.geteuid() == 0:
         return Check("ok", "you", "root: setup and repair can fix everything")
-    try:
-        user = pwd.getpwuid(os.getuid())
-    except KeyError:
-        return Check("warning", "you", f"uid {os.getuid()} has no passwd entry; cannot tell group membership")
     active = gid == os.getegid() or gid in os.getgroups()
     try:
-        listed = user.pw_name in grp.getgrgid(gid).gr_mem or user.pw_gid == gid
-    except KeyError:
-        listed = False
+        user = pwd.getpwuid(os.getuid())
+        name, listed = user.pw_name, user.pw_gid == gid
+    except KeyError:  # an arbitrary uid, as OpenShift runs images
+        name, listed = f"uid {os.getuid()}", False
+    with contextlib.suppress(KeyError):  # a gid outside the group database lists nobody
+        listed = listed or name in grp.getgrgid(gid).gr_mem
     if active:
-        return Check("ok", "you", f"{user.pw_name} is in group '{label}' in this session")
+        return Check("ok", "you", f"{name} is in group '{label}' in this session")
     if listed:
         return Check(
             "problem",
             "you",
-            f"{user.pw_name} is in group '{label}' in the group database, but not in this "
+            f"{name} is in group '{label}' in the group database, but not in this "
             f"login session (id -G: {' '.join(map(str, os.getgroups()))})",
             f"log in again, or run 'newgrp {label}'",
         )
     return Check(
         "warning",
         "you",
-        f"{user.pw_name} is not in group '{label}': the shared Pythons and tools can be used but not changed",
-        f"usermod -aG {label} {user.pw_name} (as root), then log in again",
+        f"{name} is not in group '{label}': the shared Pythons and tools can be used but not changed",
+        f"usermod -aG {label} {name} (as root), then log in again",
     )
 
 
@@ -261,6 +262,38 @@ def check_dir(
     return checks
 
 
+def check_self() -> Check:
+    """Whether anyone but root could change the uvshare that root runs: its interpreter or its installed code."""
+    import uvshare
+
+    places = [os.path.realpath(sys.executable), os.path.dirname(os.path.realpath(uvshare.__file__))]
+    writable = []
+    for place in places:
+        path = place
+        while True:  # the file or dir itself and every dir above it
+            try:
+                st = os.stat(path)
+            except OSError:
+                break
+            if st.st_mode & 0o022 and not (stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
+                writable.append(f"{path} ({describe(st)})")
+                break
+            if st.st_uid not in (0, os.geteuid()):
+                writable.append(f"{path} ({describe(st)})")
+                break
+            if path == "/":
+                break
+            path = os.path.dirname(path)
+    if writable:
+        return Check(
+            "warning",
+            "uvshare",
+            f"others can change the uvshare that runs here: {'; '.join(writable)}",
+            "install uvshare where only root can write (see recipes/image-install.sh)",
+        )
+    return Check("ok", "uvshare", f"{places[1]} on {places[0]}: only root can change them")
+
+
 def run_checks() -> list[Check]:
     """The whole report, in order."""
     config, checks = check_config()
@@ -294,6 +327,8 @@ def run_checks() -> list[Check]:
     contained = tree.contained_links(dirs.values(), gid)
     for key, path in dirs.items():
         checks.extend(check_dir(key, path, gid, all_mounts, contained))
+    if os.geteuid() == 0:
+        checks.append(check_self())
     python_dir = config.dirs.get("python-install-dir")
     if os.geteuid() == 0 and python_dir and os.path.isdir(python_dir):
         checks.append(

@@ -1,0 +1,126 @@
+"""The README's recipes, step by step as root and then as the user who runs the image, server or job."""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+from tests.support.harness import GROUP, REPO, Sandbox, User, group_gid, network_env, snapshot
+from tests.support.wheels import make_wheel, tool_install_args
+
+RECIPE = REPO / "recipes" / "image-install.sh"
+
+
+def test_image_recipe_root_then_member(box1: Sandbox, uvshare_wheel: Path) -> None:
+    """recipes/image-install.sh with nothing but uv: afterwards every `uv …` goes through uvshare, for everybody."""
+    box = box1
+    box.config.unlink()
+    home, link_dir = box.root / "uvshare-home", box.root / "usr-local-bin"
+    settings = {
+        "UV": str(box.uv),
+        "UVSHARE_GROUP": GROUP,
+        "UVSHARE_SHARED": str(box.shared),
+        "UVSHARE_HOME": str(home),
+        "UVSHARE_CONFIG": str(box.config),
+        "UVSHARE_LINK_DIR": str(link_dir),
+        "UVSHARE_PYTHON": "3.12",
+        "PATH": f"{box.uv.parent}:/usr/sbin:/usr/bin:/sbin:/bin",
+        **network_env(),  # the recipe installs uvshare's dependencies from the package index
+    }
+    done = box.ok("root", "sh", RECIPE, uvshare_wheel, env=settings)
+    assert "healthy" in done.stdout
+    # uvshare's own Python and code: nobody but root can change them (uv makes its empty .lock files 0666 itself)
+    writable = [p for p in home.rglob("*") if not p.is_symlink() and p.name != ".lock" and p.stat().st_mode & 0o022]
+    assert not writable, writable[:5]
+
+    path = {"PATH": f"{link_dir}:{box.uv.parent}:/usr/bin:/bin"}
+    real = subprocess.run([box.uv, "--version"], capture_output=True, text=True, check=True).stdout
+    box.ok("root", "uv", "python", "install", "3.10", env=path)  # baked into the image
+    for user in ("root", "uvst-alice"):
+        assert box.ok(user, "uv", "--version", env=path).stdout == real
+    box.ok("uvst-alice", "uv", "python", "install", "3.11", env=path)
+    again = box.ok("uvst-bob", "uv", "python", "install", "3.10", env=path)
+    assert "Python 3.10.13 is already installed" in again.stderr
+    assert box.run("uvst-alice", "uv", "share", "doctor", env=path).returncode == 0
+    doctor = box.ok("root", "uv", "share", "doctor", env=path)
+    assert "✓ uvshare:" in doctor.stdout and "only root can change them" in doctor.stdout
+
+
+def test_openshift_arbitrary_uid_in_group_0(box1: Sandbox) -> None:
+    """`group = 0`, and a uid with no passwd entry whose gid is 0, as OpenShift runs images."""
+    box = box1
+    box.write_config(group=0)
+    box.ok("root", "uvshare", "python", "install", "3.10")
+    anybody = User("1000770000", 1000770000, 0, in_passwd=False)
+    box.ok(anybody, "uvshare", "python", "install", "3.11")
+    again = box.ok(anybody, "uvshare", "python", "install", "3.10")
+    assert "already installed" in again.stderr
+    ran = box.ok(anybody, "uvshare", "run", "--no-project", "--python", "3.10", "python", "-c", "print('ok')")
+    assert ran.stdout == "ok\n"
+    doctor = box.run(anybody, "uvshare", "share", "doctor")
+    assert "Traceback" not in doctor.stderr + doctor.stdout
+    assert "uid 1000770000 is in group '0' in this session" in doctor.stdout
+
+
+def test_ci_runner_read_only_pythons(box1: Sandbox) -> None:
+    """Pythons baked into a runner image, mounted read-only: jobs 'install' them without writing a thing."""
+    box = box1
+    box.ok("root", "uvshare", "python", "install", "3.11", "3.12")
+    before = snapshot(box.shared)
+    shared = str(box.shared)
+    subprocess.run(["mount", "--bind", shared, shared], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", shared], check=True)
+        for user in ("uvst-alice", "uvst-dave"):
+            result = box.ok(user, "uvshare", "python", "install", "3.11", "3.12")
+            assert result.stderr.count("is already installed") == 2, str(result)
+    finally:
+        subprocess.run(["umount", shared], check=True)
+    assert snapshot(box.shared) == before
+
+
+def test_hpc_group_project_dir(box1: Sandbox) -> None:
+    """A group project dir: setgid dirs, the config in /etc (here UVSHARE_CONFIG), doctor names the filesystem."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    for name in ("python", "tools", "cache"):
+        st = (box.shared / name).stat()
+        assert st.st_gid == group_gid() and st.st_mode & stat.S_ISGID
+    doctor = box.ok("uvst-carol", "uvshare", "share", "doctor")
+    assert re.search(r"python-install-dir: on \S+ \(.* at .*\)", doctor.stdout), doctor.stdout
+
+
+def test_jupyterhub_shared_cache_and_tools_own_venvs(box1: Sandbox) -> None:
+    """A shared server: one cache and one set of tools for all, each user's own venv in their home."""
+    box = box1
+    wheels = box.root / "wheels"
+    make_wheel(wheels, "hello-a", "1.0")
+    wheels.chmod(0o755)
+    box.ok("root", *tool_install_args(wheels, "hello-a"))
+    for user in ("uvst-alice", "uvst-bob"):
+        venv = box.home(box.users[user]) / "venv"
+        box.ok(user, "uvshare", "venv", "--python", "/usr/bin/python3", venv)
+        box.ok(
+            user,
+            "uvshare",
+            "pip",
+            "install",
+            "--python",
+            venv / "bin" / "python",
+            "--no-index",
+            "--find-links",
+            wheels,
+            "hello-a",
+        )
+        assert box.ok(user, venv / "bin" / "hello-a").stdout == "hello-a 1.0\n"
+        assert box.ok(user, box.shared / "tool-bin" / "hello-a", umask=0o002).stdout == "hello-a 1.0\n"
+        assert venv.stat().st_uid == box.users[user].uid
+    gid = group_gid()
+    wrong = [
+        p
+        for p in (box.shared / "cache").rglob("*")
+        if not p.is_symlink() and (p.stat().st_gid != gid or not p.stat().st_mode & 0o020)
+    ]
+    assert not wrong, wrong[:5]
