@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import GROUP, Sandbox, group_gid
+from tests.support.harness import GROUP, Sandbox, group_gid, not_shared
 from tests.support.wheels import make_wheel, tool_install_args
 
 
@@ -109,26 +109,9 @@ def test_tools_shared_between_root_and_members(tool_box: Sandbox) -> None:
 
 def test_shared_cache_used_by_root_then_member(box: Sandbox, wheels: Path) -> None:
     for user in ("root", "uvst-alice"):
-        venv = box.home(box.users[user]) / "venv"
-        box.ok(user, "uvshare", "venv", "--python", "/usr/bin/python3", venv)
-        box.ok(
-            user,
-            "uvshare",
-            "pip",
-            "install",
-            "--python",
-            venv / "bin" / "python",
-            "--no-index",
-            "--find-links",
-            wheels,
-            "hello-a",
-        )
+        venv = box.venv_with(user, wheels, "hello-a")
         assert box.ok(user, venv / "bin" / "hello-a").stdout.strip() == "hello-a 1.0"
-    cache = box.shared / "cache"
-    gid = group_gid()
-    wrong = [
-        p for p in cache.rglob("*") if not p.is_symlink() and (p.stat().st_gid != gid or not p.stat().st_mode & 0o020)
-    ]
+    wrong = not_shared(box.shared / "cache", group_gid())
     assert not wrong, wrong[:5]
     box.ok("uvst-bob", "uvshare", "cache", "dir")
 

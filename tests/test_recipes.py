@@ -7,7 +7,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.support.harness import GROUP, REPO, Sandbox, User, group_gid, network_env, snapshot
+from tests.support.harness import GROUP, REPO, Sandbox, User, group_gid, network_env, not_shared, snapshot
 from tests.support.wheels import make_wheel, tool_install_args
 
 RECIPE = REPO / "recipes" / "image-install.sh"
@@ -100,27 +100,9 @@ def test_jupyterhub_shared_cache_and_tools_own_venvs(box1: Sandbox) -> None:
     wheels.chmod(0o755)
     box.ok("root", *tool_install_args(wheels, "hello-a"))
     for user in ("uvst-alice", "uvst-bob"):
-        venv = box.home(box.users[user]) / "venv"
-        box.ok(user, "uvshare", "venv", "--python", "/usr/bin/python3", venv)
-        box.ok(
-            user,
-            "uvshare",
-            "pip",
-            "install",
-            "--python",
-            venv / "bin" / "python",
-            "--no-index",
-            "--find-links",
-            wheels,
-            "hello-a",
-        )
+        venv = box.venv_with(user, wheels, "hello-a")
         assert box.ok(user, venv / "bin" / "hello-a").stdout == "hello-a 1.0\n"
         assert box.ok(user, box.shared / "tool-bin" / "hello-a", umask=0o002).stdout == "hello-a 1.0\n"
         assert venv.stat().st_uid == box.users[user].uid
-    gid = group_gid()
-    wrong = [
-        p
-        for p in (box.shared / "cache").rglob("*")
-        if not p.is_symlink() and (p.stat().st_gid != gid or not p.stat().st_mode & 0o020)
-    ]
+    wrong = not_shared(box.shared / "cache", group_gid())
     assert not wrong, wrong[:5]

@@ -237,6 +237,24 @@ class Sandbox:
             "UV_CACHE_DIR": str(self.shared / "cache"),
         }
 
+    def venv_with(self, user: str, wheels: Path, package: str) -> Path:
+        """USER's own venv in their home (on Debian's Python) with PACKAGE from the local WHEELS; its path."""
+        venv = self.home(self.users[user]) / "venv"
+        self.ok(user, "uvshare", "venv", "--python", SYSTEM_PYTHON, venv)
+        self.ok(
+            user,
+            "uvshare",
+            "pip",
+            "install",
+            "--python",
+            venv / "bin" / "python",
+            "--no-index",
+            "--find-links",
+            wheels,
+            package,
+        )
+        return venv
+
     def home(self, user: User) -> Path:
         """USER's home for this test (created on first use)."""
         home = self.root / "home" / user.name
@@ -315,6 +333,13 @@ def fingerprint(path: Path) -> tuple[int, int, int, bytes | list[str]]:
     st = path.lstat()
     content: bytes | list[str] = sorted(os.listdir(path)) if path.is_dir() else path.read_bytes()
     return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), content
+
+
+def not_shared(tree: Path, gid: int) -> list[Path]:
+    """Entries below TREE (links aside) that are not group-owned by GID or not group-writable."""
+    return [
+        p for p in tree.rglob("*") if not p.is_symlink() and (p.stat().st_gid != gid or not p.stat().st_mode & 0o020)
+    ]
 
 
 def toml_value(value: object) -> str:
