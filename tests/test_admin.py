@@ -118,10 +118,7 @@ COMMANDS = {
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
-def test_root_commands_never_act_through_planted_links(
-    box1: Sandbox, attack: str, no_protected_hardlinks: None
-) -> None:
-    box = box1
+def test_root_commands_never_act_through_planted_links(box: Sandbox, attack: str, no_protected_hardlinks: None) -> None:
     box.ok("root", "uvshare", "python", "install", "3.11")
     secret_dir = box.root / "private"
     secret_dir.mkdir(mode=0o711)  # members may reach the file by name but not read or list it
@@ -140,8 +137,7 @@ def test_root_commands_never_act_through_planted_links(
     assert "Traceback" not in result.stderr
 
 
-def test_repair_waits_for_uvs_lock_and_changes_nothing_under_it(box1: Sandbox) -> None:
-    box = box1
+def test_repair_waits_for_uvs_lock_and_changes_nothing_under_it(box: Sandbox) -> None:
     box.ok("root", "uvshare", "python", "install", "3.11")
     py = box.shared / "python"
     stamp = box.root / "released"
@@ -217,8 +213,7 @@ def test_doctor_json_matches_text(box1: Sandbox) -> None:
         assert not check["fix"] or line.endswith(f"; fix: {check['fix']}")
 
 
-def test_repair_dry_run_changes_nothing(box1: Sandbox) -> None:
-    box = box1
+def test_repair_dry_run_changes_nothing(box: Sandbox) -> None:
     legacy_tree(box)
     before = snapshot(box.shared)
     dry = box.ok("root", "uvshare", "share", "repair", "--dry-run")
