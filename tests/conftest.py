@@ -27,9 +27,18 @@ OLDEST_FOR_TOOLS = "0.4.20"
 def users() -> dict[str, harness.User]:
     """The test group, three members and one outsider; removed at the end."""
     harness.need_root()
-    created = harness.create_users()
-    yield created
-    harness.remove_users()
+    try:
+        yield harness.create_users()
+    finally:  # after a failure too
+        harness.remove_users()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_dir() -> Iterator[None]:
+    """This run's own dir below BASE (venv, trees, wheel), removed at the end however the run went."""
+    yield
+    if os.geteuid() == 0 and not os.environ.get("UVSHARE_TEST_KEEP"):
+        shutil.rmtree(harness.RUN_BASE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +66,7 @@ def uvshare_bin(newest_uv: Path) -> Path:
 @pytest.fixture(scope="session")
 def uvshare_wheel(newest_uv: Path) -> Path:
     """A wheel of this checkout, built once per session (uv build, in an isolated build environment)."""
-    out = harness.BASE / "wheel"
+    out = harness.RUN_BASE / "wheel"
     shutil.rmtree(out, ignore_errors=True)
     harness.run_root(
         newest_uv,
@@ -86,7 +95,7 @@ def _sandbox(
     request: pytest.FixtureRequest, users: dict[str, harness.User], mirror: str, uvshare_bin: Path, uv: Path
 ) -> Iterator[Sandbox]:
     """A fresh shared tree below BASE/runs for one test; removed afterwards (unless UVSHARE_TEST_KEEP is set)."""
-    runs = harness.public_dir(harness.BASE / "runs")
+    runs = harness.public_dir(harness.RUN_BASE / "runs")
     name = re.sub(r"[^\w.-]+", "_", request.node.name)[:48]
     root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=runs))
     root.chmod(0o755)
@@ -134,8 +143,5 @@ def box1(
 @pytest.fixture
 def no_protected_hardlinks() -> Iterator[None]:
     """fs.protected_hardlinks off for the test, so a member can hard-link a file they do not own (an attack)."""
-    knob = Path("/proc/sys/fs/protected_hardlinks")
-    old = knob.read_text().strip()
-    knob.write_text("0")
-    yield
-    knob.write_text(old)
+    with harness.protected_hardlinks_off():
+        yield

@@ -31,7 +31,7 @@ def check_installed(uvshare: Path, uv: Path) -> None:
 @pytest.fixture
 def scratch() -> Path:
     harness.need_root()
-    path = Path(harness.public_dir(harness.BASE / "runs"), f"install-{os.getpid()}")
+    path = Path(harness.public_dir(harness.RUN_BASE / "runs"), f"install-{os.getpid()}")
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir()
     yield path

@@ -19,11 +19,11 @@ def test_fast_launcher_as_uv(box1: Sandbox) -> None:
 
     real = subprocess.run([box.uv, "--version"], capture_output=True, text=True, check=True).stdout
     path = f"{fast.parent}:{box.uv.parent}:/usr/bin:/bin"  # the launcher first, the real uv later: no recursion
-    for user in ("root", "uvst-alice"):
+    for user in ("root", "alice"):
         assert box.ok(user, "uv", "--version", env={"PATH": path}).stdout == real
-    assert box.ok("uvst-alice", "uv", "share", "--version", env={"PATH": path}).stdout.startswith("uvshare ")
+    assert box.ok("alice", "uv", "share", "--version", env={"PATH": path}).stdout.startswith("uvshare ")
     box.ok("root", "uv", "python", "install", "3.12", env={"PATH": path})
-    again = box.ok("uvst-alice", "uv", "python", "install", "3.12", env={"PATH": path})
+    again = box.ok("alice", "uv", "python", "install", "3.12", env={"PATH": path})
     assert "is already installed at" in again.stderr
     # -I: a caller's PYTHONPATH cannot put other code in front of uvshare's
     evil = box.root / "evil"
@@ -47,6 +47,6 @@ def test_fast_launcher_as_uv(box1: Sandbox) -> None:
 def test_launcher_into_a_dir_nobody_may_write(box1: Sandbox) -> None:
     locked = box1.root / "locked"
     locked.mkdir(mode=0o755)
-    result = box1.run("uvst-alice", "uvshare", "share", "launcher", locked / "uv")
+    result = box1.run("alice", "uvshare", "share", "launcher", locked / "uv")
     assert result.returncode == 2
     assert result.stderr == f"uvshare: error: cannot write in {locked}: Permission denied\n"

@@ -15,37 +15,37 @@ from tests.support.wheels import make_wheel, tool_install_args
 
 def test_third_user_installs_another_version(box: Sandbox) -> None:
     box.ok("root", "uvshare", "python", "install", "3.10")
-    box.ok("uvst-alice", "uvshare", "python", "install", "3.11")
-    box.ok("uvst-carol", "uvshare", "python", "install", "3.12")
+    box.ok("alice", "uvshare", "python", "install", "3.11")
+    box.ok("carol", "uvshare", "python", "install", "3.12")
     for version in ("3.10", "3.11", "3.12"):
-        found = box.ok("uvst-bob", "uvshare", "python", "find", version).stdout.strip()
+        found = box.ok("bob", "uvshare", "python", "find", version).stdout.strip()
         assert found.startswith(str(box.shared / "python")), found
 
 
 def test_member_uninstalls_another_members_install(box: Sandbox) -> None:
     box.ok("root", "uvshare", "--version")  # the image build made the shared tree
-    box.ok("uvst-alice", "uvshare", "python", "install", "3.12")
+    box.ok("alice", "uvshare", "python", "install", "3.12")
     installs = [p for p in (box.shared / "python").iterdir() if p.name.startswith("cpython-3.12.")]
     assert installs
-    box.ok("uvst-bob", "uvshare", "python", "uninstall", "3.12")
+    box.ok("bob", "uvshare", "python", "uninstall", "3.12")
     assert not any(p.exists() for p in installs)
-    assert box.run("uvst-bob", "uvshare", "python", "find", "--python-preference", "only-managed", "3.12").returncode
+    assert box.run("bob", "uvshare", "python", "find", "--python-preference", "only-managed", "3.12").returncode
 
 
 def test_root_installed_version_is_skipped_for_everybody(box: Sandbox) -> None:
     box.ok("root", "uvshare", "python", "install", "3.11")
-    for user in ("uvst-alice", "uvst-dave"):
+    for user in ("alice", "dave"):
         result = box.ok(user, "uvshare", "python", "install", "3.11")
         assert "uvshare: Python 3.11.7 is already installed at" in result.stderr, str(result)
         assert "nothing to do" in result.stderr
-    quiet = box.ok("uvst-alice", "uvshare", "-q", "python", "install", "3.11")
+    quiet = box.ok("alice", "uvshare", "-q", "python", "install", "3.11")
     assert quiet.stderr == ""
 
 
 def test_reinstall_flag_goes_to_uv(box: Sandbox) -> None:
     box.ok("root", "uvshare", "python", "install", "3.11")
     before = next((box.shared / "python").glob("cpython-3.11.*")).stat().st_ino
-    result = box.ok("uvst-alice", "uvshare", "python", "install", "--reinstall", "3.11")
+    result = box.ok("alice", "uvshare", "python", "install", "--reinstall", "3.11")
     assert "already installed" not in result.stderr
     assert next((box.shared / "python").glob("cpython-3.11.*")).stat().st_ino != before
 
@@ -54,7 +54,7 @@ def test_concurrent_installs_by_three_principals(box: Sandbox) -> None:
     """root, alice and bob install different versions at once: all succeed, `.temp` is empty afterwards."""
     box.ok("root", "uvshare", "--version")  # the tree exists before the race, as in an image
     procs = []
-    for user, version in (("root", "3.10"), ("uvst-alice", "3.11"), ("uvst-bob", "3.12")):
+    for user, version in (("root", "3.10"), ("alice", "3.11"), ("bob", "3.12")):
         who = box.users[user]
         cmd = ["uvshare", "python", "install", version]
         if not who.is_root:
@@ -69,7 +69,7 @@ def test_concurrent_installs_by_three_principals(box: Sandbox) -> None:
         assert proc.returncode == 0, f"{proc.args}\n{out}{err}"
     assert list((box.shared / "python" / ".temp").iterdir()) == []
     for version in ("3.10", "3.11", "3.12"):
-        box.ok("uvst-carol", "uvshare", "python", "find", version)
+        box.ok("carol", "uvshare", "python", "find", version)
 
 
 def make_wheels(box: Sandbox) -> Path:
@@ -97,23 +97,23 @@ def test_tools_shared_between_root_and_members(tool_box: Sandbox) -> None:
     wheels = make_wheels(box)
     tool_bin = box.shared / "tool-bin"
     tool_install(box, "root", "hello-a==1.0", wheels)
-    tool_install(box, "uvst-alice", "hello-b", wheels)
-    assert box.ok("uvst-carol", tool_bin / "hello-b").stdout.strip() == "hello-b 1.0"
+    tool_install(box, "alice", "hello-b", wheels)
+    assert box.ok("carol", tool_bin / "hello-b").stdout.strip() == "hello-b 1.0"
 
     make_wheel(wheels, "hello-a", "2.0")
-    tool_install(box, "uvst-bob", "hello-a==2.0", wheels)  # a third member upgrades root's tool
-    assert box.ok("uvst-carol", tool_bin / "hello-a").stdout.strip() == "hello-a 2.0"
-    listed = box.ok("uvst-carol", "uvshare", "tool", "list").stdout
+    tool_install(box, "bob", "hello-a==2.0", wheels)  # a third member upgrades root's tool
+    assert box.ok("carol", tool_bin / "hello-a").stdout.strip() == "hello-a 2.0"
+    listed = box.ok("carol", "uvshare", "tool", "list").stdout
     assert "hello-a v2.0" in listed and "hello-b v1.0" in listed
 
 
 def test_shared_cache_used_by_root_then_member(box: Sandbox, wheels: Path) -> None:
-    for user in ("root", "uvst-alice"):
+    for user in ("root", "alice"):
         venv = box.venv_with(user, wheels, "hello-a")
         assert box.ok(user, venv / "bin" / "hello-a").stdout.strip() == "hello-a 1.0"
     wrong = not_shared(box.shared / "cache", group_gid())
     assert not wrong, wrong[:5]
-    box.ok("uvst-bob", "uvshare", "cache", "dir")
+    box.ok("bob", "uvshare", "cache", "dir")
 
 
 def test_read_only_mount(box: Sandbox) -> None:
@@ -123,7 +123,7 @@ def test_read_only_mount(box: Sandbox) -> None:
     subprocess.run(["mount", "--bind", shared, shared], check=True)
     try:
         subprocess.run(["mount", "-o", "remount,bind,ro", shared], check=True)
-        for user in ("uvst-alice", "uvst-dave", "root"):
+        for user in ("alice", "dave", "root"):
             result = box.ok(user, "uvshare", "python", "install", "3.11")
             assert "already installed" in result.stderr, str(result)
             assert "warning" not in result.stderr, str(result)
@@ -133,7 +133,7 @@ def test_read_only_mount(box: Sandbox) -> None:
 
 def test_outsider_uses_shared_pythons_but_cannot_change_them(box: Sandbox) -> None:
     box.ok("root", "uvshare", "python", "install", "3.10")
-    refused = box.run("uvst-dave", "uvshare", "python", "install", "3.12")
+    refused = box.run("dave", "uvshare", "python", "install", "3.12")
     assert refused.returncode == 2, str(refused)
     line = refused.stderr.strip()
     assert "\n" not in line and line.startswith("uvshare: error: "), str(refused)
@@ -141,7 +141,7 @@ def test_outsider_uses_shared_pythons_but_cannot_change_them(box: Sandbox) -> No
     assert not list((box.shared / "python").glob("cpython-3.12*"))
 
     ran = box.ok(
-        "uvst-dave",
+        "dave",
         "uvshare",
         "run",
         "--no-project",
@@ -154,9 +154,9 @@ def test_outsider_uses_shared_pythons_but_cannot_change_them(box: Sandbox) -> No
     assert ran.stdout.strip() == "(3, 10)", str(ran)
     # the shared cache is not forced on an outsider: uv keeps a cache of its own in their home
     assert (
-        box.ok("uvst-dave", "uvshare", "cache", "dir").stdout.strip().startswith(str(box.home(box.users["uvst-dave"])))
+        box.ok("dave", "uvshare", "cache", "dir").stdout.strip().startswith(str(box.home(box.users["dave"])))
     )
-    tool = box.run("uvst-dave", "uvshare", "tool", "install", "anything")
+    tool = box.run("dave", "uvshare", "tool", "install", "anything")
     assert tool.returncode == 2 and str(box.shared / "tools") in tool.stderr, str(tool)
 
 
@@ -167,7 +167,7 @@ def test_member_warned_when_root_left_temp_unusable(box1: Sandbox) -> None:
     temp = box.shared / "python" / ".temp"
     os.chown(temp, 0, 0)
     temp.chmod(0o755)
-    result = box.run("uvst-alice", "uvshare", "--version")
+    result = box.run("alice", "uvshare", "--version")
     assert result.returncode == 0 and result.stdout.startswith("uv ")
     warnings = [line for line in result.stderr.splitlines() if line.startswith("uvshare: warning:")]
     assert len(warnings) == 1, str(result)
@@ -176,4 +176,4 @@ def test_member_warned_when_root_left_temp_unusable(box1: Sandbox) -> None:
     box.ok("root", "uvshare", "--version")  # root's next call fixes it
     st = temp.stat()
     assert st.st_gid == group_gid() and stat.S_IMODE(st.st_mode) == 0o2775
-    assert "warning" not in box.ok("uvst-alice", "uvshare", "--version").stderr
+    assert "warning" not in box.ok("alice", "uvshare", "--version").stderr

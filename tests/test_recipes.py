@@ -38,12 +38,12 @@ def test_image_recipe_root_then_member(box1: Sandbox, uvshare_wheel: Path) -> No
     path = {"PATH": f"{link_dir}:{box.uv.parent}:/usr/bin:/bin"}
     real = subprocess.run([box.uv, "--version"], capture_output=True, text=True, check=True).stdout
     box.ok("root", "uv", "python", "install", "3.10", env=path)  # baked into the image
-    for user in ("root", "uvst-alice"):
+    for user in ("root", "alice"):
         assert box.ok(user, "uv", "--version", env=path).stdout == real
-    box.ok("uvst-alice", "uv", "python", "install", "3.11", env=path)
-    again = box.ok("uvst-bob", "uv", "python", "install", "3.10", env=path)
+    box.ok("alice", "uv", "python", "install", "3.11", env=path)
+    again = box.ok("bob", "uv", "python", "install", "3.10", env=path)
     assert "Python 3.10.13 is already installed" in again.stderr
-    assert box.run("uvst-alice", "uv", "share", "doctor", env=path).returncode == 0
+    assert box.run("alice", "uv", "share", "doctor", env=path).returncode == 0
     doctor = box.ok("root", "uv", "share", "doctor", env=path)
     assert "✓ uvshare:" in doctor.stdout and "only root can change them" in doctor.stdout
 
@@ -73,7 +73,7 @@ def test_ci_runner_read_only_pythons(box1: Sandbox) -> None:
     subprocess.run(["mount", "--bind", shared, shared], check=True)
     try:
         subprocess.run(["mount", "-o", "remount,bind,ro", shared], check=True)
-        for user in ("uvst-alice", "uvst-dave"):
+        for user in ("alice", "dave"):
             result = box.ok(user, "uvshare", "python", "install", "3.11", "3.12")
             assert result.stderr.count("is already installed") == 2, str(result)
     finally:
@@ -88,7 +88,7 @@ def test_hpc_group_project_dir(box1: Sandbox) -> None:
     for name in ("python", "tools", "cache"):
         st = (box.shared / name).stat()
         assert st.st_gid == group_gid() and st.st_mode & stat.S_ISGID
-    doctor = box.ok("uvst-carol", "uvshare", "share", "doctor")
+    doctor = box.ok("carol", "uvshare", "share", "doctor")
     assert re.search(r"python-install-dir: on \S+ \(.* at .*\)", doctor.stdout), doctor.stdout
 
 
@@ -99,7 +99,7 @@ def test_jupyterhub_shared_cache_and_tools_own_venvs(box1: Sandbox) -> None:
     make_wheel(wheels, "hello-a", "1.0")
     wheels.chmod(0o755)
     box.ok("root", *tool_install_args(wheels, "hello-a"))
-    for user in ("uvst-alice", "uvst-bob"):
+    for user in ("alice", "bob"):
         venv = box.venv_with(user, wheels, "hello-a")
         assert box.ok(user, venv / "bin" / "hello-a").stdout == "hello-a 1.0\n"
         assert box.ok(user, box.shared / "tool-bin" / "hello-a", umask=0o002).stdout == "hello-a 1.0\n"

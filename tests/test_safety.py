@@ -31,7 +31,7 @@ def test_planted_symlink_is_not_followed(prepared: Sandbox, secret: Path, name: 
     box = prepared
     planted = box.shared / "python" / name
     target = secret / "secret" if name == ".lock" else secret
-    box.ok("uvst-alice", "sh", "-c", f'rm -rf "{planted}" && ln -s "{target}" "{planted}"')
+    box.ok("alice", "sh", "-c", f'rm -rf "{planted}" && ln -s "{target}" "{planted}"')
     before = fingerprint(target)
     result = box.run("root", "uvshare", "--version")
     assert result.returncode == 0, str(result)
@@ -47,7 +47,7 @@ def test_planted_hard_link_is_not_changed(prepared: Sandbox, secret: Path, no_pr
     victim.write_text("root only\n")
     victim.chmod(0o600)
     lock = box.shared / "python" / ".lock"
-    box.ok("uvst-alice", "sh", "-c", f'rm -f "{lock}" && ln "{victim}" "{lock}"')
+    box.ok("alice", "sh", "-c", f'rm -f "{lock}" && ln "{victim}" "{lock}"')
     assert lock.stat().st_nlink == 2
     before = fingerprint(victim)
     box.ok("root", "uvshare", "--version")
@@ -59,7 +59,7 @@ def test_symlinked_shared_dir_is_refused_for_root(prepared: Sandbox, secret: Pat
     """A member swaps the configured dir for a link to a root-only dir: root's uvshare stops, changes nothing."""
     box = prepared
     tools = box.shared / "tools"
-    box.ok("uvst-alice", "sh", "-c", f'mv "{tools}" "{tools}.old" && ln -s "{secret}" "{tools}"')
+    box.ok("alice", "sh", "-c", f'mv "{tools}" "{tools}.old" && ln -s "{secret}" "{tools}"')
     before = fingerprint(secret)
     result = box.run("root", "uvshare", "--version")
     assert result.returncode == 2, str(result)

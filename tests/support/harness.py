@@ -6,25 +6,47 @@ so uvshare is installed into a venv there on Debian's /usr/bin/python3.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import grp
 import os
 import pwd
+import secrets
 import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# What every run may share (built once, content-addressed or per version): the Python mirror, uv binaries, a cache.
 BASE = Path(os.environ.get("UVSHARE_TEST_BASE", "/var/tmp/uvshare-tests"))
-GROUP = "uvst-share"
-MEMBERS = ("uvst-alice", "uvst-bob", "uvst-carol")
-OUTSIDER = "uvst-dave"
+# Everything else is this run's own, so that two runs can share a machine: users, group, venv, trees.
+RUN_ID = os.environ.get("UVSHARE_TEST_RUN_ID") or secrets.token_hex(3)
+RUN_BASE = BASE / f"run-{RUN_ID}"
+PREFIX = f"ut{RUN_ID}"  # useradd's names: at most 32 characters, a lowercase letter first
+GROUP = f"{PREFIX}-share"
+LOGICAL = ("alice", "bob", "carol", "dave")  # the names tests use; dave is outside the group
+MEMBERS = tuple(f"{PREFIX}-{n}" for n in LOGICAL[:3])
+OUTSIDER = f"{PREFIX}-dave"
 SYSTEM_PYTHON = "/usr/bin/python3"
 NEWEST = "newest"
+
+
+@contextlib.contextmanager
+def machine_lock(name: str) -> Iterator[None]:
+    """An exclusive lock shared by every test run on this machine (for what runs share: BASE, sysctls)."""
+    public_dir(BASE)
+    fd = os.open(BASE / f".{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def network_env() -> dict[str, str]:
@@ -82,33 +104,35 @@ def make_public(tree: Path) -> None:
 
 
 def install_uv(version: str) -> Path:
-    """The real uv of VERSION (the PyPI package; NEWEST: the one the test extras installed) where users can run it."""
-    if version == NEWEST:
-        import uv
+    """The real uv (and uvx) of VERSION (the PyPI package; NEWEST: the one the test extras installed), where users
+    can run it; shared by every run on the machine, installed under a machine-wide lock."""
+    with machine_lock("install-uv"):
+        if version == NEWEST:
+            import uv
 
-        source = Path(uv.find_uv_bin())
-        out = subprocess.run([source, "--version"], capture_output=True, text=True, check=True).stdout
-        version = out.split()[1]
-        target = public_dir(BASE / f"uv-{version}" / "bin")
-        if not (target / "uv").exists():
-            shutil.copy2(source, target / ".uv.tmp")
-            (target / ".uv.tmp").rename(target / "uv")
-        return target / "uv"
-    target = BASE / f"uv-{version}"
-    binary = target / "bin" / "uv"
-    if not binary.exists():
-        tmp = BASE / f".uv-{version}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        run_root(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", tmp, f"uv=={version}")
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-    make_public(target)
-    return binary
+            source = Path(uv.find_uv_bin())
+            out = subprocess.run([source, "--version"], capture_output=True, text=True, check=True).stdout
+            target = public_dir(BASE / f"uv-{out.split()[1]}" / "bin")
+            for name in ("uv", "uvx"):
+                if not (target / name).exists() and (source.parent / name).exists():
+                    shutil.copy2(source.parent / name, target / f".{name}.tmp")
+                    (target / f".{name}.tmp").rename(target / name)
+            return target / "uv"
+        target = BASE / f"uv-{version}"
+        binary = target / "bin" / "uv"
+        if not binary.exists():
+            tmp = BASE / f".uv-{version}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            run_root(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", tmp, f"uv=={version}")
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.rename(target)
+        make_public(target)
+        return binary
 
 
 def install_uvshare(uv: Path) -> Path:
     """A venv under BASE on Debian's python with this checkout installed in it (not editable); its bin dir."""
-    venv = BASE / "venv"
+    venv = RUN_BASE / "venv"
     env = {**os.environ, "UV_CACHE_DIR": str(BASE / "install-cache"), "UV_NO_CONFIG": "1"}
     env.pop("VIRTUAL_ENV", None)
     if not (venv / "bin" / "python").exists():
@@ -144,29 +168,55 @@ class User:
         return self.uid == 0
 
 
-def _remove_users() -> None:
+def remove_users() -> None:
+    """Remove this run's group and users (each only if it is there)."""
     for name in (*MEMBERS, OUTSIDER):
-        subprocess.run(["userdel", "-f", name], capture_output=True, check=False)
-    subprocess.run(["groupdel", GROUP], capture_output=True, check=False)
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            subprocess.run(["userdel", "-f", name], capture_output=True, check=False)
+    with contextlib.suppress(KeyError):
+        grp.getgrnam(GROUP)
+        subprocess.run(["groupdel", GROUP], capture_output=True, check=False)
 
 
 def create_users() -> dict[str, User]:
-    """The test group and users (leftovers of an earlier run are removed first)."""
-    _remove_users()
+    """This run's group, three members and an outsider, by the logical names tests use (and root).
+
+    Users and groups are machine-wide: useradd and groupdel take /etc's own locks, so two runs may do this at once.
+    """
+    remove_users()
     run_root("groupadd", GROUP)
     for name in MEMBERS:
         run_root("useradd", "--no-create-home", "--shell", "/bin/sh", "--groups", GROUP, name)
     run_root("useradd", "--no-create-home", "--shell", "/bin/sh", OUTSIDER)
     users = {"root": User("root", 0, 0)}
-    for name in (*MEMBERS, OUTSIDER):
+    for logical, name in zip(LOGICAL, (*MEMBERS, OUTSIDER)):
         pw = pwd.getpwnam(name)
-        users[name] = User(name, pw.pw_uid, pw.pw_gid)
+        users[logical] = User(name, pw.pw_uid, pw.pw_gid)
     return users
 
 
-def remove_users() -> None:
-    """Remove the test group and users."""
-    _remove_users()
+@contextlib.contextmanager
+def protected_hardlinks_off() -> Iterator[None]:
+    """fs.protected_hardlinks=0 while inside, so that a member can hard-link a file that is not theirs (an attack).
+
+    A machine-wide lock keeps two runs from interleaving their changes; the original value is kept in a file while
+    it is changed, so that a run killed meanwhile is undone by the next one.
+    """
+    knob = Path("/proc/sys/fs/protected_hardlinks")
+    saved = BASE / ".protected_hardlinks.saved"
+    with machine_lock("protected-hardlinks"):
+        if saved.exists():  # a run died with the knob flipped: put it back first
+            knob.write_text(saved.read_text())
+            saved.unlink()
+        old = knob.read_text().strip()
+        saved.write_text(old)
+        try:
+            knob.write_text("0")
+            yield
+        finally:
+            knob.write_text(old)
+            saved.unlink()
 
 
 def group_gid() -> int:
