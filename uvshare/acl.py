@@ -1,0 +1,113 @@
+"""POSIX ACLs on file descriptors, in the kernel's own xattr layout (no libacl, no compiler needed).
+
+A directory whose default ACL gives the group rwx makes everything created inside it group-writable, whoever
+creates it and whatever their umask (acl(5)): plain uv, a tool run directly, Python writing bytecode. With the
+setgid bit it is group-owned too. That is what keeps the shared tree shared when uvshare is not in front.
+
+The layout (linux/posix_acl_xattr.h): a little-endian u32 version (2), then 8-byte entries (u16 tag, u16 perm,
+u32 id), sorted by tag and id. Everything here acts on an open fd: callers reach it without following links.
+"""
+
+import errno
+import os
+import struct
+
+ACCESS = "system.posix_acl_access"
+DEFAULT = "system.posix_acl_default"
+VERSION = 2
+USER_OBJ, USER, GROUP_OBJ, GROUP, MASK, OTHER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+UNDEFINED_ID = 0xFFFFFFFF
+RWX = 0o7
+# A filesystem that keeps no ACLs (NFSv3 without the ACL side protocol, most FUSE mounts) says one of these.
+UNSUPPORTED = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
+
+_HEADER = struct.Struct("<I")
+_ENTRY = struct.Struct("<HHI")
+
+Entry = tuple[int, int, int]  # (tag, perm, id)
+
+
+def decode(blob: bytes) -> list[Entry]:
+    """The entries of an ACL xattr value; ValueError for anything else."""
+    if len(blob) < _HEADER.size or (len(blob) - _HEADER.size) % _ENTRY.size:
+        raise ValueError("not a POSIX ACL")
+    (version,) = _HEADER.unpack_from(blob)
+    if version != VERSION:
+        raise ValueError(f"POSIX ACL version {version}")
+    return [_ENTRY.unpack_from(blob, offset) for offset in range(_HEADER.size, len(blob), _ENTRY.size)]
+
+
+def encode(entries: "list[Entry]") -> bytes:
+    """The xattr value of ENTRIES, sorted the way the kernel requires."""
+    ordered = sorted(entries, key=lambda e: (e[0], e[2]))
+    return _HEADER.pack(VERSION) + b"".join(_ENTRY.pack(*e) for e in ordered)
+
+
+def read(fd: int, name: str) -> "list[Entry] | None":
+    """The ACL NAME (ACCESS or DEFAULT) of the open file FD; None when it has none.
+
+    OSError with an errno in UNSUPPORTED when the filesystem keeps no ACLs.
+    """
+    try:
+        blob = os.getxattr(fd, name)
+    except OSError as e:
+        if e.errno == errno.ENODATA:
+            return None
+        raise
+    try:
+        return decode(blob)
+    except ValueError:
+        return None  # unreadable: treated as absent, and replaced where uvshare may
+
+
+def write(fd: int, name: str, entries: "list[Entry]") -> None:
+    """Set the ACL NAME of the open file FD to ENTRIES."""
+    os.setxattr(fd, name, encode(entries))
+
+
+def perms(entries: "list[Entry]", tag: int) -> int:
+    """The permission bits of the unnamed entry TAG (USER_OBJ, GROUP_OBJ, MASK, OTHER); -1 when absent."""
+    for entry_tag, perm, _ in entries:
+        if entry_tag == tag:
+            return perm
+    return -1
+
+
+def default_problems(entries: "list[Entry] | None") -> list[str]:
+    """What keeps a default ACL from sharing new entries with the group: empty when it does."""
+    if entries is None:
+        return ["no default ACL"]
+    problems = []
+    if perms(entries, USER_OBJ) != RWX:
+        problems.append("its default ACL does not give the owner rwx")
+    if perms(entries, GROUP_OBJ) != RWX or perms(entries, MASK) not in (-1, RWX):
+        problems.append("its default ACL does not give the group rwx")
+    if perms(entries, OTHER) & 0o2:
+        problems.append("its default ACL makes new entries world-writable")
+    return problems
+
+
+def shared_default(entries: "list[Entry] | None", other: int) -> list[Entry]:
+    """ENTRIES (or a new default ACL) with owner and group rwx, OTHER for everybody else, named entries kept.
+
+    A named entry needs a mask (acl(5)); the mask then lets the group's rwx through.
+    """
+    named = [e for e in entries or () if e[0] in (USER, GROUP)]
+    kept_other = perms(entries, OTHER) if entries else -1
+    result = [(USER_OBJ, RWX, UNDEFINED_ID), (GROUP_OBJ, RWX, UNDEFINED_ID), *named]
+    result.append((OTHER, (kept_other if kept_other >= 0 else other) & ~0o2 & RWX, UNDEFINED_ID))
+    if named:
+        result.append((MASK, RWX, UNDEFINED_ID))
+    return result
+
+
+def group_access_problem(entries: "list[Entry] | None", want: int) -> bool:
+    """Whether an access ACL keeps the owning group from WANT although the mode bits (its mask) show it."""
+    if entries is None:
+        return False
+    return perms(entries, GROUP_OBJ) & want != want
+
+
+def with_group_access(entries: "list[Entry]", want: int) -> list[Entry]:
+    """The access ACL ENTRIES with WANT added to the owning group's entry (and to the mask)."""
+    return [(tag, perm | want if tag in (GROUP_OBJ, MASK) else perm, ident) for tag, perm, ident in entries]

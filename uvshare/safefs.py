@@ -1,0 +1,319 @@
+"""Safe filesystem primitives for root in directories that others can write.
+
+Every path is walked one component at a time with O_NOFOLLOW, from "/". A symlink on the way is followed only in a
+directory nobody but root or the caller can write: only they could have made it, or hard-linked it, or moved it
+there (a sticky bit is no help — anyone can add a name to /tmp). Every directory on the way must be owned by root,
+the caller or a member of the group (an outsider who owns one could swap what lies below). Everything is created
+with O_EXCL and O_NOFOLLOW, directories 0700 until they have their group and mode, and every change acts on a file
+descriptor checked to be the entry just looked at.
+"""
+
+import errno
+import os
+import stat
+
+O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: opening a FIFO planted in place of a file must not hang.
+O_NODE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+MAX_HOPS = 256  # path components walked in one lookup, symlink targets included
+
+
+class CannotCreate(OSError):
+    """A missing directory or file that the caller may not create (no write access, read-only mount)."""
+
+
+def writable_only_by_root_or_caller(st: os.stat_result) -> bool:
+    """Whether nobody but root and the caller can add, remove or rename entries in the directory ST."""
+    return st.st_uid in (0, os.geteuid()) and not st.st_mode & 0o022
+
+
+class Guard:
+    """Who may own the directories uvshare walks through and prepares: root, the caller and members of the group.
+
+    An outsider who owns a directory on the way to the shared tree could swap anything below it. With TAKE_BACK
+    (`share setup` as root) such a directory is taken back when it is empty; otherwise it is refused.
+    """
+
+    def __init__(self, gid: int, group_label: str, *, take_back: bool = False) -> None:
+        self.gid = gid
+        self.group_label = group_label
+        self.take_back = take_back and os.geteuid() == 0
+        self.taken: list[tuple[str, str]] = []  # (path, "took back PATH from NAME"), for the caller to report
+        self._members: dict[int, bool | None] = {}
+
+    def is_member(self, uid: int) -> "bool | None":
+        """Whether UID is in the group (primary or listed); None when UID has no passwd entry."""
+        if uid not in self._members:
+            import grp
+            import pwd
+
+            try:
+                user = pwd.getpwuid(uid)
+            except KeyError:
+                self._members[uid] = None
+            else:
+                try:
+                    listed = user.pw_name in grp.getgrgid(self.gid).gr_mem
+                except KeyError:
+                    listed = False
+                self._members[uid] = user.pw_gid == self.gid or listed
+        return self._members[uid]
+
+    def owner_ok(self, st: os.stat_result) -> bool:
+        """Whether ST is owned by root, the caller or a member.
+
+        A uid without a passwd entry (an arbitrary uid, as OpenShift runs images) counts as a member when the entry
+        has the group: nobody outside the group can give an entry that group.
+        """
+        if st.st_uid in (0, os.geteuid()):
+            return True
+        member = self.is_member(st.st_uid)
+        return bool(member) or (member is None and st.st_gid == self.gid)
+
+    def check(self, fd: int, st: os.stat_result, path: str, mode: int) -> None:
+        """Refuse the directory FD at PATH if an outsider owns it, or take it back (empty, as root, setup only)."""
+        if self.owner_ok(st):
+            return
+        who = owner_name(st.st_uid)
+        if self.take_back and not _has_entries(fd):
+            os.fchown(fd, 0, self.gid)  # first: the outsider can no longer chmod it or add to it
+            os.fchmod(fd, mode)
+            if not _has_entries(fd):  # nothing slipped in before the chown
+                self.taken.append((path, f"took back {path} from {who}: an outsider owned it (it was empty)"))
+                return
+        from uvshare.errors import UnsafePath, admin
+
+        fix = (
+            f"remove it (rm -r {path}) and run '{admin('setup')}' as root"
+            if self.take_back or os.geteuid() == 0
+            else f"ask an administrator to remove it and run '{admin('setup')}'"
+        )
+        raise UnsafePath(
+            f"{path} is owned by {who}, who is not a member of group '{self.group_label}', so they could swap "
+            f"anything below it; uvshare will not use it; {fix}"
+        )
+
+
+def _has_entries(fd: int) -> bool:
+    with os.scandir(fd) as entries:
+        return any(True for _ in entries)
+
+
+def owner_name(uid: int) -> str:
+    """`alice`, or `uid 1234` for a uid without a passwd entry."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _link_target(parent_fd: int, name: str, path: str) -> str:
+    """The target of the symlink NAME met on the way to PATH; UnsafePath unless only root or we could make it."""
+    st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    if not stat.S_ISLNK(st.st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, f"{name} in the way of {path} is not a directory")
+    if not (st.st_uid in (0, os.geteuid()) and writable_only_by_root_or_caller(os.fstat(parent_fd))):
+        from uvshare.errors import UnsafePath  # imported only when there is an error (see config.config_error)
+
+        raise UnsafePath(
+            f"{path}: '{name}' on the way is a symlink in a directory others can write, so uvshare will not "
+            "follow it; replace it with a real directory or configure the real path"
+        )
+    return os.readlink(name, dir_fd=parent_fd)
+
+
+class DirSpec:
+    """How uvshare makes a directory: MODE, group GID, and the default ACL's permissions for others (None: no ACL).
+
+    ACLS collects "unsupported" when the filesystem keeps no ACLs.
+    """
+
+    __slots__ = ("acl_other", "gid", "mode", "unsupported")
+
+    def __init__(self, mode: int, gid: "int | None", acl_other: "int | None") -> None:
+        self.mode = mode
+        self.gid = gid
+        self.acl_other = acl_other
+        self.unsupported = False
+
+
+def open_dir(  # noqa: PLR0912  # one walk, component by component: split up, the safety logic would scatter
+    path: str,
+    spec: "DirSpec | None" = None,
+    created: "list[str] | None" = None,
+    guard: "Guard | None" = None,
+) -> int:
+    """Open the directory PATH without following any symlink others could have planted; return its fd.
+
+    With SPEC, missing directories (the last and its parents) are made that way, and appended to CREATED. With
+    GUARD, every existing directory on the way must be owned by root, the caller or a member. Raises UnsafePath
+    for an untrusted symlink or owner, CannotCreate when a missing directory cannot be made.
+    """
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    stack = [os.open("/", O_DIR)]
+    walked: list[str] = []  # the real path of stack[-1], for messages
+    hops = 0  # symlinks followed and directories made: bounded, so that a racing attacker cannot loop us forever
+    try:
+        while parts:
+            name = parts.pop(0)
+            if name == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop())
+                    walked.pop()
+                continue
+            hops += 1
+            if hops > MAX_HOPS:
+                raise OSError(errno.ELOOP, f"too many symlinks or vanishing directories on the way to {path}")
+            try:
+                fd = os.open(name, O_DIR, dir_fd=stack[-1])
+            except FileNotFoundError:
+                if spec is None:
+                    raise
+                here = "/" + "/".join([*walked, name])
+                if make_dir(stack[-1], name, spec, here) and created is not None:
+                    created.append(here)
+                parts.insert(0, name)
+                continue
+            except OSError as e:
+                if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                target = _link_target(stack[-1], name, path)
+                if target.startswith("/"):
+                    while len(stack) > 1:
+                        os.close(stack.pop())
+                    walked.clear()
+                parts[0:0] = [p for p in target.split("/") if p not in ("", ".")]
+                continue
+            stack.append(fd)
+            walked.append(name)
+            if guard is not None:
+                guard.check(fd, os.fstat(fd), "/" + "/".join(walked), spec.mode if spec else 0o2775)
+        return stack.pop()
+    finally:
+        for fd in stack:
+            os.close(fd)
+
+
+def open_child(
+    parent_fd: int, path: str, spec: "DirSpec | None", created: "list[str] | None", guard: "Guard | None" = None
+) -> int:
+    """Open (or make) the directory PATH, the last component of which lies in the open dir PARENT_FD.
+
+    The cheap way to the last component when the parent is already open (and was checked); anything but a plain
+    directory there (a symlink, say) takes the whole careful walk of open_dir.
+    """
+    name = os.path.basename(path)
+    for _ in range(2):
+        try:
+            fd = os.open(name, O_DIR, dir_fd=parent_fd)
+        except FileNotFoundError:
+            if spec is None:
+                raise
+            if make_dir(parent_fd, name, spec, path) and created is not None:
+                created.append(path)
+            continue
+        except OSError as e:
+            if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            break
+        if guard is not None:
+            try:
+                guard.check(fd, os.fstat(fd), path, spec.mode if spec else 0o2775)
+            except BaseException:
+                os.close(fd)
+                raise
+        return fd
+    return open_dir(path, spec, created, guard)
+
+
+def set_group_mode(fd: int, st: os.stat_result, gid: int, mode: int) -> bool:
+    """Give the open file FD the group GID and MODE; True when anything changed."""
+    changed = st.st_gid != gid or stat.S_IMODE(st.st_mode) != mode
+    if st.st_gid != gid:
+        os.fchown(fd, -1, gid)  # before fchmod: chown clears the setgid bit
+    if changed:
+        os.fchmod(fd, mode)
+    return changed
+
+
+def share_default_acl(fd: int, other: int) -> "bool | None":
+    """Give the open directory FD a default ACL with group rwx; True if it changed, None where ACLs are unsupported."""
+    from uvshare import acl
+
+    try:
+        entries = acl.read(fd, acl.DEFAULT)
+        if not acl.default_problems(entries):
+            return False
+        acl.write(fd, acl.DEFAULT, acl.shared_default(entries, other))
+    except OSError as e:
+        if e.errno in acl.UNSUPPORTED:
+            return None
+        raise
+    return True
+
+
+def make_dir(parent_fd: int, name: str, spec: DirSpec, shown: str) -> bool:
+    """Make directory NAME in PARENT_FD as SPEC says; False when one appeared meanwhile (left alone)."""
+    try:
+        os.mkdir(name, 0o700, dir_fd=parent_fd)  # 0700 until it has its group and mode
+    except FileExistsError:
+        return False
+    except OSError as e:
+        raise CannotCreate(e.errno, f"cannot create {shown}: {e.strerror}") from None
+    fd = os.open(name, O_DIR, dir_fd=parent_fd)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.geteuid():  # still the one just made, not a swapped-in directory
+            set_group_mode(fd, st, st.st_gid if spec.gid is None else spec.gid, spec.mode)
+            if spec.acl_other is not None and share_default_acl(fd, spec.acl_other) is None:
+                spec.unsupported = True
+    finally:
+        os.close(fd)
+    return True
+
+
+def make_file(parent_fd: int, name: str, mode: int, gid: int) -> None:
+    """Create the empty file NAME in PARENT_FD with MODE and group GID; fails if anything is already there."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=parent_fd)
+    try:
+        set_group_mode(fd, os.fstat(fd), gid, mode)
+    finally:
+        os.close(fd)
+
+
+def open_node(parent_fd: int, name: str, expected: os.stat_result) -> "int | None":
+    """Open NAME without following a symlink; None when it is no longer the file EXPECTED (swapped meanwhile)."""
+    try:
+        fd = os.open(name, O_NODE, dir_fd=parent_fd)
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    if (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
+        os.close(fd)
+        return None
+    return fd
+
+
+def describe(st: os.stat_result) -> str:
+    """`owner alice, group staff, mode 0755`, for messages."""
+    import grp
+
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    return f"owner {owner_name(st.st_uid)}, group {group}, mode {stat.S_IMODE(st.st_mode):04o}"
+
+
+def kind_of(st: os.stat_result) -> str:
+    """`a symlink`, `a directory`, … for messages."""
+    mode = st.st_mode
+    if stat.S_ISLNK(mode):
+        return "a symlink"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISREG(mode):
+        return f"a file with {st.st_nlink} hard links" if st.st_nlink > 1 else "a file"
+    return "a special file"
