@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import Sandbox
-from uvshare.skip import FIND_FLAGS, match_install_dir, platform_suffix
+from uvshare.skip import FIND_FLAGS, INSTALLED, UNSURE, answer_from_names, platform_suffix
 
 REQUESTS = [
     "3.11",
@@ -29,6 +29,9 @@ REQUESTS = [
     "3.9",
     "cpython@3.12.1",
     "3.011",
+    "cpython-3.11.7-linux-x86_64-gnu",
+    "cpython-3.12.1-linux-x86_64-gnu",
+    "cpython-3.10.13-linux-x86_64-gnu",
 ]
 
 
@@ -67,12 +70,13 @@ def test_fast_answers_agree_with_uv_find(box: Sandbox) -> None:
     (python_dir / "cpython-3.13.0+freethreaded-linux-x86_64-gnu").mkdir()
 
     decided = 0
+    env = {"UV_PYTHON_INSTALL_DIR": str(python_dir)}
     for request in REQUESTS:
-        sure, fast = match_install_dir(request, str(python_dir))
-        if not sure:
+        state, names = answer_from_names([request], env)
+        if state == UNSURE:
             continue
         decided += 1
-        assert fast == uv_find(box, request), request
+        assert (names[0] if state == INSTALLED else None) == uv_find(box, request), request
     assert decided >= 8  # the fast path answered most plain requests itself
 
 
@@ -83,5 +87,5 @@ def test_skip_path_answers_without_uv(box1: Sandbox, request_text: str) -> None:
     broken = box1.root / "broken-uv"
     broken.write_text("#!/bin/sh\nexit 99\n")
     broken.chmod(0o755)
-    result = box1.ok("uvst-alice", "uvshare", "python", "install", request_text, env={"UVSHARE_UV": str(broken)})
+    result = box1.ok("alice", "uvshare", "python", "install", request_text, env={"UVSHARE_UV": str(broken)})
     assert "Python 3.12.1 is already installed" in result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import Sandbox
+from tests.support.harness import GROUP, Sandbox
 
 # A recording stand-in for uv: writes what it received as JSON, then exits with FAKE_UV_EXIT.
 FAKE_UV = """#!/usr/bin/python3
@@ -30,11 +30,13 @@ sys.exit(int(os.environ.get("FAKE_UV_EXIT", "0")))
 def fake(box1: Sandbox) -> tuple[Sandbox, Path, Path]:
     """The sandbox, a fake uv (named by UVSHARE_UV) and where it records."""
     fake_uv = box1.root / "fake" / "uv"
-    fake_uv.parent.mkdir()
+    fake_uv.parent.mkdir(mode=0o755)  # root's: root runs only a uv that nobody else can have written
     fake_uv.write_text(FAKE_UV)
     fake_uv.chmod(0o755)
-    fake_uv.parent.chmod(0o777)
-    record = fake_uv.parent / "record.json"
+    records = box1.root / "records"
+    records.mkdir()
+    records.chmod(0o777)  # every test user records there
+    record = records / "record.json"
     box1.extra_env.update({"UVSHARE_UV": str(fake_uv), "FAKE_UV_RECORD": str(record)})
     return box1, fake_uv, record
 
@@ -51,8 +53,8 @@ def test_argv_reaches_uv_unchanged(fake: tuple[Sandbox, Path, Path]) -> None:
 
 def test_exit_status_stdin_and_exec(fake: tuple[Sandbox, Path, Path]) -> None:
     box, _, record = fake
-    env = box.env(box.users["uvst-alice"], FAKE_UV_EXIT="7", FAKE_UV_STDIN="1")
-    who = box.users["uvst-alice"]
+    env = box.env(box.users["alice"], FAKE_UV_EXIT="7", FAKE_UV_STDIN="1")
+    who = box.users["alice"]
     proc = subprocess.Popen(
         [
             "setpriv",
@@ -82,15 +84,15 @@ def test_exit_status_stdin_and_exec(fake: tuple[Sandbox, Path, Path]) -> None:
 
 def test_umask_and_environment(fake: tuple[Sandbox, Path, Path]) -> None:
     box, _, record = fake
-    box.ok("uvst-alice", "uvshare", "--version", umask=0o077)
+    box.ok("alice", "uvshare", "--version", umask=0o077)
     got = json.loads(record.read_text())
     assert got["umask"] == 0o002
     assert got["env"]["UV_PYTHON_INSTALL_DIR"] == str(box.shared / "python")
     assert got["env"]["UV_TOOL_BIN_DIR"] == str(box.shared / "tool-bin")
     assert got["env"]["UV_CACHE_DIR"] == str(box.shared / "cache")
     # a UV_* variable already set wins, and that dir is left alone
-    own = box.home(box.users["uvst-alice"]) / "own-tools"
-    box.ok("uvst-alice", "uvshare", "--version", env={"UV_TOOL_DIR": str(own)})
+    own = box.home(box.users["alice"]) / "own-tools"
+    box.ok("alice", "uvshare", "--version", env={"UV_TOOL_DIR": str(own)})
     assert json.loads(record.read_text())["env"]["UV_TOOL_DIR"] == str(own)
     assert not own.exists()
 
@@ -98,7 +100,7 @@ def test_umask_and_environment(fake: tuple[Sandbox, Path, Path]) -> None:
 def test_outsider_keeps_umask_and_own_cache(fake: tuple[Sandbox, Path, Path]) -> None:
     box, _, record = fake
     box.ok("root", "uvshare", "--version")
-    box.ok("uvst-dave", "uvshare", "--version", umask=0o022)
+    box.ok("dave", "uvshare", "--version", umask=0o022)
     got = json.loads(record.read_text())
     assert got["umask"] == 0o022
     assert "UV_CACHE_DIR" not in got["env"]
@@ -108,7 +110,7 @@ def test_outsider_keeps_umask_and_own_cache(fake: tuple[Sandbox, Path, Path]) ->
 def test_no_config_is_a_pure_pass_through(fake: tuple[Sandbox, Path, Path]) -> None:
     box, _, record = fake
     box.config.unlink()
-    box.ok("uvst-alice", "uvshare", "self", "version", env={"UVSHARE_CONFIG": ""}, umask=0o027)
+    box.ok("alice", "uvshare", "self", "version", env={"UVSHARE_CONFIG": ""}, umask=0o027)
     got = json.loads(record.read_text())
     assert got["umask"] == 0o027
     assert not [
@@ -129,10 +131,10 @@ def test_installed_as_uv_ahead_of_the_real_uv(box1: Sandbox) -> None:
             (alias / "uv").write_bytes((box1.bin_dir / "uvshare").read_bytes())
             (alias / "uv").chmod(0o755)
         path = f"{alias}:{box1.bin_dir}:{box1.uv.parent}:/usr/bin:/bin"
-        for user in ("root", "uvst-alice"):
+        for user in ("root", "alice"):
             result = box1.ok(user, "uv", "--version", env={"PATH": path})
             assert result.stdout == real, str(result)
-        admin = box1.ok("uvst-alice", "uv", "share", "--version", env={"PATH": path})
+        admin = box1.ok("alice", "uv", "share", "--version", env={"PATH": path})
         assert admin.stdout.startswith("uvshare ")
 
 
@@ -144,14 +146,14 @@ def test_loop_through_a_wrapper_is_stopped(box1: Sandbox) -> None:
     wrapper.chmod(0o755)
     path = f"{wrapper.parent}:{box1.bin_dir}:/usr/bin:/bin"
     box1.ok("root", "uvshare", "--version")  # the shared tree exists, so only the loop is reported
-    result = box1.run("uvst-alice", "uvshare", "--version", env={"PATH": path}, timeout=30)
+    result = box1.run("alice", "uvshare", "--version", env={"PATH": path}, timeout=30)
     assert result.returncode == 2, str(result)
     assert result.stderr.startswith("uvshare: error: uvshare ran itself") and "set uv =" in result.stderr
 
 
 def test_uv_not_found_lists_where_it_looked(box1: Sandbox) -> None:
     box1.ok("root", "uvshare", "--version")
-    result = box1.run("uvst-alice", "uvshare", "--version", env={"PATH": f"{box1.bin_dir}:/usr/bin:/bin"})
+    result = box1.run("alice", "uvshare", "--version", env={"PATH": f"{box1.bin_dir}:/usr/bin:/bin"})
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "cannot find the real uv" in result.stderr
     assert "UVSHARE_UV" in result.stderr and str(box1.bin_dir) in result.stderr and "pip install uv" in result.stderr
@@ -160,9 +162,9 @@ def test_uv_not_found_lists_where_it_looked(box1: Sandbox) -> None:
 def test_share_version_and_help(box1: Sandbox) -> None:
     from uvshare import __version__
 
-    assert __version__ in box1.ok("uvst-alice", "uvshare", "share", "--version").stdout
-    assert "Usage:" in box1.ok("uvst-alice", "uvshare", "share", "--help").stdout
-    module = box1.ok("uvst-alice", box1.bin_dir / "python", "-m", "uvshare", "share", "--version")
+    assert __version__ in box1.ok("alice", "uvshare", "share", "--version").stdout
+    assert "Usage:" in box1.ok("alice", "uvshare", "share", "--help").stdout
+    module = box1.ok("alice", box1.bin_dir / "python", "-m", "uvshare", "share", "--version")
     assert __version__ in module.stdout
 
 
@@ -170,18 +172,18 @@ def test_share_version_and_help(box1: Sandbox) -> None:
     ("text", "needle"),
     [
         ("group = ", "invalid TOML"),
-        ("grop = 'uvst-share'\n", "did you mean 'group'?"),
-        ("group = 'uvst-share'\numask = 2\n", "key 'umask' must be a string"),
-        ("group = 'uvst-share'\ncache-dir = 'rel'\n", "must be an absolute path"),
+        ("grop = '{GROUP}'\n", "did you mean 'group'?"),
+        ("group = '{GROUP}'\numask = 2\n", "key 'umask' must be a string"),
+        ("group = '{GROUP}'\ncache-dir = 'rel'\n", "must be an absolute path"),
         ("group = 'no-such-group-here'\n", "unknown group 'no-such-group-here'"),
-        ("group = 'uvst-share'\numask = '0000'\n", "world-writable"),
+        ("group = '{GROUP}'\numask = '0000'\n", "world-writable"),
         ("uv = '/nonexistent/uv'\n", "/nonexistent/uv does not exist"),
         ("uv = '{root}/etc/config.toml'\n", "config.toml is not executable"),
     ],
 )
 def test_bad_config_is_one_line_and_exit_2(box1: Sandbox, text: str, needle: str) -> None:
-    box1.write_config(text.replace("{root}", str(box1.root)))
-    result = box1.run("uvst-alice", "uvshare", "--version")
+    box1.write_config(text.replace("{root}", str(box1.root)).replace("{GROUP}", GROUP))
+    result = box1.run("alice", "uvshare", "--version")
     assert result.returncode == 2, str(result)
     assert result.stderr.startswith(f"uvshare: error: {box1.config}: ") and result.stderr.count("\n") == 1
     assert needle in result.stderr and "Traceback" not in result.stderr
@@ -189,7 +191,7 @@ def test_bad_config_is_one_line_and_exit_2(box1: Sandbox, text: str, needle: str
 
 
 def test_missing_uvshare_config_file(box1: Sandbox) -> None:
-    result = box1.run("uvst-alice", "uvshare", "--version", env={"UVSHARE_CONFIG": "/nonexistent/config.toml"})
+    result = box1.run("alice", "uvshare", "--version", env={"UVSHARE_CONFIG": "/nonexistent/config.toml"})
     assert result.returncode == 2 and "/nonexistent/config.toml: no such file" in result.stderr
 
 
@@ -198,5 +200,5 @@ def test_every_call_does_not_import_plumbum(box1: Sandbox) -> None:
         "import sys; from uvshare.shim import run; import uvshare.skip, uvshare.prepare, uvshare.config;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('plumbum', 'platformdirs')))"
     )
-    out = box1.ok("uvst-alice", box1.bin_dir / "python", "-c", code).stdout.strip()
+    out = box1.ok("alice", box1.bin_dir / "python", "-c", code).stdout.strip()
     assert out == "[]"

@@ -26,7 +26,7 @@ DIR_KEYS = {
     "tool-bin-dir": "UV_TOOL_BIN_DIR",
     "cache-dir": "UV_CACHE_DIR",
 }
-KEYS = ("group", "umask", "uv", *DIR_KEYS, "skip-installed")
+KEYS = ("group", "umask", "acl", "uv", "uvx", *DIR_KEYS, "skip-installed")
 DEFAULT_UMASK = 0o002
 
 
@@ -40,12 +40,14 @@ def config_error(text: str) -> "ConfigError":
 class Config:
     """The effective config: every key resolved, with the file each one came from."""
 
-    __slots__ = ("dirs", "files", "gid", "group", "origins", "skip_installed", "umask", "uv")
+    __slots__ = ("acl", "dirs", "files", "gid", "group", "origins", "skip_installed", "umask", "uv", "uvx")
 
     group: "str | None"  # as written in the file: a name, or a gid as text
     gid: "int | None"
     umask: int
+    acl: bool  # give shared dirs default ACLs, and leave the caller's umask alone where they have them
     uv: "str | None"
+    uvx: "str | None"
     dirs: dict[str, str]  # dir key -> absolute path, configured dirs only
     skip_installed: bool
     origins: dict[str, str]  # key -> the file that set it (keys left out come from defaults)
@@ -58,7 +60,9 @@ class Config:
         setter(self, "gid", _resolve_group(group, origins.get("group", "")) if group is not None else None)
         umask = values.get("umask")
         setter(self, "umask", DEFAULT_UMASK if umask is None else _parse_umask(umask, origins["umask"]))
+        setter(self, "acl", values.get("acl", True))
         setter(self, "uv", values.get("uv"))
+        setter(self, "uvx", values.get("uvx"))
         setter(self, "dirs", {key: os.path.normpath(str(values[key])) for key in DIR_KEYS if key in values})
         setter(self, "skip_installed", values.get("skip-installed", True))
         setter(self, "origins", origins)
@@ -125,6 +129,15 @@ def read_file(path: str) -> "dict[str, object] | None":
         raise config_error(f"{path}: is a directory, not a config file") from None
     except OSError as e:
         raise config_error(f"{path}: cannot read the config file: {e.strerror}") from None
+    if os.geteuid() == 0:
+        from uvshare.trust import root_may_trust  # only root: what it reads decides what it creates and chmods
+
+        reason = root_may_trust(path)
+        if reason is not None:
+            raise config_error(
+                f"{path}: root will not read a config file others could have written: {reason}; make it and the "
+                f"dirs above it root's and writable by root only (chown root: {path}; chmod go-w {path})"
+            )
     text = data.decode("utf-8", "surrogateescape")
     simple = parse_simple(text)
     if simple is not None:
@@ -214,8 +227,10 @@ def load(environ: "Mapping[str, str]") -> "Config | None":
     if not files:
         return None
     config = Config(values, origins, tuple(files))
-    if config.uv is not None:
-        check_uv(config.uv, f"{origins['uv']}: key 'uv'")
+    for key in ("uv", "uvx"):
+        configured = getattr(config, key)
+        if configured is not None:
+            check_uv(configured, f"{origins[key]}: key '{key}'", key)
     return config
 
 
@@ -228,7 +243,7 @@ def check_value(path: str, key: str, value: object) -> None:
         near = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.5)
         hint = f"did you mean '{near[0]}'?" if near else f"the keys are: {', '.join(KEYS)}"
         raise config_error(f"{path}: unknown key '{key}'; {hint}")
-    if key == "skip-installed":
+    if key in ("skip-installed", "acl"):
         if not isinstance(value, bool):
             raise config_error(f"{where} must be true or false, not {value!r}")
     elif key == "group":
@@ -239,7 +254,7 @@ def check_value(path: str, key: str, value: object) -> None:
     elif not isinstance(value, str):
         example = '"0002"' if key == "umask" else '"/opt/uv/python"'
         raise config_error(f"{where} must be a string like {example}, not {value!r}")
-    elif (key in DIR_KEYS or key == "uv") and not value.startswith("/"):
+    elif (key in DIR_KEYS or key in ("uv", "uvx")) and not value.startswith("/"):
         raise config_error(f"{where} must be an absolute path, not {value!r}")
 
 
@@ -274,9 +289,18 @@ def _resolve_group(group: object, origin: str) -> int:
         ) from None
 
 
-def check_uv(path: str, where: str) -> None:
-    """Refuse a uv path that is missing or not executable, naming where it was set."""
+def check_uv(path: str, where: str, program: str = "uv") -> None:
+    """Refuse a uv (or uvx) path that is missing, a directory or not executable, naming where it was set."""
+    if os.path.isdir(path):
+        raise config_error(
+            f"{where}: {path} is a directory, not the {program} binary; give the binary's own path "
+            f"(e.g. {os.path.join(path, program)}; see 'which -a {program}')"
+        )
     if not os.path.isfile(path):
-        raise config_error(f"{where}: {path} does not exist; point it at the real uv binary (see 'which -a uv')")
+        raise config_error(
+            f"{where}: {path} does not exist; point it at the real {program} binary (see 'which -a {program}')"
+        )
     if not os.access(path, os.X_OK):
-        raise config_error(f"{where}: {path} is not executable; chmod +x it or point it at the real uv binary")
+        raise config_error(
+            f"{where}: {path} is not executable; chmod +x it or point it at the real {program} binary"
+        )

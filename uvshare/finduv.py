@@ -1,56 +1,110 @@
-"""Find the real uv binary: an explicit, ordered list of places, skipping uvshare itself."""
+"""Find the real uv (or uvx) binary: an explicit, ordered list of places, skipping uvshare itself.
+
+As root, a candidate anybody but root could have written (a `uv` in a shared bin dir on root's PATH, say) is
+never run: see `trust.root_may_trust`.
+"""
 
 import os
+import stat
 import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-ENV_UV = "UVSHARE_UV"
-ENTRY_MODULE = b"uvshare.shim"  # what every generated launcher imports: `from uvshare.shim import main`
+ENV = {"uv": "UVSHARE_UV", "uvx": "UVSHARE_UVX"}
+ENTRY_MODULE = b"uvshare.shim"  # what every uvshare launcher imports: `from uvshare.shim import main`
 
 
 def is_uvshare(path: str, own: str) -> bool:
     """Whether PATH is this program: the same file, or a console-script launcher of it (pip, pipx, uv tool)."""
-    if os.path.realpath(path) == own:
+    if own and os.path.realpath(path) == own:
         return True
     try:
-        with open(path, "rb") as f:
-            head = f.read(1024)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO there must not hang us
     except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, 1024)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return head.startswith(b"#!") and ENTRY_MODULE in head
 
 
-def find_uv(environ: "Mapping[str, str]", configured: "str | None", config_file: "str | None") -> str:
-    """The path of the real uv, or UvNotFound naming every place searched and how to point at uv."""
+def _refused_for_root(path: str) -> "str | None":
+    """Why root must not run PATH (None: it may, or we are not root)."""
+    if os.geteuid() != 0:
+        return None
+    from uvshare.trust import root_may_trust
+
+    return root_may_trust(path)
+
+
+def _explicit(path: str, where: str, program: str) -> str:
+    """An explicitly named PROGRAM, checked (and, as root, refused if others could have written it)."""
     from uvshare.config import check_uv
 
+    check_uv(path, where, program)
+    reason = _refused_for_root(path)
+    if reason is not None:
+        from uvshare.errors import UvNotFound
+
+        raise UvNotFound(
+            f"{where}: root will not run {path}: {reason}; install {program} where only root can write and point "
+            "there"
+        )
+    return path
+
+
+def find_program(
+    program: str,
+    environ: "Mapping[str, str]",
+    configured: "str | None",
+    config_file: "str | None",
+    beside: "str | None" = None,
+) -> str:
+    """The path of the real PROGRAM (uv or uvx), or UvNotFound naming every place searched and how to point at it.
+
+    In order: the environment variable (UVSHARE_UV, UVSHARE_UVX), the config's key, next to BESIDE (for uvx: the
+    real uv), then each PROGRAM on PATH that is not uvshare itself.
+    """
     own = os.path.realpath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    explicit = environ.get(ENV_UV)
-    if explicit:  # 1. UVSHARE_UV: the caller's explicit choice
-        check_uv(explicit, ENV_UV)
-        return explicit
-    if configured:  # 2. the config's `uv` key (checked when the config was read)
-        return configured
-    searched = [f"{ENV_UV} (not set)", f"the config's 'uv' key ({'not set' if config_file else 'no config file'})"]
-    seen = set()
-    for entry in environ.get("PATH", os.defpath).split(os.pathsep):  # 3. PATH, in order
-        candidate = os.path.join(entry or ".", "uv")
-        if candidate in seen:
-            continue
-        seen.add(candidate)
+    var = ENV[program]
+    explicit = environ.get(var)
+    if explicit:  # 1. the caller's explicit choice
+        return _explicit(explicit, var, program)
+    if configured:  # 2. the config's key (checked when the config was read)
+        return _explicit(configured, f"{config_file}: key '{program}'", program)
+    searched = [f"{var} (not set)", f"the config's '{program}' key ({'not set' if config_file else 'no config file'})"]
+    candidates = []
+    if beside:  # 3. uvx: the one that came with the real uv
+        candidates.append(os.path.join(os.path.dirname(beside), program))
+    path_dirs = environ.get("PATH", os.defpath).split(os.pathsep)
+    candidates.extend(os.path.join(entry or ".", program) for entry in path_dirs)
+    for candidate in dict.fromkeys(candidates):  # 4. PATH, in order, each once
         if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
             continue
         if is_uvshare(candidate, own):
             searched.append(f"{candidate} (uvshare itself, skipped)")
             continue
+        reason = _refused_for_root(candidate)
+        if reason is not None:
+            searched.append(f"{candidate} (skipped: root will not run it: {reason})")
+            continue
         return candidate
-    searched.append(f"PATH ({environ.get('PATH', '')!r}: no other uv)")
+    searched.append(f"PATH ({environ.get('PATH', '')!r}: no other {program})")
     from uvshare.errors import UvNotFound  # imported only when there is an error (see config.config_error)
 
     raise UvNotFound(
-        f"cannot find the real uv; searched {'; '.join(searched)}; install uv (pip install uv) or set "
-        f'uv = "/path/to/uv" in the config, or {ENV_UV}=/path/to/uv'
+        f"cannot find the real {program}; searched {'; '.join(searched)}; install uv (pip install uv) or set "
+        f'{program} = "/path/to/{program}" in the config, or {var}=/path/to/{program}'
     )
+
+
+def find_uv(environ: "Mapping[str, str]", configured: "str | None", config_file: "str | None") -> str:
+    """The path of the real uv (see find_program)."""
+    return find_program("uv", environ, configured, config_file)

@@ -1,4 +1,4 @@
-"""The every-call path: read the config, prepare the shared dirs, skip installed Pythons, exec the real uv.
+"""The every-call path: read the config, prepare the shared dirs, skip installed Pythons, exec the real uv (or uvx).
 
 It imports only `os` and `sys` (plus uvshare's own small modules); uvshare's admin commands, and plumbum with them,
 are imported only for `uvshare share …`, decided before anything else is loaded.
@@ -38,8 +38,17 @@ CHANGES: dict[tuple[str, ...], str] = {
     ("tool", "upgrade"): "tool-dir",
 }
 OWN_DIR_OPTIONS = frozenset({"-i", "--install-dir"})  # the caller names a dir of their own: nothing shared changes
-# Set in the environment of the uv that uvshare execs: "<pid>:<uv path>". After execve the pid stays the same, so a
-# uvshare that finds its own pid there was started by that exec: the "uv" it ran leads back to uvshare.
+# A dir that goes with another: a caller who sets UV_TOOL_DIR to a dir of their own gets uv's own tool bin dir too,
+# not the shared one (their tools' links would land among everybody's, or fail there).
+FOLLOWS = {"python-bin-dir": "python-install-dir", "python-cache-dir": "python-install-dir", "tool-bin-dir": "tool-dir"}
+# What each kind of caller is given. Root keeps its own caches: it never builds, links or runs what members can write
+# there. Outsiders get the shared Pythons to use read-only; uv keeps their cache and tools in their home (uv's tool
+# commands need to write the tool dir, even to list it).
+CACHES = frozenset({"cache-dir", "python-cache-dir"})
+OUTSIDER_GETS = frozenset({"python-install-dir", "python-bin-dir"})  # the bin dir: for the skip's link check
+SAFE_LINK_MODES = frozenset({"copy", "clone"})  # a venv of root's shares no inode with anything a member can write
+# Set in the environment of the program that uvshare execs: "<pid>:<path>". After execve the pid stays the same, so
+# a uvshare that finds its own pid there was started by that exec: what it ran leads back to uvshare.
 ENV_EXEC = "UVSHARE_EXEC"
 ENV_DEPTH = "UVSHARE_DEPTH"
 MAX_DEPTH = 32  # uvshare inside uv inside uvshare…: deeper than any real nesting, so it must be a loop
@@ -47,9 +56,9 @@ MAX_DEPTH = 32  # uvshare inside uv inside uvshare…: deeper than any real nest
 
 def warn(text: str) -> None:
     """One warning line on stderr."""
-    from uvshare.errors import message  # uvshare.errors loads only when there is something to say: ~0.3 ms a call
+    from uvshare.errors import say  # uvshare.errors loads only when there is something to say
 
-    sys.stderr.write(message("warning", text))
+    say("warning", text)
 
 
 def membership(gid: int) -> str:
@@ -76,12 +85,21 @@ def command_words(args: "Sequence[str]") -> tuple[str, ...]:
     return tuple(words)
 
 
-def refuse_outsider(args: "Sequence[str]", config: "Config", exported: "Mapping[str, str]") -> None:
+def shared_dirs(config: "Config", environ: "Mapping[str, str]") -> dict[str, str]:
+    """The configured dirs uvshare looks after for this caller: uv's rule, a UV_* variable already set wins (and
+    then uvshare leaves that dir alone, and the dirs that go with it)."""
+    from uvshare.config import DIR_KEYS
+
+    own = {key for key, var in DIR_KEYS.items() if environ.get(var)}
+    return {k: p for k, p in config.dirs.items() if k not in own and FOLLOWS.get(k) not in own}
+
+
+def refuse_outsider(args: "Sequence[str]", config: "Config", dirs: "Mapping[str, str]") -> None:
     """Stop a user outside the group from a command that would change a shared dir, saying how to join."""
     from uvshare.config import DIR_KEYS
 
     key = CHANGES.get(command_words(args))
-    if key is None or DIR_KEYS[key] not in exported or any(a.split("=")[0] in OWN_DIR_OPTIONS for a in args):
+    if key is None or key not in dirs or any(a.split("=")[0] in OWN_DIR_OPTIONS for a in args):
         return
     import grp
     import pwd
@@ -100,10 +118,10 @@ def refuse_outsider(args: "Sequence[str]", config: "Config", exported: "Mapping[
         if listed
         else f"ask an administrator to run 'usermod -aG {group} {user}', then log in again"
     )
-    from uvshare.errors import NotAMember
+    from uvshare.errors import NotAMember, invoked_as
 
     raise NotAMember(
-        f"'uv {' '.join(args)}' would change the shared dir {exported[DIR_KEYS[key]]}, which only members of group "
+        f"'{invoked_as()} {' '.join(args)}' would change the shared dir {dirs[key]}, which only members of group "
         f"'{group}' may change, and {user} is not a member; {join}; or set {DIR_KEYS[key]} to a dir of your own"
     )
 
@@ -119,25 +137,39 @@ def check_loop(environ: "Mapping[str, str]") -> int:
         from uvshare.errors import UvNotFound
 
         raise UvNotFound(
-            f"uvshare ran itself instead of the real uv (the 'uv' it executed, {uv or 'unknown'}, leads back to "
-            'uvshare); set uv = "/path/to/real/uv" in the config or UVSHARE_UV=/path/to/real/uv'
+            f"uvshare ran itself instead of the real uv (the program it executed, {uv or 'unknown'}, leads back to "
+            'uvshare); set uv = "/path/to/real/uv" (and uvx) in the config or UVSHARE_UV=/path/to/real/uv'
         )
     return depth + 1
 
 
-def exec_uv(uv: str, args: "Sequence[str]", env: dict[str, str], depth: int) -> "NoReturn":
-    """Replace this process with the real uv: its exit status, signals and terminal are uv's own."""
-    env[ENV_EXEC] = f"{os.getpid()}:{uv}"
+def exec_program(path: str, args: "Sequence[str]", env: dict[str, str], depth: int) -> "NoReturn":
+    """Replace this process with the real uv (or uvx): its exit status, signals and terminal are its own."""
+    env[ENV_EXEC] = f"{os.getpid()}:{path}"
     env[ENV_DEPTH] = str(depth)
     try:
-        os.execve(uv, [uv, *args], env)
+        os.execve(path, [path, *args], env)
     except OSError as e:
         from uvshare.errors import UvshareError
 
-        raise UvshareError(f"cannot run uv at {uv}: {e.strerror}; check the 'uv' setting or UVSHARE_UV") from None
+        raise UvshareError(f"cannot run {path}: {e.strerror}; check the 'uv' setting or UVSHARE_UV") from None
 
 
-def run(args: "Sequence[str]") -> int:
+def say_installed(names: "Sequence[str]", env: "Mapping[str, str]") -> None:
+    """`uvshare: Python 3.11.7 is already installed at …; nothing to do`, one line per install."""
+    from uvshare.skip import install_dir
+
+    where = install_dir(env)
+    for name in names:
+        path = os.path.join(where, name)
+        if not path.isprintable():
+            from uvshare.errors import escape
+
+            path = escape(path)
+        sys.stderr.write(f"uvshare: Python {name.split('-')[1]} is already installed at {path}; nothing to do\n")
+
+
+def run(args: "Sequence[str]", program: str = "uv") -> int:  # noqa: PLR0912  # the every-call path, in order
     """Everything uvshare does before uv: returns an exit status only when uv does not need to run."""
     from uvshare.config import DIR_KEYS, load
 
@@ -146,61 +178,98 @@ def run(args: "Sequence[str]") -> int:
     config = load(environ)
     env = environ.copy()
     role = "none"
-    exported: dict[str, str] = {}
+    dirs: dict[str, str] = {}
+    given: dict[str, str] = {}
     if config is not None:
-        # uv's own rule: a UV_* variable already set wins over the config, and then uvshare leaves that dir alone.
-        exported = {DIR_KEYS[k]: path for k, path in config.dirs.items() if not environ.get(DIR_KEYS[k])}
-        if config.gid is not None:
-            role = membership(config.gid)
-            if role == "outsider":
-                exported.pop("UV_CACHE_DIR", None)  # they cannot write the shared cache: uv keeps its own
-        env.update(exported)
+        dirs = shared_dirs(config, environ)
+        role = membership(config.gid) if config.gid is not None else "none"
+        if role == "root":
+            given = {k: p for k, p in dirs.items() if k not in CACHES}
+        elif role == "outsider":
+            given = {k: p for k, p in dirs.items() if k in OUTSIDER_GETS}
+        else:
+            given = dirs
+        env.update({DIR_KEYS[k]: p for k, p in given.items()})
+    if role == "root" and environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
+        env["UV_LINK_MODE"] = "copy"  # no inode of root's installs is shared with a file someone else can write
+
+    found_uv: list[str] = []
 
     def real_uv() -> str:
-        from uvshare.finduv import find_uv  # not needed where an installed Python is answered without uv
+        if not found_uv:  # found once, and only when needed
+            from uvshare.finduv import find_uv
 
-        return find_uv(environ, config.uv if config else None, config.files[0] if config else None)
+            found_uv.append(find_uv(environ, config.uv if config else None, config.files[0] if config else None))
+        return found_uv[0]
 
-    # Skipping comes before preparing: when every requested Python is installed no uv runs, so nothing is written.
-    if (config is None or config.skip_installed) and "install" in args:
-        from uvshare.skip import install_requests, installed
+    ask_uv: list[str] = []
+    quiet = False
+    if program == "uv" and (config is None or config.skip_installed) and "install" in args:
+        from uvshare.skip import INSTALLED, UNSURE, answer_from_names, install_requests, links_in_place
 
         asked = install_requests(args)
-        found = installed(real_uv, asked[0], env) if asked else None  # plain requests need no uv at all
-        if found is not None:
-            if not asked or not asked[1]:
-                for version, path in found:
-                    sys.stderr.write(f"uvshare: Python {version} is already installed at {path}; nothing to do\n")
-            return 0
-    if role == "outsider" and config is not None:
-        refuse_outsider(args, config, exported)
-    if config is not None and config.gid is not None and role != "outsider":
-        os.umask(config.umask)  # before anything is created, here or by uv
+        if asked:
+            quiet = asked[1]
+            state, names = answer_from_names(asked[0], env)
+            if state == INSTALLED and links_in_place(names, real_uv, env):
+                if not quiet:
+                    say_installed(names, env)
+                return 0
+            if state == UNSURE and os.geteuid() != 0:  # root never asks `find`: it runs interpreters members wrote
+                ask_uv = asked[0]
+    if role == "outsider" and config is not None and program == "uv":
+        refuse_outsider(args, config, dirs)
+    if config is not None and config.gid is not None and role in ("root", "member"):
         from uvshare.prepare import Preparer
 
-        prepared = {k: p for k, p in config.dirs.items() if DIR_KEYS[k] in exported}
-        Preparer(config.gid, config.umask, config.group or str(config.gid), warn).prepare(prepared)
-    return exec_uv(real_uv(), args, env, depth)
+        preparer = Preparer(config.gid, config.umask, config.group or str(config.gid), warn, acl=config.acl)
+        preparer.prepare(dirs)
+        # Where every dir uv may write has a default ACL, what is created there is shared whatever the umask: leave
+        # the caller's alone, so that nothing else they write becomes group-writable. Elsewhere the umask does it.
+        if not (config.acl and all(preparer.covered.get(k) for k in given)):
+            os.umask(config.umask)
+    if ask_uv:
+        from uvshare.skip import answer_from_uv, links_in_place
+
+        names = answer_from_uv(real_uv(), ask_uv, env) or []
+        if names and links_in_place(names, real_uv, env):
+            if not quiet:
+                say_installed(names, env)
+            return 0
+    if program == "uvx":
+        from uvshare.errors import UvNotFound
+        from uvshare.finduv import find_program
+
+        try:
+            beside: str | None = real_uv()
+        except UvNotFound:  # no uv found: look for uvx on its own
+            beside = None
+        configured, where = (config.uvx, config.files[0]) if config else (None, None)
+        target = find_program("uvx", environ, configured, where, beside)
+    else:
+        target = real_uv()
+    return exec_program(target, args, env, depth)
 
 
 def main(argv: "Sequence[str] | None" = None) -> int:
-    """Entry point of `uvshare` (and of `uv`, where uvshare is installed under that name)."""
+    """Entry point of `uvshare` (and of `uv` and `uvx`, where uvshare is installed under those names)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == [ADMIN_WORD]:
+    program = "uvx" if sys.argv and os.path.basename(sys.argv[0]) == "uvx" else "uv"
+    if program == "uv" and args[:1] == [ADMIN_WORD]:  # `uvx share` runs a tool called share
         from uvshare.admin.app import run_admin
 
         return run_admin(args[1:])
     try:
-        return run(args)
+        return run(args, program)
     except KeyboardInterrupt:
         return 130
-    except Exception as e:  # uvshare.errors is imported only now: every module costs each call ~0.3 ms
-        from uvshare.errors import UvshareError, message
+    except Exception as e:  # uvshare.errors is imported only now: every module costs each call ~0.1 ms
+        from uvshare.errors import UvshareError, say
 
         if isinstance(e, UvshareError):
-            sys.stderr.write(message("error", str(e)))
+            say("error", str(e))
             return e.exit_code
         if isinstance(e, OSError):  # a filesystem failure nobody planned for: still one line, never a traceback
-            sys.stderr.write(message("error", f"{e.filename or ''}: {e.strerror or e}".lstrip(": ")))
+            say("error", f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
             return UvshareError.exit_code
         raise

@@ -3,6 +3,15 @@
 uv itself takes the install dir's lock and rewrites files even for an installed version, so the same command fails
 for anyone who cannot write that install (another owner, a read-only mount). Only plain requests with harmless
 flags are ever skipped; everything else goes to uv unchanged.
+
+How it decides, in order:
+1. From names, without starting anything: uv's own `python install` decides "installed" from the install dir's
+   entry names alone; uvshare also wants what that install would leave behind (the interpreter, its `lib/pythonX.Y`
+   and the `pythonX.Y` link in the bin dir pointing at it), so a half-made or planted entry is never "installed".
+   No install dir at all: not installed, and no uv runs before the tree is prepared.
+2. When names cannot tell (a range, a variant, a prerelease, an odd entry): members ask `uv python find` — after the
+   tree is prepared. Root never does: `find` runs the candidate interpreters, which members can write; root lets
+   uv's own `python install` decide, which runs nothing.
 """
 
 import os
@@ -29,6 +38,8 @@ FIND_FLAGS = (
     "--no-python-downloads",
 )
 BIN_LINKS_SINCE = (0, 8, 0)  # uv makes `pythonX.Y` in the Python bin dir by default from 0.8.0 on
+
+INSTALLED, MISSING, UNSURE = "installed", "missing", "unsure"
 
 
 def install_requests(args: "Sequence[str]") -> "tuple[list[str], bool] | None":
@@ -69,6 +80,11 @@ def default_install_dir(environ: "Mapping[str, str]") -> str:
     """uv's Python install dir when UV_PYTHON_INSTALL_DIR is not set."""
     data = environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(data, "uv", "python")
+
+
+def install_dir(environ: "Mapping[str, str]") -> str:
+    """The Python install dir uv will use."""
+    return environ.get("UV_PYTHON_INSTALL_DIR") or default_install_dir(environ)
 
 
 def bin_dir(environ: "Mapping[str, str]") -> str:
@@ -124,36 +140,6 @@ def bin_link_name(key: str) -> "str | None":
     return f"python{numbers[0]}.{numbers[1]}{'t' if 'freethreaded' in variant else ''}"
 
 
-def find_installed(
-    uv: "Callable[[], str]", request: str, install_dir: str, environ: "Mapping[str, str]"
-) -> "str | None":
-    """The managed install inside INSTALL_DIR that satisfies REQUEST (its dir name), or None.
-
-    Plain requests (`3.12`, `3.12.1`, `cpython@3.12`) are answered from the install dir's names, without starting uv;
-    anything else, or any doubt, is asked of `uv python find`.
-    """
-    decided, key = match_install_dir(request, install_dir)
-    if decided:
-        return key
-    status, out = run_uv(uv(), ["python", "find", *FIND_FLAGS, request], environ)
-    if status != 0 or not out:
-        return None
-    root = os.path.realpath(install_dir)
-    found = os.path.realpath(out)
-    if not found.startswith(root + os.sep):
-        return None
-    return found[len(root) + 1 :].split(os.sep)[0]
-
-
-def plain_request(request: str) -> "tuple[int, ...] | None":
-    """(3, 12) for `3.12` or `cpython@3.12`, (3, 12, 1) for `3.12.1`; None for any other kind of request."""
-    text = request[len("cpython@") :] if request.startswith("cpython@") else request
-    parts = text.split(".")
-    if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() and p == str(int(p)) for p in parts):
-        return None
-    return tuple(int(p) for p in parts)
-
-
 def platform_suffix() -> "str | None":
     """`-linux-x86_64-gnu`: how uv names this machine's default CPython builds; None where unsure."""
     if not sys.platform.startswith("linux"):
@@ -168,60 +154,141 @@ def platform_suffix() -> "str | None":
     return f"-linux-{arch}-gnu" if libc.startswith("glibc") else None
 
 
-def match_install_dir(request: str, install_dir: str) -> "tuple[bool, str | None]":
-    """Answer a plain REQUEST from INSTALL_DIR's entries: (True, key) installed, (True, None) not installed, or
-    (False, None) when only uv can tell (another kind of request, a variant, prerelease or odd entry of that minor).
-    """
-    wanted = plain_request(request)
-    suffix = platform_suffix()
-    if wanted is None or suffix is None:
-        return False, None
-    prefix = f"cpython-{wanted[0]}.{wanted[1]}."
-    best: tuple[int, str] | None = None
-    doubt = False
-    try:
-        entries = [e for e in os.scandir(install_dir) if e.name.startswith(prefix)]
-    except OSError:
-        return False, None
-    for entry in entries:
-        patch = entry.name[len(prefix) : -len(suffix)] if entry.name.endswith(suffix) else ""
-        executable = f"{install_dir}/{entry.name}/bin/python{wanted[0]}.{wanted[1]}"
-        clean = (
-            patch.isascii()
-            and patch.isdigit()
-            and entry.is_dir(follow_symlinks=False)
-            and os.access(executable, os.X_OK)
-        )
-        if not clean:
-            doubt = True  # a variant (+freethreaded), prerelease, other platform or half-made install: ask uv
-        elif (len(wanted) == 2 or int(patch) == wanted[2]) and (best is None or int(patch) > best[0]):
-            best = (int(patch), entry.name)
-    if best is not None:
-        return True, best[1]
-    return (not doubt), None
-
-
-def installed(
-    uv: "Callable[[], str]", requests: "Sequence[str]", environ: "Mapping[str, str]"
-) -> "list[tuple[str, str]] | None":
-    """(version, install path) for each request when every one is installed in the install dir, else None."""
-    if any(environ.get(var) for var in DECISIVE_ENV):
+def plain_request(request: str, suffix: str = "") -> "tuple[int, ...] | None":
+    """(3, 12) for `3.12` or `cpython@3.12`, (3, 12, 1) for `3.12.1` or the full key; None for anything else."""
+    text = request
+    if text.startswith("cpython@"):
+        text = text[len("cpython@") :]
+    elif suffix and text.startswith("cpython-") and text.endswith(suffix):  # `cpython-3.12.1-linux-x86_64-gnu`
+        text = text[len("cpython-") : -len(suffix)]
+        if text.count(".") != 2:
+            return None
+    parts = text.split(".")
+    if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() and p == str(int(p)) for p in parts):
         return None
-    install_dir = environ.get("UV_PYTHON_INSTALL_DIR") or default_install_dir(environ)
-    links = bin_dir(environ)
-    makes_links: bool | None = None
+    return tuple(int(p) for p in parts)
+
+
+def complete_install(install_dir: str, name: str, minor: str) -> bool:
+    """Whether INSTALL_DIR/NAME is what uv's install leaves: a real dir with bin/pythonX.Y (a regular executable
+    file, not a link) and lib/pythonX.Y (where uv writes EXTERNALLY-MANAGED). Nothing is run."""
+    import stat
+
+    root = f"{install_dir}/{name}"
+    try:
+        top = os.lstat(root)
+        exe = os.lstat(f"{root}/bin/python{minor}")
+        lib = os.lstat(f"{root}/lib/python{minor}")
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(top.st_mode)
+        and stat.S_ISREG(exe.st_mode)
+        and bool(exe.st_mode & 0o111)
+        and stat.S_ISDIR(lib.st_mode)
+    )
+
+
+def scan_minor(install_dir: str, major: int, minor: int, suffix: str) -> "tuple[dict[int, str], bool] | None":
+    """The complete installs of MAJOR.MINOR for this machine in INSTALL_DIR (patch -> dir name), and whether any
+    other entry of that minor makes the names unclear (a variant, prerelease, other platform, half-made dir).
+    None when INSTALL_DIR does not exist."""
+    prefix = f"cpython-{major}.{minor}."
+    try:
+        names = [e.name for e in os.scandir(install_dir) if e.name.startswith(prefix)]
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return {}, True
+    clean: dict[int, str] = {}
+    doubt = False
+    for name in names:
+        patch = name[len(prefix) : -len(suffix)] if name.endswith(suffix) else ""
+        if patch.isascii() and patch.isdigit() and complete_install(install_dir, name, f"{major}.{minor}"):
+            clean[int(patch)] = name
+        else:
+            doubt = True
+    return clean, doubt
+
+
+def answer_from_names(requests: "Sequence[str]", environ: "Mapping[str, str]") -> "tuple[str, list[str]]":
+    """INSTALLED with the install dir names for every request, MISSING when one is not installed, or UNSURE when
+    only uv can tell. Reads names and lstats; starts nothing."""
+    if any(environ.get(var) for var in DECISIVE_ENV):
+        return MISSING, []  # uv decides
+    suffix = platform_suffix()
+    where = install_dir(environ)
     found = []
     for request in requests:
-        key = find_installed(uv, request, install_dir, environ)
-        link = key and bin_link_name(key)
-        if not key or not link:
+        wanted = plain_request(request, suffix or "")
+        if wanted is None or suffix is None:
+            return UNSURE, []
+        scanned = scan_minor(where, wanted[0], wanted[1], suffix)
+        if scanned is None:
+            return MISSING, []  # no install dir: nothing is installed, and no uv need run to know
+        clean, doubt = scanned
+        patches = [p for p in clean if len(wanted) == 2 or p == wanted[2]]
+        if patches:
+            found.append(clean[max(patches)])
+        elif doubt:
+            return UNSURE, []
+        else:
+            return MISSING, []
+    return INSTALLED, found
+
+
+def answer_from_uv(uv: str, requests: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str] | None":
+    """The install dir names `uv python find` gives for each request, when every one lies inside the install dir.
+
+    Only for members, after the tree is prepared: `find` runs the candidate interpreters.
+    """
+    root = os.path.realpath(install_dir(environ))
+    found = []
+    for request in requests:
+        status, out = run_uv(uv, ["python", "find", *FIND_FLAGS, request], environ)
+        path = os.path.realpath(out) if status == 0 and out else ""
+        if not path.startswith(root + os.sep):
             return None
-        if not os.path.lexists(os.path.join(links, link)):
-            # uv would make the missing link: let it, unless this uv does not make links by default.
-            if makes_links is None:
+        found.append(path[len(root) + 1 :].split(os.sep)[0])
+    return found
+
+
+def links_in_place(names: "Sequence[str]", uv: "Callable[[], str]", environ: "Mapping[str, str]") -> bool:
+    """Whether the `pythonX.Y` link uv would make for each install already points at it (or a newer patch of it).
+
+    A link that is missing (where this uv makes links), dangles or points elsewhere is uv's to make: then uv runs.
+    """
+    where = os.path.realpath(install_dir(environ))
+    links = bin_dir(environ)
+    makes_links: bool | None = None
+    for name in names:
+        link = bin_link_name(name)
+        if link is None:
+            return False
+        path = os.path.join(links, link)
+        if not os.path.lexists(path):
+            if makes_links is None:  # uv before 0.8 makes no links by default: then none is needed
                 version = uv_version(uv(), environ)
                 makes_links = version is None or version >= BIN_LINKS_SINCE or bool(environ.get("UV_PREVIEW"))
             if makes_links:
-                return None
-        found.append((key.split("-")[1], os.path.join(install_dir, key)))
-    return found
+                return False
+            continue
+        target = os.path.realpath(path)
+        if not target.startswith(where + os.sep):
+            return False
+        points_at = target[len(where) + 1 :].split(os.sep)
+        if len(points_at) != 3 or points_at[1:] != ["bin", link] or not _same_or_newer(points_at[0], name, where):
+            return False
+    return True
+
+
+def _same_or_newer(linked: str, name: str, where: str) -> bool:
+    """Whether the install LINKED is NAME, or a complete newer patch of the same minor (uv keeps links at the
+    newest)."""
+    if linked == name:
+        return True
+    minor = name.split("-")[1].rsplit(".", 1)
+    other = linked.split("-")[1].rsplit(".", 1) if linked.count("-") >= 2 else ["", ""]
+    if linked.split("-", 2)[2:] != name.split("-", 2)[2:] or other[0] != minor[0] or not other[1].isdigit():
+        return False
+    return int(other[1]) > int(minor[1]) and complete_install(where, linked, minor[0])
