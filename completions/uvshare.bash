@@ -1,11 +1,13 @@
-# bash completion for uvshare, and for uv where uvshare is installed under that name.
+# bash completion for uvshare, and for uv and uvx where uvshare is installed under those names.
 #
 # uv's own commands and options come from the completion the installed uv generates for itself
 # (`uv generate-shell-completion bash`), loaded on the first completion and kept for the session, so they always match
 # the user's uv. uvshare adds its own word, `share`, and completes the `share` commands itself.
 #
 # Install: copy to /usr/share/bash-completion/completions/uvshare (and link it as .../completions/uv where uvshare is
-# installed as uv), or `uvshare share completion bash > ~/.local/share/bash-completion/completions/uvshare`.
+# installed as uv; .../completions/uvx too for uvx), or
+# `uvshare share completion bash > ~/.local/share/bash-completion/completions/uvshare`.
+# uvx has no `share`: its completion is the one the real uvx generates (`uvx --generate-shell-completion bash`).
 
 # True if the command NAME (as typed) runs uvshare: named uvshare, a link to it, or a launcher that imports it.
 _uvshare_is_uvshare() {
@@ -37,7 +39,7 @@ _uvshare_load_uv() {
 # Complete the words after `share`: COMP_WORDS[2..].
 _uvshare_share() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local meta='-h --help --help-all -v --version'
+    local meta='-h --help --help-all -v --version -q --quiet'
     local command='' i
     for ((i = 2; i < COMP_CWORD; i++)); do
         if [[ ${COMP_WORDS[i]} != -* ]]; then
@@ -47,12 +49,29 @@ _uvshare_share() {
     done
     local options=$meta words=''
     case $command in
-        '') words='setup doctor repair config completion launcher' ;;
-        setup) ;;
+        '') words='init setup doctor repair config completion launcher' ;;
+        init)
+            case $prev in
+                --group) mapfile -t COMPREPLY < <(compgen -g -- "$cur") && return 0 ;;
+                --prefix | --config | --uv | --profile-file | --*-dir)
+                    mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+                    return 0
+                    ;;
+            esac
+            options+=' --group --prefix --config --uv --force --no-acl --profile --profile-file'
+            options+=' --python-install-dir --python-bin-dir --python-cache-dir --tool-dir --tool-bin-dir --cache-dir'
+            ;;
+        setup)
+            if [[ $prev == --profile-file ]]; then
+                mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+                return 0
+            fi
+            options+=' --profile --profile-file'
+            ;;
         doctor | config) options+=' --json' ;;
         repair)
             [[ $prev == --timeout ]] && return 0 # a number of seconds
-            options+=' --dry-run --timeout'
+            options+=' --dry-run --timeout --verbose'
             ;;
         completion) ((COMP_CWORD == i + 1)) && words='bash zsh fish' ;;
         launcher)
@@ -69,6 +88,27 @@ _uvshare_share() {
     else
         mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
     fi
+}
+
+# Load uvx's own completion (the function _uvx) once per session, from the uvx that the command NAME runs.
+_uvshare_load_uvx() {
+    [[ -n ${_uvshare_uvx_loaded-} ]] && return 0
+    local script
+    script=$(command "${1/#\~/$HOME}" --generate-shell-completion bash 2>/dev/null) || return 1
+    [[ $script == *'_uvx()'* ]] || return 1
+    complete() { :; }
+    eval "$script" 2>/dev/null
+    unset -f complete
+    declare -F _uvx >/dev/null || return 1
+    _uvshare_uvx_loaded=1
+}
+
+_uvshare_uvx() {
+    COMPREPLY=()
+    if _uvshare_load_uvx "$1"; then
+        _uvx "$@" 2>/dev/null
+    fi
+    return 0
 }
 
 _uvshare() {
@@ -92,6 +132,8 @@ _uvshare() {
 
 if [[ ${BASH_VERSINFO[0]} -gt 4 || ${BASH_VERSINFO[0]} -eq 4 && ${BASH_VERSINFO[1]} -ge 4 ]]; then
     complete -F _uvshare -o nosort -o bashdefault -o default uvshare uv
+    complete -F _uvshare_uvx -o nosort -o bashdefault -o default uvx
 else
     complete -F _uvshare -o bashdefault -o default uvshare uv
+    complete -F _uvshare_uvx -o bashdefault -o default uvx
 fi

@@ -1,4 +1,5 @@
-# fish completion for uvshare, and for uv where uvshare is installed under that name.
+# fish completion for uvshare, and for uv and uvx where uvshare is installed under those names. uvx has no `share`:
+# its completion is the one the real uvx generates (`uvx --generate-shell-completion fish`).
 #
 # uv's own commands and options come from the completion the installed uv generates for itself
 # (`uv generate-shell-completion fish`), loaded on the first completion and kept for the session, so they always match
@@ -34,7 +35,8 @@ function __uvshare_share_candidates -a current
     set -l words $argv[2..-1]
     set -l options -h\t'Show the help and quit' --help\t'Show the help and quit' \
         --help-all\t'Show the help of every command and quit' \
-        -v\t"Show uvshare's version and quit" --version\t"Show uvshare's version and quit"
+        -v\t"Show uvshare's version and quit" --version\t"Show uvshare's version and quit" \
+        -q\t'Print only problems and warnings' --quiet\t'Print only problems and warnings'
     set -l positional
     set -l command
     set -l after 0
@@ -47,20 +49,45 @@ function __uvshare_share_candidates -a current
     end
     switch "$command"
         case ''
-            set positional setup\t'Create the shared dirs from the config' \
+            set positional init\t'Write the config for a shared tree, set it up, check it' \
+                setup\t'Create the shared dirs from the config' \
                 doctor\t'Check the shared dirs and say what is wrong' \
                 repair\t'Fix the group, modes and lock files of the shared dirs' \
                 config\t'Show the config uvshare uses and where each setting comes from' \
                 completion\t'Print the completion script for a shell' \
                 launcher\t'Write a fast launcher for uvshare (name it uv)'
+        case init
+            switch "$words[-1]"
+                case --group
+                    printf '%s\n' (string split -f1 : < /etc/group)
+                    return 0
+                case --prefix --config --uv --profile-file '--*-dir'
+                    __fish_complete_path $current
+                    return 0
+            end
+            set -a options --group\t'The shared group' --prefix\t'The dir the shared dirs go below' \
+                --config\t'Where to write the config' --uv\t'The real uv' \
+                --force\t'Replace a config that says something else' \
+                --no-acl\t'No default ACLs: rely on the umask alone' \
+                --profile\t"Put the shared bin dirs on login shells' PATH" --profile-file\t'Where --profile writes' \
+                --python-install-dir\t'Instead of PREFIX/python' --python-bin-dir\t'Instead of PREFIX/bin' \
+                --python-cache-dir\t'Share Python downloads too' --tool-dir\t'Instead of PREFIX/tools' \
+                --tool-bin-dir\t'Instead of PREFIX/tool-bin' --cache-dir\t'Instead of PREFIX/cache'
         case setup
+            if test "$words[-1]" = --profile-file
+                __fish_complete_path $current
+                return 0
+            end
+            set -a options --profile\t"Put the shared bin dirs on login shells' PATH" \
+                --profile-file\t'Where --profile writes'
         case doctor
             set -a options --json\t'Print the report as JSON'
         case config
             set -a options --json\t'Print the config as JSON'
         case repair
             test "$words[-1]" = --timeout; and return 0 # a number of seconds
-            set -a options --dry-run\t'List what would change and change nothing' \
+            set -a options --dry-run\t'Say what would change and change nothing' \
+                --verbose\t'List every path changed' \
                 --timeout\t'How long to wait for a lock (seconds)'
         case completion
             test $after -eq 0; and set positional bash zsh fish
@@ -75,6 +102,23 @@ function __uvshare_share_candidates -a current
     else
         printf '%s\n' $positional
     end
+end
+
+# Load uvx's own completion once per session, under the private name __uvshare_uvx (see __uvshare_load_uv).
+function __uvshare_load_uvx
+    set -q __uvshare_uvx_loaded; and return 0
+    set -l script (command $argv[1] --generate-shell-completion fish 2>/dev/null)
+    or return 1
+    string match -q -- 'complete -c uvx *' $script; or return 1
+    string replace -r -- '^complete -c uvx ' 'complete -c __uvshare_uvx ' $script | source 2>/dev/null
+    set -g __uvshare_uvx_loaded 1
+end
+
+function __uvshare_complete_uvx --description 'Complete uvx: the real uvx its own way'
+    set -l tokens (commandline -opc)
+    set -l current (commandline -ct)
+    __uvshare_load_uvx $tokens[1]; or return 0
+    complete -C (string join ' ' -- __uvshare_uvx (string escape -- $tokens[2..-1]) "$current") 2>/dev/null
 end
 
 function __uvshare_complete --description 'Complete uvshare: its own share commands, and uv for the rest'
@@ -93,3 +137,4 @@ end
 
 complete -c uvshare -f -a '(__uvshare_complete)'
 complete -c uv -f -a '(__uvshare_complete)'
+complete -c uvx -f -a '(__uvshare_complete_uvx)'

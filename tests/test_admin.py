@@ -40,15 +40,15 @@ def test_legacy_tree_doctor_repair_then_members_work(box: Sandbox) -> None:
     assert "✗" not in healthy.stdout
 
     # members can now install, upgrade and uninstall there, root's legacy installs included
-    box.ok("uvst-alice", "uvshare", "python", "install", "3.12")
-    box.ok("uvst-bob", "uvshare", "python", "uninstall", "3.11")
+    box.ok("alice", "uvshare", "python", "install", "3.12")
+    box.ok("bob", "uvshare", "python", "uninstall", "3.11")
     assert not list((box.shared / "python").glob("cpython-3.11.*"))
     make_wheel(wheels, "hello-a", "2.0")
-    tool_install(box, "uvst-carol", "hello-a==2.0", wheels)
+    tool_install(box, "carol", "hello-a==2.0", wheels)
     # another tool stays: uv 0.6 removes the tool dir itself with the last tool, which needs the (legacy, root-only)
     # dir above it
-    tool_install(box, "uvst-alice", "hello-b", wheels)
-    box.ok("uvst-bob", "uvshare", "tool", "uninstall", "hello-a")
+    tool_install(box, "alice", "hello-b", wheels)
+    box.ok("bob", "uvshare", "tool", "uninstall", "hello-a")
     assert not (box.shared / "tools" / "hello-a").exists()
 
 
@@ -58,12 +58,12 @@ def test_bytecode_left_by_a_direct_run_is_repaired(box1: Sandbox) -> None:
     box = box1
     wheels = make_wheels(box)
     tool_install(box, "root", "hello-a", wheels)
-    assert box.ok("uvst-alice", box.shared / "tool-bin" / "hello-a", umask=0o022).stdout.strip() == "hello-a 1.0"
+    assert box.ok("alice", box.shared / "tool-bin" / "hello-a", umask=0o022).stdout.strip() == "hello-a 1.0"
     assert list((box.shared / "tools" / "hello-a").rglob("__pycache__"))
     sick = box.run("root", "uvshare", "share", "doctor")
     assert sick.returncode == 1 and "__pycache__" in sick.stdout, str(sick)
     box.ok("root", "uvshare", "share", "repair")
-    box.ok("uvst-bob", "uvshare", "tool", "uninstall", "hello-a")
+    box.ok("bob", "uvshare", "tool", "uninstall", "hello-a")
 
 
 def test_legacy_tools_with_uv_0_4_20(tool_box: Sandbox) -> None:
@@ -72,18 +72,18 @@ def test_legacy_tools_with_uv_0_4_20(tool_box: Sandbox) -> None:
     wheels = legacy_tree(box, python=False)
     lock = box.shared / "tools" / ".lock"
     if lock.exists():
-        before = box.run("uvst-alice", *tool_install_args(wheels, "hello-b", command="uv"), env=box.plain_uv_env())
+        before = box.run("alice", *tool_install_args(wheels, "hello-b", command="uv"), env=box.plain_uv_env())
         assert before.returncode != 0 or stat.S_IMODE(lock.stat().st_mode) & 0o020, str(before)
     box.ok("root", "uvshare", "share", "repair")
     assert box.run("root", "uvshare", "share", "doctor").returncode == 0
-    tool_install(box, "uvst-alice", "hello-b", wheels)
-    box.ok("uvst-bob", "uvshare", "tool", "uninstall", "hello-a")
+    tool_install(box, "alice", "hello-b", wheels)
+    box.ok("bob", "uvshare", "tool", "uninstall", "hello-a")
 
 
 def test_member_without_repair_succeeds_or_is_told_to_repair(box: Sandbox) -> None:
     legacy_tree(box)
     for args in (("python", "install", "3.12"), ("python", "install", "3.11"), ("tool", "list")):
-        result = box.run("uvst-alice", "uvshare", *args)
+        result = box.run("alice", "uvshare", *args)
         assert result.returncode == 0 or "uvshare share repair" in result.stderr, str(result)
 
 
@@ -91,14 +91,14 @@ def test_sticky_dir_flagged_cleared_and_link_replaceable(box: Sandbox) -> None:
     box.ok("root", "uvshare", "python", "install", "3.11")
     python_dir = box.shared / "python"
     python_dir.chmod(python_dir.stat().st_mode | stat.S_ISVTX)
-    sick = box.run("uvst-alice", "uvshare", "share", "doctor")
+    sick = box.run("alice", "uvshare", "share", "doctor")
     assert sick.returncode == 1 and "sticky" in sick.stdout, str(sick)
     if box.uv.parent.parent.name != "uv-0.6.14":  # uv >= 0.10 re-creates the minor link on every install run
-        assert box.run("uvst-alice", "uvshare", "python", "install", "--reinstall", "3.11").returncode != 0
+        assert box.run("alice", "uvshare", "python", "install", "--reinstall", "3.11").returncode != 0
     setup = box.ok("root", "uvshare", "share", "setup")
     assert "sticky" in setup.stdout, str(setup)
     assert not python_dir.stat().st_mode & stat.S_ISVTX
-    box.ok("uvst-alice", "uvshare", "python", "install", "--reinstall", "3.11")
+    box.ok("alice", "uvshare", "python", "install", "--reinstall", "3.11")
     assert box.ok("root", "uvshare", "share", "setup").stdout.startswith("✓ nothing needed changing")
 
 
@@ -128,7 +128,7 @@ def test_root_commands_never_act_through_planted_links(box: Sandbox, attack: str
     py = box.shared / "python"
     install = next(py.glob("cpython-3.11.*"))
     script = ATTACKS[attack].format(py=py, secret=secret, secret_dir=secret_dir, install=install)
-    box.ok("uvst-alice", "sh", "-c", script)
+    box.ok("alice", "sh", "-c", script)
     before = (fingerprint(secret), fingerprint(secret_dir))
     for command in COMMANDS.values():
         result = box.run("root", *command)
@@ -152,8 +152,8 @@ fd = os.open({str(py / ".lock")!r}, os.O_RDWR)
 fcntl.flock(fd, fcntl.LOCK_EX)
 print("locked", flush=True)
 time.sleep(1.0)
-os.umask(0o077)
 open({str(py / "in-progress")!r}, "w").close()
+os.chmod({str(py / "in-progress")!r}, 0o600)  # an explicit mode: no umask or default ACL helps
 time.sleep(1.0)
 open({str(stamp)!r}, "w").write(repr(time.time()))
 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -179,7 +179,7 @@ def test_doctor_membership_needs_new_login(box1: Sandbox) -> None:
     """A user in the group database whose session predates it: doctor says to log in again."""
     box = box1
     box.ok("root", "uvshare", "--version")
-    who = box.users["uvst-alice"]
+    who = box.users["alice"]
     stale = [
         "setpriv",
         f"--reuid={who.uid}",
@@ -193,10 +193,10 @@ def test_doctor_membership_needs_new_login(box1: Sandbox) -> None:
     result = subprocess.run(stale, env=box.env(who), capture_output=True, text=True, cwd=box.home(who), check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"newgrp {GROUP}" in result.stdout and "log in again" in result.stdout
-    current = box.run("uvst-alice", "uvshare", "share", "doctor")
-    assert f"uvst-alice is in group '{GROUP}' in this session" in current.stdout
-    outsider = box.run("uvst-dave", "uvshare", "share", "doctor")
-    assert f"usermod -aG {GROUP} uvst-dave" in outsider.stdout
+    current = box.run("alice", "uvshare", "share", "doctor")
+    assert f"{box.users['alice'].name} is in group '{GROUP}' in this session" in current.stdout
+    outsider = box.run("dave", "uvshare", "share", "doctor")
+    assert f"usermod -aG {GROUP} {box.users['dave'].name}" in outsider.stdout
 
 
 def test_doctor_json_matches_text(box1: Sandbox) -> None:
@@ -223,10 +223,10 @@ def test_repair_dry_run_changes_nothing(box: Sandbox) -> None:
 
 def test_config_shows_sources_and_exports(box1: Sandbox) -> None:
     box = box1
-    shown = box.ok("uvst-alice", "uvshare", "share", "config", env={"UV_TOOL_DIR": "/elsewhere"})
+    shown = box.ok("alice", "uvshare", "share", "config", env={"UV_TOOL_DIR": "/elsewhere"})
     assert f"# {box.config}:1" in shown.stdout and "# default" in shown.stdout
     assert "UV_TOOL_DIR=/elsewhere  # environment (wins over tool-dir)" in shown.stdout
-    data = json.loads(box.ok("uvst-alice", "uvshare", "share", "config", "--json").stdout)
+    data = json.loads(box.ok("alice", "uvshare", "share", "config", "--json").stdout)
     assert data["keys"]["group"] == {"value": GROUP, "source": f"{box.config}:1"}
     assert data["keys"]["umask"] == {"value": "0002", "source": "default"}
     assert data["exports"]["UV_CACHE_DIR"]["value"] == str(box.shared / "cache")
@@ -234,7 +234,7 @@ def test_config_shows_sources_and_exports(box1: Sandbox) -> None:
 
 def test_admin_errors_are_one_line(box1: Sandbox) -> None:
     box = box1
-    bad_switch = box.run("uvst-alice", "uvshare", "share", "doctor", "--bogus")
+    bad_switch = box.run("alice", "uvshare", "share", "doctor", "--bogus")
     assert bad_switch.returncode == 2 and bad_switch.stdout == ""
     assert bad_switch.stderr == "uvshare: error: Unknown switch --bogus; see 'uvshare share doctor --help'\n"
     box.write_config("umask = '0000'\n")

@@ -22,7 +22,7 @@ from tests.support import harness
 COMPLETIONS = harness.REPO / "completions"
 FILES = {"bash": COMPLETIONS / "uvshare.bash", "zsh": COMPLETIONS / "_uvshare", "fish": COMPLETIONS / "uvshare.fish"}
 SHELLS = tuple(FILES)
-SHARE_COMMANDS = {"setup", "doctor", "repair", "config", "completion", "launcher"}
+SHARE_COMMANDS = {"init", "setup", "doctor", "repair", "config", "completion", "launcher"}
 BASH_COMPLETION = Path("/usr/share/bash-completion/bash_completion")
 END = "\x1e"  # ends the candidates of one line in the drivers' output
 
@@ -458,3 +458,16 @@ def test_every_script_is_shipped() -> None:
     )
     pyproject = (harness.REPO / "pyproject.toml").read_text()
     assert all(f'"{name}"' in pyproject for name in SCRIPTS.values())
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_uvx_completes_as_the_real_uvx(shell: str, tmp_path: Path, uvshare_bin: Path, newest_uv: Path) -> None:
+    """uvshare installed as uvx: the real uvx's own completion (through uvshare), and no `share` word."""
+    alias = tmp_path / "alias-bin"
+    alias.mkdir()
+    (alias / "uvx").symlink_to(uvshare_bin / "uvshare")
+    assert (newest_uv.parent / "uvx").exists()
+    session = make_session(tmp_path, alias, uvshare_bin, newest_uv.parent)
+    option, first = complete_lines(shell, ["uvx --pyth", "uvx --"], session)
+    assert "--python" in option
+    assert "--from" in first and "share" not in first

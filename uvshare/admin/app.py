@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
+from typing import Any, TextIO
 
 from uvshare import __version__
-from uvshare.admin.common import Command, program_name
-from uvshare.errors import UvshareError, message
+from uvshare.admin.common import Command, program_name, use_colors
+from uvshare.errors import EXIT_PROBLEMS, UvshareError, say
 
 
 class Share(Command):
@@ -22,13 +24,14 @@ class Share(Command):
     def main(self, *args: str) -> int:
         """With no subcommand: show the help."""
         if args:
-            sys.stderr.write(message("error", f"unknown command {args[0]!r}; see '{self.PROGNAME} --help'"))
+            say("error", f"unknown command {args[0]!r}; see '{self.PROGNAME} --help'")
             return UvshareError.exit_code
         self.help()
         return 0
 
 
 # Registered by import path: running one command never imports another's code.
+Share.subcommand("init", "uvshare.admin.init.Init")
 Share.subcommand("setup", "uvshare.admin.setup.Setup")
 Share.subcommand("doctor", "uvshare.admin.doctor.Doctor")
 Share.subcommand("repair", "uvshare.admin.repair.Repair")
@@ -37,27 +40,73 @@ Share.subcommand("completion", "uvshare.admin.completion.Completion")
 Share.subcommand("launcher", "uvshare.admin.launcher.Launcher")
 
 
+def usable_stdout() -> None:
+    """A closed stdout (`>&-`) becomes /dev/null; names that the terminal's encoding lacks are escaped, not fatal."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # for the life of the process
+    elif isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
+
+
 def run_admin(args: list[str]) -> int:
-    """Run `share ARGS…`; uvshare errors become one line and exit status 2."""
+    """Run `share ARGS…`; uvshare errors become one line and exit status 2; a broken stdout ends it quietly."""
+    usable_stdout()
+    try:
+        return _run(args)
+    except BrokenPipeError:  # `uv share doctor | head -1`: the reader has gone
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return 130
+
+
+class UsageCatcher:
+    """stdout while a `share` command runs: everything passes straight through (progress and waiting lines show as
+    they happen), except plumbum's usage error — its "Error: …" line, a rule and the whole help — which is held, to
+    become one line on stderr."""
+
+    def __init__(self, real: TextIO) -> None:
+        self.real = real
+        self.state = "start"  # then "live" or "held"
+        self.held: list[str] = []
+
+    def write(self, text: str) -> int:
+        if self.state == "start" and text:
+            self.state = "held" if text.startswith("Error: ") else "live"
+        if self.state == "held":
+            self.held.append(text)
+            return len(text)
+        return self.real.write(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding: the real stream's
+        return getattr(self.real, name)
+
+
+def _run(args: list[str]) -> int:
     if args in (["--version"], ["-v"]):  # plumbum would print "uv share X" under the name uv: say whose version
         print(f"uvshare {__version__}")
         return 0
+    use_colors()
     Share.PROGNAME = program_name()
-    # plumbum prints a usage error ("Error: Unknown switch --x") and the whole help on stdout; hold the output so
-    # that such an error becomes one line on stderr instead.
-    out = io.StringIO()
+    catcher = UsageCatcher(sys.stdout)
     try:
-        with contextlib.redirect_stdout(out):
+        with contextlib.redirect_stdout(catcher):
             _, status = Share.run([Share.PROGNAME, *args], exit=False)
     except UvshareError as e:
-        sys.stdout.write(out.getvalue())
-        sys.stderr.write(message("error", str(e)))
+        sys.stdout.flush()
+        say("error", str(e))
         return e.exit_code
-    text = out.getvalue()
-    if status == UvshareError.exit_code and text.startswith("Error: "):
-        usage = text.splitlines()[0].removeprefix("Error: ")
-        command = f"{Share.PROGNAME} {args[0]}" if args and not args[0].startswith("-") else Share.PROGNAME
-        sys.stderr.write(message("error", f"{usage}; see '{command} --help'"))
+    except OSError as e:  # a filesystem failure nobody planned for: still one line, never a traceback
+        if isinstance(e, BrokenPipeError):
+            raise
+        sys.stdout.flush()
+        say("error", f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
         return UvshareError.exit_code
-    sys.stdout.write(text)
+    if catcher.state == "held":
+        usage = "".join(catcher.held).splitlines()[0].removeprefix("Error: ")
+        command = f"{Share.PROGNAME} {args[0]}" if args and not args[0].startswith("-") else Share.PROGNAME
+        say("error", f"{usage}; see '{command} --help'")
+        return UvshareError.exit_code
+    sys.stdout.flush()
     return int(status or 0)

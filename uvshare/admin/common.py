@@ -1,4 +1,4 @@
-"""What the `share` commands have in common: the config they act on, the program's name, colored marks."""
+"""What the `share` commands have in common: the config they act on, the program's name, their output."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from plumbum import cli, colors
 
 from uvshare.config import DIR_KEYS, Config, config_paths, load
-from uvshare.errors import ConfigError
+from uvshare.errors import ConfigError, admin, escape
 
 # Which uv lock guards which dir: uv changes the Python bin and download dirs under the install dir's lock, and the
 # tool bin dir under the tool dir's.
@@ -23,7 +23,20 @@ GUARDED_BY = {
 
 
 class Command(cli.Application):
-    """Base of `share` and its commands: without plumbum's --completions (uvshare ships its own, tested files)."""
+    """Base of `share` and its commands: -q, and no plumbum --completions (uvshare ships its own, tested files)."""
+
+    quiet = cli.Flag(["-q", "--quiet"], help="print only problems and warnings (and errors)")
+
+    def say(self, status: str, text: str) -> None:
+        """One report line: a mark for STATUS (ok, problem, warning, info) and TEXT, escaped; -q keeps only ✗ and !."""
+        if self.quiet and status in ("ok", "info"):
+            return
+        print(f"{mark(status)} {escape(text)}")
+
+    def note(self, text: str) -> None:
+        """A plain line (a summary), escaped; not shown with -q."""
+        if not self.quiet:
+            print(escape(text))
 
 
 Command.unbind_switches("--completions")
@@ -31,14 +44,13 @@ Command.unbind_switches("--completions")
 
 def program_name() -> str:
     """`uv share` when uvshare runs under the name uv, else `uvshare share`."""
-    name = os.path.basename(sys.argv[0]) if sys.argv else "uvshare"
-    return "uv share" if name == "uv" else "uvshare share"
+    return admin("").rstrip()
 
 
 def as_root(command: str) -> str:
     """The command line that runs the `share` subcommand COMMAND as root."""
     prefix = "" if os.geteuid() == 0 else "sudo "
-    return f"{prefix}{program_name()} {command}"
+    return f"{prefix}{admin(command)}"
 
 
 def load_config() -> Config:
@@ -47,17 +59,22 @@ def load_config() -> Config:
     if config is None:
         searched = ", ".join(config_paths(os.environ))
         raise ConfigError(
-            f"no config file found (searched {searched}); create /etc/uvshare/config.toml with at least "
-            'group = "..." and the shared dirs, or point UVSHARE_CONFIG at one'
+            f"no config file found (searched {searched}); create one with "
+            f"'{as_root('init --group GROUP --prefix DIR')}', or point UVSHARE_CONFIG at one"
         )
     return config
 
 
 def load_group_config() -> tuple[Config, int]:
-    """The effective config and its group's gid; ConfigError when it names no group."""
+    """The effective config and its group's gid; ConfigError when it names no group or no dirs."""
     config = load_config()
     if config.gid is None:
         raise ConfigError(f"{config.files[-1]}: no 'group' key; name the shared group, e.g. group = \"uvshare\"")
+    if not config.dirs:
+        raise ConfigError(
+            f"{config.files[-1]}: no shared dirs configured; add them (python-install-dir = \"/opt/uv/python\", …) "
+            f"or run '{as_root('init --group GROUP --prefix DIR')}'"
+        )
     return config, config.gid
 
 
@@ -79,7 +96,15 @@ MARKS = {
 }
 
 
+def use_colors() -> None:
+    """Colors only for a terminal that has them: not with NO_COLOR, TERM=dumb (or unset), or output elsewhere."""
+    stdout = sys.stdout
+    term = os.environ.get("TERM", "")
+    if "NO_COLOR" in os.environ or term in ("", "dumb") or stdout is None or not stdout.isatty():
+        colors.use_color = 0
+
+
 def mark(status: str) -> str:
-    """The colored mark for a check's status (plain where colors are off: NO_COLOR, not a terminal)."""
+    """The colored mark for a check's status (plain where colors are off)."""
     symbol, style = MARKS[status]
     return str(style | symbol)

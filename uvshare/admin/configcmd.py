@@ -11,6 +11,19 @@ from plumbum import cli
 
 from uvshare.admin.common import Command, load_config
 from uvshare.config import DEFAULT_UMASK, DIR_KEYS, ENV_CONFIG, KEYS, Config, config_paths
+from uvshare.errors import UvshareError, escape
+from uvshare.prepare import covered
+from uvshare.safefs import open_dir
+
+# Who gets each dir exported (see shim): root keeps its own caches; outsiders get only the shared Pythons.
+WHO_GETS = {
+    "cache-dir": " (members only: root and outsiders keep their own cache)",
+    "python-cache-dir": " (members only: root and outsiders keep their own)",
+    "python-bin-dir": " (root and members)",
+    "tool-dir": " (root and members)",
+    "tool-bin-dir": " (root and members)",
+    "python-install-dir": " (everyone: outsiders use the Pythons read-only)",
+}
 
 
 def key_line(path: str, key: str) -> int | None:
@@ -31,7 +44,9 @@ def effective(config: Config) -> dict[str, Any]:
     values: dict[str, object] = {
         "group": config.group,
         "umask": f"{config.umask:04o}",
+        "acl": config.acl,
         "uv": config.uv,
+        "uvx": config.uvx,
         **{key: config.dirs.get(key) for key in DIR_KEYS},
         "skip-installed": config.skip_installed,
     }
@@ -42,15 +57,15 @@ def effective(config: Config) -> dict[str, Any]:
             line = key_line(origin, key)
             source = f"{origin}:{line}" if line else origin
         else:
-            source = "default" if key in ("umask", "skip-installed") else "not set"
+            source = "default" if key in ("umask", "acl", "skip-installed") else "not set"
         keys[key] = {"value": values[key], "source": source}
     exports = {}
     for key, var in DIR_KEYS.items():
         if os.environ.get(var):
             exports[var] = {"value": os.environ[var], "source": f"environment (wins over {key})"}
         elif key in config.dirs:
-            members_only = " (not for users outside the group)" if key == "cache-dir" else ""
-            exports[var] = {"value": config.dirs[key], "source": f"{key}{members_only}"}
+            who = WHO_GETS.get(key, "")
+            exports[var] = {"value": config.dirs[key], "source": f"{key}{who}"}
     return {
         "files": list(config.files),
         "searched": config_paths(os.environ),
@@ -58,6 +73,35 @@ def effective(config: Config) -> dict[str, Any]:
         "keys": keys,
         "exports": exports,
         "umask_default": f"{DEFAULT_UMASK:04o}",
+        "umask": umask_decision(config),
+    }
+
+
+def umask_decision(config: Config) -> dict[str, Any]:
+    """Whether uvshare applies its umask on uv calls (for root and members), and why: per dir, its default ACL."""
+    states: dict[str, bool | None] = {}
+    for key, path in config.dirs.items():
+        try:
+            fd = open_dir(path)
+        except (OSError, UvshareError):
+            states[key] = False
+            continue
+        try:
+            states[key] = covered(fd, key)
+        finally:
+            os.close(fd)
+    lacking = [config.dirs[k] for k, state in states.items() if not state]
+    if not config.acl:
+        why = "acl = false"
+    elif lacking:
+        why = f"no default ACL (or no ACLs on that filesystem) on {', '.join(lacking)}"
+    else:
+        why = ""
+    return {
+        "applied": bool(why),
+        "value": f"{config.umask:04o}",
+        "why": why or "every shared dir has a default ACL: the caller's umask is left alone",
+        "default_acls": {config.dirs[k]: state for k, state in states.items()},
     }
 
 
@@ -71,12 +115,17 @@ class ConfigCommand(Command):
         if self.as_json:
             print(json.dumps(data, indent=2))
             return 0
-        print("files read (later ones win, key by key): " + ", ".join(data["files"]))
+        print(escape("files read (later ones win, key by key): " + ", ".join(data["files"])))
         width = max(len(k) for k in KEYS)
         for key, item in data["keys"].items():
             value = "-" if item["value"] is None else json.dumps(item["value"])
-            print(f"  {key:<{width}} = {value:<30} # {item['source']}")
+            print(escape(f"  {key:<{width}} = {value:<30} # {item['source']}"))
         print("exported to uv:")
         for var, item in data["exports"].items():
-            print(f"  {var}={item['value']}  # {item['source']}")
+            print(escape(f"  {var}={item['value']}  # {item['source']}"))
+        umask = data["umask"]
+        if umask["applied"]:
+            print(escape(f"umask on uv calls: {umask['value']} (for root and members), because of {umask['why']}"))
+        else:
+            print(escape(f"umask on uv calls: the caller's own, left alone ({umask['why']})"))
         return 0

@@ -1,4 +1,8 @@
-"""`share doctor`: one report of everything that decides whether the shared dirs work, and the fix for each problem."""
+"""`share doctor`: one report of everything that decides whether the shared dirs work, and the fix for each problem.
+
+Read only, and safe as root: it never follows a symlink others could have planted, and never runs a uv that anyone
+but root could have written. Exit status: 0 healthy, 1 problems found, 2 the config cannot be used.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,22 @@ import pwd
 import stat
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 from plumbum import cli
 
+from uvshare import prepare
 from uvshare.admin import mounts, tree
 from uvshare.admin.common import Command, as_root, group_label, load_config, mark, shared_dirs
 from uvshare.config import DIR_KEYS, Config
-from uvshare.errors import EXIT_PROBLEMS, UvshareError
-from uvshare.finduv import find_uv
-from uvshare.prepare import MADE, describe, dir_problems, file_problems, open_dir
+from uvshare.errors import EXIT_ERROR, EXIT_PROBLEMS, UvshareError, escape
+from uvshare.finduv import find_program, find_uv
+from uvshare.safefs import Guard, describe, open_dir, owner_name
 
 EXAMPLES = 3  # paths shown for a count of wrong entries
 UV_PROBE_TIMEOUT = 10.0
+BIN_KEYS = ("python-bin-dir", "tool-bin-dir")
 
 
 @dataclass
@@ -37,9 +44,13 @@ class Check:
     fix: str = ""
 
     def line(self) -> str:
-        """The text report's line."""
+        """The text report's line (escaped: names come from the filesystem)."""
         fix = f"; fix: {self.fix}" if self.fix else ""
-        return f"{mark(self.status)} {self.subject}: {self.message}{fix}"
+        return f"{mark(self.status)} {escape(f'{self.subject}: {self.message}{fix}')}"
+
+    def as_dict(self) -> dict[str, str]:
+        """For --json: the same fields, names escaped the same way."""
+        return {k: escape(v) for k, v in asdict(self).items()}
 
 
 def check_config() -> tuple[Config | None, list[Check]]:
@@ -47,7 +58,7 @@ def check_config() -> tuple[Config | None, list[Check]]:
     try:
         config = load_config()
     except UvshareError as e:
-        return None, [Check("problem", "config", str(e), "fix the file named, or see 'uvshare share config'")]
+        return None, [Check("problem", "config", str(e), "edit the file as the message says, then run doctor again")]
     checks = []
     for path in config.files:
         keys = [k for k, origin in config.origins.items() if origin == path]
@@ -72,27 +83,46 @@ def check_config() -> tuple[Config | None, list[Check]]:
                 f'add group = "..." to {config.files[-1]}',
             )
         )
+    elif not config.dirs:
+        checks.append(
+            Check(
+                "problem",
+                "config",
+                "no shared dirs configured: there is nothing to share",
+                f"add python-install-dir, tool-dir, cache-dir, … to {config.files[-1]}, or "
+                f"'{as_root('init --group GROUP --prefix DIR --force')}'",
+            )
+        )
     return config, checks
 
 
-def check_uv(config: Config) -> Check:
-    """The real uv found, and its version (`uv --version`, with a timeout)."""
+def check_uv(config: Config) -> list[Check]:
+    """The real uv found (as root: one only root can have written), its version, and the real uvx."""
     try:
         uv = find_uv(os.environ, config.uv, config.files[0])
     except UvshareError as e:
-        return Check("problem", "uv", str(e), 'pip install uv, or set uv = "/path/to/uv" in the config')
+        return [Check("problem", "uv", str(e), 'pip install uv, or set uv = "/path/to/uv" in the config')]
     try:
-        done = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=UV_PROBE_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return Check("problem", "uv", f"{uv} does not answer 'uv --version': {e}", 'set uv = "/path/to/real/uv"')
-    if done.returncode != 0 or not done.stdout.startswith("uv "):
-        return Check(
-            "problem",
-            "uv",
-            f"{uv} --version said {done.stdout.strip() or done.stderr.strip()!r}",
-            'set uv = "/path/to/real/uv" in the config',
+        done = subprocess.run(
+            [uv, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=UV_PROBE_TIMEOUT,
+            check=False,
+            stdin=subprocess.DEVNULL,
         )
-    return Check("ok", "uv", f"{uv} ({done.stdout.strip()})")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return [Check("problem", "uv", f"{uv} does not answer 'uv --version': {e}", 'set uv = "/path/to/real/uv"')]
+    if done.returncode != 0 or not done.stdout.startswith("uv "):
+        said = done.stdout.strip() or done.stderr.strip()
+        return [Check("problem", "uv", f"{uv} --version said {said!r}", 'set uv = "/path/to/real/uv" in the config')]
+    checks = [Check("ok", "uv", f"{uv} ({done.stdout.strip()})")]
+    try:
+        uvx = find_program("uvx", os.environ, config.uvx, config.files[0], uv)
+        checks.append(Check("info", "uvx", f"{uvx}: what uvshare runs when installed as uvx"))
+    except UvshareError:
+        checks.append(Check("info", "uvx", f"no real uvx beside {uv} or on PATH: uvshare installed as uvx cannot run"))
+    return checks
 
 
 def check_membership(config: Config, gid: int) -> Check:
@@ -126,6 +156,48 @@ def check_membership(config: Config, gid: int) -> Check:
     )
 
 
+def check_parents(path: str, guard: Guard, subject: str) -> list[Check]:
+    """Every dir above PATH, up to /: owned by root, the caller or a member, and not writable by outsiders."""
+    checks = []
+    parts = [p for p in os.path.realpath(os.path.dirname(path)).split("/") if p]
+    current = "/"
+    for part in ["", *parts]:
+        current = os.path.join(current, part) if part else "/"
+        try:
+            st = os.stat(current)
+        except OSError:
+            break
+        if not guard.owner_ok(st):
+            checks.append(
+                Check(
+                    "problem",
+                    subject,
+                    f"{current}, above {path}, is owned by {owner_name(st.st_uid)}, who is not a member of group "
+                    f"'{guard.group_label}': they could swap the shared dir",
+                    f"chown root {current} (or move the shared dirs elsewhere)",
+                )
+            )
+        elif st.st_mode & 0o002 and not st.st_mode & stat.S_ISVTX:
+            checks.append(
+                Check(
+                    "problem",
+                    subject,
+                    f"{current}, above {path}, is world-writable without the sticky bit: anyone can swap what is in it",
+                    f"chmod o-w {current}",
+                )
+            )
+        elif st.st_mode & 0o020 and st.st_gid not in (guard.gid, 0):
+            checks.append(
+                Check(
+                    "problem",
+                    subject,
+                    f"{current}, above {path}, can be written by group {st.st_gid}, which may hold outsiders",
+                    f"chmod g-w {current}",
+                )
+            )
+    return checks
+
+
 def check_entry(path: str, gid: int, want_dir: bool, subject: str) -> Check:
     """Whether the fixed-name entry PATH (a lock file or `.temp`) is there and shared right."""
     try:
@@ -136,85 +208,128 @@ def check_entry(path: str, gid: int, want_dir: bool, subject: str) -> Check:
         return Check(
             "problem", subject, f"{path} is a symlink, which uv never makes there", f"rm {path} && {as_root('setup')}"
         )
-    right_kind = stat.S_ISDIR(st.st_mode) if want_dir else stat.S_ISREG(st.st_mode)
+    right_kind = stat.S_ISDIR(st.st_mode) if want_dir else stat.S_ISREG(st.st_mode) and st.st_nlink == 1
     if not right_kind:
-        return Check(
-            "problem",
-            subject,
-            f"{path} is not a {'directory' if want_dir else 'regular file'}",
-            f"rm -r {path} && {as_root('setup')}",
-        )
-    problems = dir_problems(st, gid) if want_dir else file_problems(st, gid)
+        what = "a directory" if want_dir else "a regular file with one link"
+        return Check("problem", subject, f"{path} is not {what}", f"rm -r {path} && {as_root('setup')}")
+    lock = not want_dir and prepare.is_lock(os.path.basename(path), st)
+    problems = prepare.dir_problems(st, gid) if want_dir else prepare.file_problems(st, gid, lock=lock)
     if problems:
-        return Check("problem", subject, f"{path} ({describe(st)}) is {', '.join(problems)}", as_root("repair"))
+        return Check("problem", subject, f"{path} ({describe(st)}) is {', '.join(problems)}", as_root("setup"))
     return Check("ok", subject, f"{path} ({describe(st)})")
 
 
-def check_tree(path: str, gid: int, subject: str, contained: frozenset[tuple[int, int]]) -> list[Check]:
-    """How many entries below PATH are not group-owned or group-writable, and which are left alone (and why)."""
-    wrong: list[str] = []
-    refused: list[str] = []
-    total = 0
-    try:
-        fd = open_dir(path)
-    except UvshareError as e:
-        return [
-            Check("problem", subject, str(e), f"replace the symlink with a real directory, then {as_root('setup')}")
-        ]
-    except OSError as e:
-        return [Check("problem", subject, f"cannot read {path}: {e.strerror}", as_root("doctor"))]
-    try:
-        for entry in tree.walk(fd, path):
-            total += 1
-            verdict = tree.judge(entry.st, gid, contained)
-            if verdict.refuse:
-                refused.append(f"{entry.path} ({verdict.refuse})")
-            elif verdict.problems:
-                wrong.append(entry.path)
-    except tree.TooDeep as e:
-        return [Check("problem", subject, f"{e} is nested deeper than {tree.MAX_DEPTH} levels", f"inspect {path}")]
-    finally:
-        os.close(fd)
+def check_tree(path: str, fd: int, policy: tree.Policy, subject: str) -> list[Check]:
+    """How many entries below PATH are not shared right, by what is wrong, and which are left alone (and why)."""
+    walker = tree.Walker()
+    book = tree.LinkBook()
+    kinds: Counter[str] = Counter()
+    wrong = refused = 0
+    examples: list[str] = []
+    refused_examples: list[str] = []
+    for entry in walker.walk(fd, path, tree.reachable_by_others(path)):
+        verdict = tree.judge(entry, policy)
+        if not verdict.problems:
+            continue
+        if verdict.refuse:
+            refused += 1
+            if len(refused_examples) < EXAMPLES:
+                refused_examples.append(f"{entry.path} ({verdict.refuse})")
+        elif verdict.hard_link:
+            book.note(entry, verdict.mode, verdict.problems)
+        else:
+            wrong += 1
+            kinds.update(verdict.problems)
+            if len(examples) < EXAMPLES:
+                examples.append(entry.path)
+    for seen in book.files.values():
+        if book.contained(seen):
+            wrong += 1
+            kinds.update(seen.problems)
+            if len(examples) < EXAMPLES:
+                examples.append(seen.path)
+        else:
+            refused += 1
+            if len(refused_examples) < EXAMPLES:
+                refused_examples.append(f"{seen.path} ({seen.nlink} hard links, not all inside the shared dirs)")
     checks = []
     if wrong:
+        what = ", ".join(f"{kind}: {n}" for kind, n in kinds.most_common())
         checks.append(
             Check(
                 "problem",
                 subject,
-                f"{len(wrong)} of {total} entries below {path} are not group-owned or "
-                f"not group-writable, e.g. {', '.join(wrong[:EXAMPLES])}",
+                f"{wrong} of {walker.count} entries below {path} are not shared right ({what}), e.g. "
+                f"{', '.join(examples)}",
                 as_root("repair"),
             )
         )
     else:
-        checks.append(Check("ok", subject, f"all {total} entries below {path} are group-owned and group-writable"))
+        checks.append(Check("ok", subject, f"all {walker.count} entries below {path} are shared right"))
     if refused:
         checks.append(
             Check(
                 "warning",
                 subject,
-                f"{len(refused)} entries that repair leaves alone: {', '.join(refused[:EXAMPLES])}",
+                f"{refused} entries that repair leaves alone: {', '.join(refused_examples)}",
                 "inspect them and fix or remove them by hand",
             )
         )
+    checks.extend(
+        Check("problem", subject, f"{deep} is nested deeper than {tree.MAX_DEPTH} levels", f"inspect {path}")
+        for deep in walker.too_deep
+    )
     return checks
 
 
+def check_acl(key: str, path: str, fd: int, config: Config) -> Check:
+    """Whether the dir's default ACL covers what is made inside without uvshare, and what that means for the umask."""
+    state = prepare.covered(fd, key)
+    umask = f"{config.umask:04o}"
+    if state is None:
+        return Check(
+            "info",
+            key,
+            f"{path}'s filesystem keeps no ACLs: uvshare applies umask {umask} on its own calls, but files made "
+            "without it (plain uv, a tool run directly) may not be shared",
+            "",
+        )
+    if state:
+        note = "; the caller's umask is left alone" if config.acl else " (acl = false: umask applied anyway)"
+        return Check("ok", key, f"{path} has a default ACL: the group gets rwx on everything made inside{note}")
+    if not config.acl:
+        return Check("info", key, f"{path} has no default ACL (acl = false): umask {umask} is applied on uv calls")
+    return Check(
+        "warning",
+        key,
+        f"{path} (or a subdir made before it) has no default ACL: uvshare applies umask {umask} on its own calls, "
+        "but files made without it (plain uv, a tool run directly) will not be shared",
+        as_root("repair"),
+    )
+
+
 def check_filesystem(path: str, all_mounts: list[mounts.Mount], subject: str) -> list[Check]:
-    """The filesystem a dir is on, and whether uv's locks work there."""
+    """The filesystem a dir is on, whether it is read-only, and whether uv's locks work there."""
     mount = mounts.mount_of(path, all_mounts)
     checks = []
     if mount is not None:
         warning = mounts.lock_warning(mount)
         where = f"{mount.fstype} ({mount.source} at {mount.mount_point})"
-        checks.append(
-            Check("warning", subject, f"on {where}: {warning}", "remount with local_lock=none")
-            if warning
-            else Check("info", subject, f"on {where}")
-        )
-    lock = os.path.join(path, ".lock")
+        if warning:
+            checks.append(Check("warning", subject, f"on {where}: {warning}", "remount with local_lock=none"))
+        elif "ro" in mount.options:
+            checks.append(
+                Check(
+                    "info",
+                    subject,
+                    f"on {where}, mounted read-only: members use what is there (installed Pythons are skipped), "
+                    "nobody changes it; run setup and repair where it is mounted read-write",
+                )
+            )
+        else:
+            checks.append(Check("info", subject, f"on {where}"))
     try:
-        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(os.path.join(path, ".lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return checks
     try:
@@ -234,56 +349,85 @@ def check_filesystem(path: str, all_mounts: list[mounts.Mount], subject: str) ->
     return checks
 
 
-def check_dir(
-    key: str, path: str, gid: int, all_mounts: list[mounts.Mount], contained: frozenset[tuple[int, int]]
-) -> list[Check]:
+def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: list[mounts.Mount]) -> list[Check]:
     """Every check of one configured dir."""
-    subject = key
+    gid = guard.gid
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return [Check("problem", subject, f"{path} does not exist", as_root("setup"))]
+        return [*check_parents(path, guard, key), Check("problem", key, f"{path} does not exist", as_root("setup"))]
     if not stat.S_ISDIR(st.st_mode):
-        return [Check("problem", subject, f"{path} is not a directory", f"remove it, then {as_root('setup')}")]
-    problems = dir_problems(st, gid)
-    fix = as_root("setup") if problems else ""
-    checks = [
+        return [Check("problem", key, f"{path} is not a directory", f"remove it, then {as_root('setup')}")]
+    checks = check_parents(path, guard, key)
+    problems = prepare.dir_problems(st, gid, closed=key in prepare.CLOSED)
+    if not guard.owner_ok(st):
+        problems.insert(0, f"owned by {owner_name(st.st_uid)}, who is not a member of group '{guard.group_label}'")
+    checks.append(
         Check(
             "problem" if problems else "ok",
-            subject,
+            key,
             f"{path} ({describe(st)})" + (f" is {', '.join(problems)}" if problems else ""),
-            fix,
+            as_root("setup") if problems else "",
+        )
+    )
+    try:
+        fd = open_dir(path)
+    except UvshareError as e:
+        return [*checks, Check("problem", key, str(e), f"replace the symlink with a real dir, then {as_root('setup')}")]
+    except OSError as e:
+        return [*checks, Check("problem", key, f"cannot read {path}: {e.strerror}", as_root("doctor"))]
+    try:
+        checks.append(check_acl(key, path, fd, config))
+        for name, want_dir in prepare.MADE.get(key, ()):
+            checks.append(check_entry(os.path.join(path, name), gid, want_dir, key))
+        policy = tree.Policy(gid, config.acl, prepare.acl_other(config.umask))
+        checks.extend(check_tree(path, fd, policy, key))
+    finally:
+        os.close(fd)
+    checks.extend(check_filesystem(path, all_mounts, key))
+    return checks
+
+
+def check_path(config: Config) -> list[Check]:
+    """Whether the shared bin dirs are on the caller's PATH — and, for root, that they are not."""
+    on_path = [os.path.realpath(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    bins = [config.dirs[k] for k in BIN_KEYS if k in config.dirs]
+    if os.geteuid() == 0:
+        risky = [b for b in bins if os.path.realpath(b) in on_path]
+        if risky:
+            return [
+                Check(
+                    "warning",
+                    "PATH",
+                    f"root's PATH includes {', '.join(risky)}, which members can write: root would run their programs",
+                    "take them off root's PATH",
+                )
+            ]
+        return []
+    missing = [b for b in bins if os.path.realpath(b) not in on_path]
+    if not missing:
+        return [Check("ok", "PATH", f"{', '.join(bins)} on your PATH")] if bins else []
+    return [
+        Check(
+            "warning",
+            "PATH",
+            f"{', '.join(missing)} not on your PATH: the shared Pythons and tools cannot be called by name",
+            f"log in again after '{as_root('setup --profile')}', or add them to PATH",
         )
     ]
-    for name, want_dir in MADE.get(key, ()):
-        checks.append(check_entry(os.path.join(path, name), gid, want_dir, subject))
-    checks.extend(check_tree(path, gid, subject, contained))
-    checks.extend(check_filesystem(path, all_mounts, subject))
-    return checks
 
 
 def check_self() -> Check:
     """Whether anyone but root could change the uvshare that root runs: its interpreter or its installed code."""
     import uvshare
+    from uvshare.trust import root_may_trust
 
     places = [os.path.realpath(sys.executable), os.path.dirname(os.path.realpath(uvshare.__file__))]
     writable = []
     for place in places:
-        path = place
-        while True:  # the file or dir itself and every dir above it
-            try:
-                st = os.stat(path)
-            except OSError:
-                break
-            if st.st_mode & 0o022 and not (stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
-                writable.append(f"{path} ({describe(st)})")
-                break
-            if st.st_uid not in (0, os.geteuid()):
-                writable.append(f"{path} ({describe(st)})")
-                break
-            if path == "/":
-                break
-            path = os.path.dirname(path)
+        reason = root_may_trust(os.path.join(place, "__init__.py") if os.path.isdir(place) else place)
+        if reason is not None:
+            writable.append(reason)
     if writable:
         return Check(
             "warning",
@@ -294,39 +438,31 @@ def check_self() -> Check:
     return Check("ok", "uvshare", f"{places[1]} on {places[0]}: only root can change them")
 
 
-def run_checks() -> list[Check]:
-    """The whole report, in order."""
+def run_checks() -> tuple[list[Check], bool]:
+    """The whole report, in order, and whether the config could be used at all."""
     config, checks = check_config()
     if config is None:
-        return checks
-    checks.append(check_uv(config))
+        return checks, False
+    checks.extend(check_uv(config))
     if config.gid is None:
-        return checks
+        return checks, True
     gid = config.gid
+    label = group_label(config)
     try:
         members = grp.getgrgid(gid).gr_mem
-        checks.append(
-            Check(
-                "ok",
-                "group",
-                f"'{group_label(config)}' is gid {gid}; listed members: "
-                f"{', '.join(members) or 'none (primary-group members are not listed)'}",
-            )
-        )
+        listed = ", ".join(members) or "none (primary-group members are not listed)"
+        checks.append(Check("ok", "group", f"'{label}' is gid {gid}; listed members: {listed}"))
     except KeyError:
         checks.append(
-            Check(
-                "info",
-                "group",
-                f"gid {gid} is not in the group database (fine for images that run arbitrary uids in that gid)",
-            )
+            Check("info", "group", f"gid {gid} is not in the group database (fine for images that run arbitrary uids)")
         )
     checks.append(check_membership(config, gid))
     all_mounts = mounts.read_mounts()
+    guard = Guard(gid, label)
     dirs = shared_dirs(config)
-    contained = tree.contained_links(dirs.values(), gid)
     for key, path in dirs.items():
-        checks.extend(check_dir(key, path, gid, all_mounts, contained))
+        checks.extend(check_dir(key, path, config, guard, all_mounts))
+    checks.extend(check_path(config))
     if os.geteuid() == 0:
         checks.append(check_self())
     python_dir = config.dirs.get("python-install-dir")
@@ -335,13 +471,12 @@ def run_checks() -> list[Check]:
             Check(
                 "warning",
                 "root",
-                f"as root, uv would run Pythons from {python_dir}, which members of "
-                f"group '{group_label(config)}' can modify",
-                "run root's own jobs with a Python only root "
-                "can write (e.g. /usr/bin/python3 or a root-owned install dir)",
+                f"as root, uv would run Pythons from {python_dir}, which members of group '{label}' can modify",
+                "run root's own jobs with a Python only root can write (e.g. /usr/bin/python3 or a root-owned "
+                "install dir); see 'Trust model' in the README",
             )
         )
-    return checks
+    return checks, True
 
 
 class Doctor(Command):
@@ -350,13 +485,17 @@ class Doctor(Command):
     as_json = cli.Flag("--json", help="print the same report as JSON")
 
     def main(self) -> int:
-        checks = run_checks()
-        healthy = not any(c.status == "problem" for c in checks)
+        checks, usable = run_checks()
+        healthy = usable and not any(c.status == "problem" for c in checks)
         if self.as_json:
-            print(json.dumps({"healthy": healthy, "checks": [asdict(c) for c in checks]}, indent=2))
+            print(json.dumps({"healthy": healthy, "checks": [c.as_dict() for c in checks]}, indent=2))
         else:
             for check in checks:
-                print(check.line())
+                if not self.quiet or check.status in ("problem", "warning"):
+                    print(check.line())
             problems = sum(c.status == "problem" for c in checks)
-            print("healthy" if healthy else f"{problems} problem{'s' if problems != 1 else ''} found")
+            if not healthy or not self.quiet:
+                print("healthy" if healthy else f"{problems} problem{'s' if problems != 1 else ''} found")
+        if not usable:
+            return EXIT_ERROR
         return 0 if healthy else EXIT_PROBLEMS

@@ -15,6 +15,7 @@ from plumbum import cli
 
 import uvshare
 from uvshare.admin.common import Command
+from uvshare.admin.files import write_atomically
 from uvshare.errors import UvshareError
 from uvshare.finduv import is_uvshare
 
@@ -46,29 +47,22 @@ def launcher_text(python: str) -> str:
     return TEMPLATE.format(python=python, paths=install_dirs())
 
 
-def write_launcher(path: str, text: str, *, force: bool) -> None:
-    """Write TEXT to PATH as an executable (0755) through a new temporary file and a rename: never half-written."""
+def write_launcher(path: str, text: str, *, force: bool) -> bool:
+    """Write TEXT to PATH as an executable (0755), never half-written; False when it is already exactly that.
+
+    Only a uvshare launcher is replaced without FORCE. The check opens PATH without blocking (a FIFO there must not
+    hang us) and without following it further than a real launcher would be.
+    """
     if os.path.lexists(path) and not force and not is_uvshare(path, ""):
         raise UvshareError(
             f"{path} exists and is not a uvshare launcher (it may be the real uv); choose another path, or "
             "replace it with --force"
         )
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.uvshare-{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755)
-    except OSError as e:
-        raise UvshareError(f"cannot write in {directory or '.'}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fchmod(f.fileno(), 0o755)  # whatever the umask
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except OSError as e:
-        os.unlink(tmp)
-        raise UvshareError(f"cannot write {path}: {e.strerror}") from None
+    if os.path.isfile(path) and not os.path.islink(path) and os.stat(path).st_mode & 0o777 == 0o755:
+        return write_atomically(path, text, 0o755)
+    if os.path.lexists(path):  # a link, a FIFO, another mode: replaced whole
+        os.unlink(path)
+    return write_atomically(path, text, 0o755)
 
 
 class Launcher(Command):
@@ -78,6 +72,8 @@ class Launcher(Command):
 
     def main(self, path: str) -> int:
         target = os.path.abspath(path)
-        write_launcher(target, launcher_text(sys.executable), force=self.force)
-        print(f"wrote {target}: runs uvshare with {sys.executable} -I -S")
+        if write_launcher(target, launcher_text(sys.executable), force=self.force):
+            self.say("ok", f"wrote {target}: runs uvshare with {sys.executable} -I -S")
+        else:
+            self.say("ok", f"{target} is already this launcher: unchanged")
         return 0

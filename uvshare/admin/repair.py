@@ -1,134 +1,355 @@
-"""`share repair`: give every entry of the shared dirs the group and group permissions, holding uv's own locks.
+"""`share repair`: give every entry of the shared dirs the group, group permissions and default ACLs it needs.
 
 Safe as root in dirs members can write: it walks through O_NOFOLLOW fds, changes only what it just looked at (same
 inode), never acts through a symlink, never leaves the configured dirs or their filesystem, never makes a
-setuid/setgid file group-writable and never changes a hard-linked file that is not already group-owned.
+setuid/setgid file group-writable, and changes a hard-linked file only when all its links are provably inside.
+
+It holds uv's own lock for each dir while it walks it: exclusively for the Python and tool dirs (no install runs
+meanwhile), shared for the cache — every uv command holds the cache's lock shared, for as long as it runs (a
+`uv run jupyter lab`: days), and what repair does there (adding group permissions, taking others' access to lock
+files) is safe beside them; only `uv cache clean/prune`, which take it exclusively, wait.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import sys
+import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 from plumbum import cli
 
-from uvshare import prepare
+from uvshare import acl, prepare
 from uvshare.admin import tree
-from uvshare.admin.common import GUARDED_BY, Command, as_root, group_label, load_group_config, mark, shared_dirs
-from uvshare.admin.locks import lock_exclusive
-from uvshare.errors import EXIT_PROBLEMS, UvshareError
+from uvshare.admin.common import GUARDED_BY, Command, group_label, load_group_config, shared_dirs
+from uvshare.admin.locks import take_lock
+from uvshare.errors import EXIT_PROBLEMS, UvshareError, escape
 from uvshare.prepare import Preparer
+from uvshare.safefs import O_NODE, open_dir, open_node, set_group_mode
+
+EXAMPLES = 3
+SHARED_LOCK = frozenset({"cache-dir"})  # uv holds these shared during every command
+
+
+def parse_timeout(text: str) -> float:
+    """SECONDS as given to --timeout: a number, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise UvshareError(f"--timeout takes a number of seconds, 0 or more, not {text!r}; e.g. --timeout 300")
+    return value
+
+
+class Progress:
+    """One self-erasing line on a terminal (stderr) for walks that take more than a second; nothing elsewhere."""
+
+    def __init__(self, label: str) -> None:
+        stream = sys.stderr
+        self.tty = stream is not None and stream.isatty()
+        self.label = label
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def tick(self, count: int, where: str) -> None:
+        """Say how far the walk is, at most four times a second."""
+        if not self.tty or count % 256:
+            return
+        now = time.monotonic()
+        if now - self.start < 1.0 or now - self.last < 0.25:
+            return
+        self.last = now
+        self.shown = True
+        sys.stderr.write(f"\r\x1b[K{self.label}: {escape(where)}: {count:,} entries checked…"[:200])
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        """Erase the line."""
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
+@dataclass
+class DirReport:
+    """What repair did (or would do) below one shared dir."""
+
+    seen: int = 0
+    fixed: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    left_alone: int = 0
+    left_examples: list[str] = field(default_factory=list)
+    not_yours: int = 0
+    complete: bool = True  # every dir below got what it needed: the top may then get its default ACL
 
 
 class Repairer:
-    """Repairs the tree below one open dir for group GID; counts what it did and what it left alone."""
+    """Repairs the trees below the shared dirs for one policy; dry runs count exactly what a real run changes."""
 
-    def __init__(self, gid: int, label: str, contained: frozenset[tuple[int, int]], *, dry_run: bool) -> None:
-        self.gid = gid
-        self.contained = contained
+    def __init__(self, command: Repair, policy: tree.Policy, label: str, already: set[str]) -> None:
+        self.command = command
+        self.policy = policy
         self.label = label
-        self.dry_run = dry_run
-        self.counts: Counter[str] = Counter()
-        self.left_alone: list[str] = []
+        self.dry_run = command.dry_run
+        self.already = already  # paths `setup` changed (or would) before the walk: counted once
+        self.book = tree.LinkBook()
+        self.walker = tree.Walker()
+        self.links_fixed = 0
+        self.links_left: list[str] = []
 
-    def repair_tree(self, dir_fd: int, path: str) -> None:
-        """Fix every entry below DIR_FD (and, in a dry run, report the dir itself, which setup would fix)."""
-        if self.dry_run:
-            top = tree.judge(os.fstat(dir_fd), self.gid)
-            if top.problems:
-                print(f"would fix {path}: {', '.join(top.problems)} -> group {self.label}, mode {top.mode:04o}")
-                self.counts["would fix"] += 1
-        for entry in tree.walk(dir_fd, path):
-            self.counts["seen"] += 1
-            verdict = tree.judge(entry.st, self.gid, self.contained)
+    def verb(self) -> str:
+        return "would fix" if self.dry_run else "fixed"
+
+    def repair_tree(self, top_fd: int, path: str, progress: Progress) -> DirReport:
+        """Fix every entry below TOP_FD (hard-linked files are decided at the end, see finish_links)."""
+        report = DirReport()
+        deep_before = len(self.walker.too_deep)
+        reachable = tree.reachable_by_others(path)
+        for entry in self.walker.walk(top_fd, path, reachable):
+            report.seen += 1
+            progress.tick(self.walker.count, path)
+            verdict = tree.judge(entry, self.policy)
             if not verdict.problems:
                 continue
+            counted = entry.path in self.already  # setup's step changed (or would change) it: counted there
+            if counted and self.dry_run:
+                continue
             if verdict.refuse:
-                self.counts["left alone"] += 1
-                self.left_alone.append(f"{entry.path}: {verdict.refuse}")
+                report.left_alone += 1
+                if len(report.left_examples) < EXAMPLES:
+                    report.left_examples.append(f"{entry.path} ({verdict.refuse})")
                 continue
-            change = f"{entry.path}: {', '.join(verdict.problems)} -> group {self.label}, mode {verdict.mode:04o}"
-            if self.dry_run:
-                print(f"would fix {change}")
-                self.counts["would fix"] += 1
+            if verdict.hard_link:
+                self.book.note(entry, verdict.mode, verdict.problems)
                 continue
-            self.fix(entry, verdict.mode)
+            if self.apply(entry, verdict):
+                if not counted:
+                    report.fixed += 1
+                    report.kinds.update(verdict.problems)
+            else:
+                report.not_yours += 1
+                if verdict.default_acl or entry.fd is not None:
+                    report.complete = False
+        if len(self.walker.too_deep) > deep_before:
+            report.complete = False
+        return report
 
-    def fix(self, entry: tree.Entry, mode: int) -> None:
-        """Change ENTRY through an fd that is checked to be the entry looked at."""
-        fd = tree.open_same(entry.parent_fd, entry.name, entry.st)
+    def apply(self, entry: tree.Entry, verdict: tree.Verdict) -> bool:
+        """Fix ENTRY through an fd checked to be the entry looked at; False when it is not the caller's to change."""
+        change = f"{entry.path}: {', '.join(verdict.problems)} -> group {self.label}, mode {verdict.mode:04o}"
+        if self.dry_run:
+            self.detail(f"would fix {change}")
+            return True
+        fd = entry.fd if entry.fd is not None else open_node(entry.parent_fd, entry.name, entry.st)
         if fd is None:
-            self.counts["vanished"] += 1
-            return
+            return True  # gone or swapped meanwhile: nothing left to fix here
         try:
-            prepare.set_group_mode(fd, entry.st, self.gid, mode)
-            self.counts["fixed"] += 1
+            self.change(fd, entry.st, verdict)
         except PermissionError:
-            self.counts["not yours to change"] += 1
+            return False
         finally:
-            os.close(fd)
+            if fd != entry.fd:
+                os.close(fd)
+        self.detail(f"fixed {change}")
+        return True
+
+    def change(self, fd: int, st: os.stat_result, verdict: tree.Verdict) -> None:
+        """Group, access ACL (its group entry), mode, and (dirs) default ACL of the open file FD."""
+        if st.st_gid != self.policy.gid:
+            os.fchown(fd, -1, self.policy.gid)
+        if self.policy.acls:
+            try:
+                entries = acl.read(fd, acl.ACCESS)
+                want = 0o7 if verdict.default_acl or st.st_mode & 0o100 else 0o6
+                if entries is not None and acl.group_access_problem(entries, want):
+                    acl.write(fd, acl.ACCESS, acl.with_group_access(entries, want))
+                if verdict.default_acl:
+                    existing = acl.read(fd, acl.DEFAULT)
+                    acl.write(fd, acl.DEFAULT, acl.shared_default(existing, self.policy.acl_other))
+            except OSError as e:
+                if e.errno not in acl.UNSUPPORTED:
+                    raise
+        os.fchmod(fd, verdict.mode)
+
+    def finish_links(self) -> None:
+        """Decide the hard-linked files: fix those whose every link is provably inside, leave the rest alone."""
+        for (dev, ino), seen in self.book.files.items():
+            if not self.book.contained(seen):
+                self.links_left.append(
+                    f"{seen.path} ({seen.nlink} hard links: not all of them inside the shared dirs, or changed "
+                    "during the walk)"
+                )
+                continue
+            if self.dry_run:
+                self.links_fixed += 1
+                self.detail(f"would fix {seen.path}: {', '.join(seen.problems)} -> mode {seen.mode:04o}")
+                continue
+            try:
+                parent = open_dir(os.path.dirname(seen.path))
+            except (OSError, UvshareError):
+                continue
+            try:
+                fd = os.open(seen.name, O_NODE, dir_fd=parent)
+            except OSError:
+                os.close(parent)
+                continue
+            try:
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) == (dev, ino) and self.book.still(seen, st):
+                    set_group_mode(fd, st, self.policy.gid, seen.mode)
+                    self.links_fixed += 1
+                    self.detail(f"fixed {seen.path}: {', '.join(seen.problems)} -> mode {seen.mode:04o}")
+                else:
+                    self.links_left.append(f"{seen.path} (changed during the repair)")
+            except PermissionError:
+                self.links_left.append(f"{seen.path} (not yours to change)")
+            finally:
+                os.close(fd)
+                os.close(parent)
+
+    def detail(self, line: str) -> None:
+        """A line per path, with --verbose."""
+        if self.command.verbose:
+            print(escape(line))
 
 
 class Repair(Command):
-    """Fix group, group permissions, setgid and sticky bits below every shared dir, holding uv's locks"""
+    """Fix group, group permissions, setgid, sticky bits and default ACLs below every shared dir, under uv's locks"""
 
-    dry_run = cli.Flag("--dry-run", help="list what would change and change nothing")
-    timeout = cli.SwitchAttr(
+    dry_run = cli.Flag("--dry-run", help="say what would change, by dir, and change nothing")
+    verbose = cli.Flag("--verbose", help="list every path changed (or that would be)")
+    timeout_text = cli.SwitchAttr(
         "--timeout",
-        float,
-        default=60.0,
+        str,
+        default="60",
         argname="SECONDS",
-        help="how long to wait for uv's lock on a dir (uv holds the cache's during every command)",
+        help="how long to wait for uv's lock on a dir (default 60)",
     )
 
-    def main(self) -> int:
+    def main(self) -> int:  # the report, in order
+        timeout = parse_timeout(self.timeout_text)
         config, gid = load_group_config()
         dirs = shared_dirs(config)
         label = group_label(config)
-        repairer = Repairer(gid, label, tree.contained_links(dirs.values(), gid), dry_run=self.dry_run)
         warnings: list[str] = []
-        if not self.dry_run:
-            for change in Preparer(gid, config.umask, label, warnings.append).prepare(dirs):
-                print(f"{mark('ok')} {change}")
+        preparer = Preparer(
+            gid, config.umask, label, warnings.append, acl=config.acl, take_back=True, dry_run=self.dry_run
+        )
+        for line in preparer.prepare(dirs):
+            self.say("ok", line)
+        policy = tree.Policy(gid, config.acl, prepare.acl_other(config.umask))
+        repairer = Repairer(self, policy, label, preparer.changed)
+        total = len(preparer.changed)
+        incomplete = 0
         for key, path in dirs.items():
             try:
-                dir_fd = prepare.open_dir(path)
+                dir_fd = open_dir(path)
             except FileNotFoundError:
-                print(f"{mark('problem')} {path} does not exist; run '{as_root('setup')}'")
+                if not self.dry_run:
+                    self.say("problem", f"{key} {path} does not exist")
+                continue
+            except (OSError, UvshareError) as e:
+                self.say("problem", f"{key} {path}: {getattr(e, 'strerror', None) or e}")
+                incomplete += 1
                 continue
             try:
-                self.repair_dir(repairer, dir_fd, path, dirs.get(GUARDED_BY[key]))
+                report = self.repair_dir(repairer, key, dir_fd, path, dirs.get(GUARDED_BY[key]), timeout, total)
             finally:
                 os.close(dir_fd)
+            total += report.fixed
+            incomplete += not report.complete
+        repairer.finish_links()
+        total += repairer.links_fixed
+        if repairer.links_fixed:
+            self.say("ok", f"hard-linked files: {repairer.links_fixed} {repairer.verb()} (every link inside)")
+        for line in repairer.links_left[:EXAMPLES]:
+            self.say("warning", f"left alone {line}")
+        if len(repairer.links_left) > EXAMPLES:
+            self.say("warning", f"… and {len(repairer.links_left) - EXAMPLES} more hard-linked files left alone")
+        for deep in repairer.walker.too_deep:
+            self.say("problem", f"{deep} is nested deeper than {tree.MAX_DEPTH} levels: left unrepaired; inspect it")
         for warning in warnings:
-            print(f"{mark('problem')} {warning}")
-        for line in repairer.left_alone:
-            print(f"{mark('warning')} left alone {line}")
-        counts = repairer.counts
-        summary = ", ".join(
-            f"{counts[k]} {k}"
-            for k in ("seen", "fixed", "would fix", "left alone", "vanished", "not yours to change")
-            if counts[k] or k in ("seen", "fixed")
+            self.say("problem", warning)
+        verb = "would fix" if self.dry_run else "fixed"
+        self.note(
+            f"{'dry run: ' if self.dry_run else 'repair: '}{total} entries {verb} in {len(dirs)} dirs"
+            f"{'; nothing changed' if self.dry_run else ''} (group {label})"
         )
-        print(f"{'dry run: ' if self.dry_run else ''}{summary} (group {label})")
-        return EXIT_PROBLEMS if warnings or counts["not yours to change"] else 0
+        return EXIT_PROBLEMS if warnings or incomplete or repairer.walker.too_deep else 0
 
-    def repair_dir(self, repairer: Repairer, dir_fd: int, path: str, guard: str | None) -> None:
-        """Repair one dir while holding the uv lock that guards it, so that no uv install runs meanwhile."""
+    def repair_dir(
+        self, repairer: Repairer, key: str, dir_fd: int, path: str, guard: str | None, timeout: float, done: int
+    ) -> DirReport:
+        """Repair one dir while holding the uv lock that guards it, then give it its default ACL if all went well."""
         lock_fd = None
         if guard is not None and not self.dry_run:
             try:
-                guard_fd = prepare.open_dir(guard)
+                guard_fd = open_dir(guard)
             except OSError as e:
                 raise UvshareError(f"cannot open {guard} to take uv's lock: {e.strerror}") from None
             try:
-                lock_fd = lock_exclusive(guard_fd, guard, self.timeout)
+                lock_fd = take_lock(
+                    guard_fd,
+                    guard,
+                    timeout,
+                    shared=GUARDED_BY[key] in SHARED_LOCK,
+                    waiting=lambda line: self.say("info", line),
+                )
+            except UvshareError:
+                if done:
+                    self.say("info", f"stopping after {done} entries fixed in the dirs before {path}")
+                raise
             finally:
                 os.close(guard_fd)
+        progress = Progress(f"{self.PROGNAME}")
         try:
-            repairer.repair_tree(dir_fd, path)
-        except tree.TooDeep as e:
-            raise UvshareError(f"{e} is nested deeper than {tree.MAX_DEPTH} levels; inspect {path}") from None
+            report = repairer.repair_tree(dir_fd, path, progress)
+            progress.done()
+            if report.complete:
+                report.fixed += self.top_acl(repairer, dir_fd, path)
         finally:
+            progress.done()
             if lock_fd is not None:
                 os.close(lock_fd)
+        self.report(repairer, key, path, report)
+        return report
+
+    def top_acl(self, repairer: Repairer, dir_fd: int, path: str) -> int:
+        """Give the top dir its default ACL, last: it says everything below is covered (1 if it changed)."""
+        policy = repairer.policy
+        if not policy.acls:
+            return 0
+        try:
+            existing = acl.read(dir_fd, acl.DEFAULT)
+            if not acl.default_problems(existing):
+                return 0
+            if not self.dry_run:
+                acl.write(dir_fd, acl.DEFAULT, acl.shared_default(existing, policy.acl_other))
+        except OSError:
+            return 0  # unsupported, or not ours: doctor says which
+        repairer.detail(f"{repairer.verb()} {path}: no default ACL -> default ACL with group rwx")
+        if path in repairer.already:
+            return 0
+        repairer.already.add(path)
+        return 1
+
+    def report(self, repairer: Repairer, key: str, path: str, report: DirReport) -> None:
+        """One line per dir, and what was left alone."""
+        kinds = ", ".join(f"{kind}: {n}" for kind, n in report.kinds.most_common())
+        if report.fixed:
+            self.say("ok", f"{key} {path}: {report.seen:,} entries, {report.fixed} {repairer.verb()} ({kinds})")
+        else:
+            self.say("ok", f"{key} {path}: all {report.seen:,} entries shared right")
+        if report.left_alone:
+            self.say(
+                "warning",
+                f"{key}: left alone {report.left_alone} entries: {', '.join(report.left_examples)}"
+                + (" …" if report.left_alone > EXAMPLES else ""),
+            )
+        if report.not_yours:
+            self.say("problem", f"{key}: {report.not_yours} entries are not yours to change; run it as root")

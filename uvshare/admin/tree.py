@@ -1,130 +1,215 @@
 """Walk a shared tree through directory file descriptors, never following a symlink, never leaving the filesystem.
 
 `doctor` uses it to count what is not shared right, `repair` to fix it; both see the same entries and judge them by
-the same rules (`judge`).
+the same rules (`judge`). Memory stays flat: one sorted list of names per level of the walk, and a record only of
+the hard-linked files that would need a change.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from uvshare import prepare
-from uvshare.errors import UvshareError
+from uvshare import acl, prepare
+from uvshare.safefs import open_dir, open_node
 
-SETID = stat.S_ISUID | stat.S_ISGID
+MAX_DEPTH = 256  # deeper than anything uv makes; a deeper subtree is reported and left alone (fds stay bounded)
+# A hard-linked file counts as inside the tree only if nothing changed its links (ctime) since before the walk
+# began: then every link was seen where it stays, none twice (a rename during the walk would show). The kernel
+# stamps ctime from a clock that may lag by one tick (4 ms at HZ=250): the margin covers that.
+SETTLED_NS = 50_000_000
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One entry below a shared dir: the open fd of its parent, its name, its path and its lstat."""
+    """One entry below a shared dir: its parent's fd, name, path, lstat, whether others can reach it, and (for a
+    directory) an fd of its own, valid while the walk is inside it."""
 
     parent_fd: int
     name: str
     path: str
     st: os.stat_result
+    reachable: bool
+    fd: int | None = None
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What is wrong with an entry (empty: nothing), the mode it should get, and why it must be left alone."""
+    """What is wrong with an entry (empty: nothing), the mode it should get, whether its default ACL needs giving
+    (dirs) or its access ACL widening, and why it must be left alone."""
 
     problems: tuple[str, ...]
-    mode: int
+    mode: int = 0
     refuse: str = ""
+    default_acl: bool = False
+    hard_link: bool = False
 
 
-def judge(  # noqa: PLR0911  # one rule per return reads best
-    st: os.stat_result, gid: int, contained: frozenset[tuple[int, int]] = frozenset()
-) -> Verdict:
-    """Judge an entry by the rules every uvshare command shares.
+@dataclass
+class Policy:
+    """What the judge needs: the group, whether ACLs are in use here, what a new default ACL gives others."""
 
-    CONTAINED holds the (dev, inode) of hard-linked files all of whose links lie inside the shared dirs (uv links
-    files from its cache into venvs); any other hard-linked file that is not group-owned is left alone.
-    """
+    gid: int
+    acls: bool
+    acl_other: int
+
+
+def group_problem(st: os.stat_result, gid: int) -> str:
+    """`not group-owned (group 0)`, naming the group it has."""
+    return f"not group-owned (group {st.st_gid})" if st.st_gid != gid else ""
+
+
+def judge(entry: Entry, policy: Policy) -> Verdict:  # one rule per return reads best
+    """Judge an entry by what sharing needs; every uvshare command uses these rules."""
+    st = entry.st
     mode = st.st_mode
     if stat.S_ISLNK(mode):
-        return Verdict((), 0)  # a link's own owner and mode mean nothing; it is never followed
+        return Verdict(())  # a link's own owner and mode mean nothing; it is never followed
     if stat.S_ISDIR(mode):
-        return Verdict(tuple(prepare.dir_problems(st, gid)), prepare.fixed_dir_mode(mode))
+        problems = [p for p in prepare.dir_problems(st, policy.gid) if entry.reachable or p != "world-writable"]
+        needs_acl = False
+        if policy.acls and entry.fd is not None:
+            try:
+                needs_acl = bool(acl.default_problems(acl.read(entry.fd, acl.DEFAULT)))
+            except OSError:
+                needs_acl = False  # unsupported: the dir's own check says so once
+            if needs_acl:
+                problems.append("no default ACL (what is made inside without uvshare would not be shared)")
+        fixed = prepare.fixed_dir_mode(mode) if entry.reachable else stat.S_IMODE(mode) | prepare.GROUP_DIR_BITS
+        return Verdict(tuple(problems), fixed & ~stat.S_ISVTX, default_acl=needs_acl)
     if not stat.S_ISREG(mode):
         return Verdict(("a special file",), 0, "a special file (device, FIFO or socket)")
-    problems = tuple(prepare.file_problems(st, gid))
+    lock = prepare.is_lock(entry.name, st)
+    problems = [
+        p
+        for p in prepare.file_problems(st, policy.gid, lock=lock and entry.reachable)
+        if entry.reachable or p != "world-writable"
+    ]
     if not problems:
-        return Verdict((), 0)
-    if mode & SETID:
-        return Verdict(problems, 0, "setuid/setgid: never made group-writable")
-    if st.st_nlink > 1 and st.st_gid != gid and (st.st_dev, st.st_ino) not in contained:
-        # a member could have hard-linked a file that is not theirs into the tree
-        return Verdict(problems, 0, f"{st.st_nlink} hard links and not group-owned")
-    return Verdict(problems, prepare.fixed_file_mode(mode))
+        return Verdict(())
+    if mode & prepare.SETID:
+        return Verdict(tuple(problems), 0, "setuid/setgid: never made group-writable")
+    fixed = prepare.fixed_file_mode(mode, lock=lock and entry.reachable)
+    if not entry.reachable:
+        fixed |= stat.S_IMODE(mode) & 0o002  # others cannot reach it: nothing to take from them
+    return Verdict(tuple(problems), fixed, hard_link=st.st_nlink > 1)
 
 
-MAX_DEPTH = 256  # deeper than anything uv makes; a deeper tree is reported, not walked (and cannot exhaust fds)
+@dataclass
+class Sighting:
+    """A hard-linked file that needs a change: where it was first seen, what it needs, every place it was seen, and
+    its ctime and link count then."""
+
+    path: str
+    name: str
+    mode: int
+    problems: tuple[str, ...]
+    ctime_ns: int
+    nlink: int
+    places: set[tuple[int, int, str]] = field(default_factory=set)
+    steady: bool = True
 
 
-class TooDeep(Exception):
-    """A tree nested deeper than MAX_DEPTH."""
+class LinkBook:
+    """Hard-linked files needing a change, and whether all their links were seen inside the shared dirs.
 
-
-def contained_links(paths: Iterable[str], gid: int) -> frozenset[tuple[int, int]]:
-    """The hard-linked, not group-owned files below the dirs PATHS all of whose links are below them too."""
-    seen: dict[tuple[int, int], int] = {}
-    nlinks: dict[tuple[int, int], int] = {}
-    for path in dict.fromkeys(paths):
-        try:
-            fd = prepare.open_dir(path)
-        except (OSError, UvshareError):
-            continue  # doctor and repair report a dir they cannot open
-        try:
-            for entry in walk(fd, path):
-                st = entry.st
-                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and st.st_gid != gid:
-                    key = (st.st_dev, st.st_ino)
-                    seen[key] = seen.get(key, 0) + 1
-                    nlinks[key] = st.st_nlink
-        finally:
-            os.close(fd)
-    return frozenset(key for key, count in seen.items() if count == nlinks[key])
-
-
-def walk(top_fd: int, top: str) -> Iterator[Entry]:
-    """Every entry below the open dir TOP_FD, depth first; a dir is yielded before its contents.
-
-    Directories are entered through O_NOFOLLOW fds checked to be the entry just listed, one fd per level; mount
-    points are not entered.
+    A member can hard-link a file that is not theirs into the tree (where fs.protected_hardlinks is off): changing
+    it in place would hand it to the group. So a hard-linked file is changed only when every one of its links was
+    seen in the tree, each at a place of its own, and nothing moved or made a link since just before the walk.
     """
-    yield from _walk(top_fd, top, os.fstat(top_fd).st_dev, 0)
+
+    def __init__(self) -> None:
+        self.started_ns = time.time_ns()
+        self.files: dict[tuple[int, int], Sighting] = {}
+
+    def note(self, entry: Entry, mode: int = 0, problems: tuple[str, ...] = ()) -> None:
+        """Record a sighting of the hard-linked file ENTRY, which needs MODE (for PROBLEMS)."""
+        st = entry.st
+        parent = os.fstat(entry.parent_fd)
+        seen = self.files.setdefault(
+            (st.st_dev, st.st_ino),
+            Sighting(entry.path, entry.name, mode, problems, st.st_ctime_ns, st.st_nlink),
+        )
+        seen.places.add((parent.st_dev, parent.st_ino, entry.name))
+        if (st.st_ctime_ns, st.st_nlink) != (seen.ctime_ns, seen.nlink):
+            seen.steady = False
+
+    def contained(self, seen: Sighting) -> bool:
+        """Whether every link of SEEN lies inside the walked dirs (see the class doc)."""
+        return seen.steady and len(seen.places) == seen.nlink and seen.ctime_ns < self.started_ns - SETTLED_NS
+
+    def still(self, seen: Sighting, st: os.stat_result) -> bool:
+        """Whether the file just opened (ST) is unchanged since it was seen."""
+        return (st.st_ctime_ns, st.st_nlink) == (seen.ctime_ns, seen.nlink)
 
 
-def _walk(fd: int, path: str, dev: int, depth: int) -> Iterator[Entry]:
-    if depth > MAX_DEPTH:
-        raise TooDeep(path)
-    try:
-        with os.scandir(fd) as it:
-            names = sorted(e.name for e in it)
-    except OSError:
-        return
-    for name in names:
+class Walker:
+    """Walks shared dirs; remembers the subtrees too deep to walk and the dirs already walked (nested config dirs)."""
+
+    def __init__(self) -> None:
+        self.too_deep: list[str] = []
+        self.walked: set[tuple[int, int]] = set()
+        self.count = 0  # entries seen, for progress
+
+    def walk(self, top_fd: int, top: str, reachable: bool) -> Iterator[Entry]:
+        """Every entry below the open dir TOP_FD, depth first; a dir is yielded (with an fd) before its contents.
+
+        Directories are entered through O_NOFOLLOW fds checked to be the entry just listed, one fd per level; mount
+        points are not entered, nor a configured dir already walked on its own.
+        """
+        st = os.fstat(top_fd)
+        if (st.st_dev, st.st_ino) in self.walked:
+            return
+        self.walked.add((st.st_dev, st.st_ino))
+        yield from self._walk(top_fd, top, st.st_dev, 0, reachable and bool(st.st_mode & 0o001))
+
+    def _walk(self, fd: int, path: str, dev: int, depth: int, reachable: bool) -> Iterator[Entry]:
         try:
-            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            continue
-        entry = Entry(fd, name, f"{path}/{name}", st)
-        yield entry
-        if not stat.S_ISDIR(st.st_mode) or st.st_dev != dev:
-            continue
-        sub = open_same(fd, name, st)
-        if sub is None:
-            continue
+            with os.scandir(fd) as it:
+                names = sorted(e.name for e in it)
+        except OSError:
+            return
+        for name in names:
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            self.count += 1
+            child = f"{path}/{name}"
+            if not stat.S_ISDIR(st.st_mode) or st.st_dev != dev:
+                yield Entry(fd, name, child, st, reachable)
+                continue
+            sub = open_node(fd, name, st)
+            if sub is None:
+                continue  # gone or swapped meanwhile
+            try:
+                yield Entry(fd, name, child, st, reachable, sub)
+                if (st.st_dev, st.st_ino) in self.walked:
+                    continue
+                if depth + 1 > MAX_DEPTH:
+                    self.too_deep.append(child)
+                    continue
+                yield from self._walk(sub, child, dev, depth + 1, reachable and bool(st.st_mode & 0o001))
+            finally:
+                os.close(sub)
+
+
+def reachable_by_others(path: str) -> bool:
+    """Whether someone outside the owner and group can search every directory from / down to PATH."""
+    current = "/"
+    for part in [p for p in os.path.realpath(path).split("/") if p]:
+        current = os.path.join(current, part)
         try:
-            yield from _walk(sub, entry.path, dev, depth + 1)
-        finally:
-            os.close(sub)
+            if not os.stat(current).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
 
 
-def open_same(parent_fd: int, name: str, st: os.stat_result) -> int | None:
-    """Open NAME (no symlink followed) only if it is still the entry ST describes."""
-    return prepare.open_node(parent_fd, name, st)
+def open_top(path: str) -> int:
+    """Open a configured dir for walking (no symlink others could have planted is followed)."""
+    return open_dir(path)

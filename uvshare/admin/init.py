@@ -1,0 +1,168 @@
+"""`share init`: from nothing to a working shared tree in one idempotent command.
+
+Writes the config (group, the real uv, the dirs below a prefix), sets the tree up as `setup` does (default ACLs
+included), optionally puts the bin dirs on PATH, and ends with doctor's verdict.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from plumbum import cli
+
+from uvshare.admin.common import Command
+from uvshare.admin.doctor import run_checks
+from uvshare.admin.files import PROFILE, write_atomically
+from uvshare.admin.setup import Setup
+from uvshare.config import DIR_KEYS, ENV_CONFIG, SYSTEM_CONFIG, config_paths, load, read_file
+from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvNotFound, UvshareError
+from uvshare.finduv import find_uv, is_uvshare
+
+# The dirs below the prefix (python-cache-dir only when asked for: uv keeps Python downloads in its cache by default).
+LAYOUT = {
+    "python-install-dir": "python",
+    "python-bin-dir": "bin",
+    "tool-dir": "tools",
+    "tool-bin-dir": "tool-bin",
+    "cache-dir": "cache",
+}
+HEADER = "# Written by `uvshare share init`; see `uvshare share config` for what each key does.\n"
+
+
+def toml_string(value: str) -> str:
+    """VALUE as a TOML string: literal ('…') where it can be, else basic with escapes."""
+    if "'" not in value and value.isprintable():
+        return f"'{value}'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
+
+
+def render(values: dict[str, object]) -> str:
+    """The config file for VALUES, in a fixed order, so that the same values always give the same text."""
+    lines = [HEADER]
+    for key, value in values.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = str(value)
+        else:
+            text = toml_string(str(value))
+        lines.append(f"{key} = {text}\n")
+    return "".join(lines)
+
+
+def difference(old: dict[str, object], new: dict[str, object]) -> list[str]:
+    """`  group: 'a' -> 'b'`, `  + key = …`, `  - key = …`: how NEW differs from OLD, key by key."""
+    lines = []
+    for key in dict.fromkeys([*old, *new]):
+        if key not in new:
+            lines.append(f"  - {key} = {old[key]!r}")
+        elif key not in old:
+            lines.append(f"  + {key} = {new[key]!r}")
+        elif old[key] != new[key]:
+            lines.append(f"  {key}: {old[key]!r} -> {new[key]!r}")
+    return lines
+
+
+class Init(Command):
+    """Set up a shared tree below a prefix from nothing: write the config, create the dirs, check them"""
+
+    group = cli.SwitchAttr("--group", str, mandatory=True, argname="GROUP", help="the shared group (name or gid)")
+    prefix = cli.SwitchAttr("--prefix", str, mandatory=True, argname="DIR", help="the dirs go below it (/opt/uv)")
+    config_file = cli.SwitchAttr(
+        "--config", str, argname="FILE", help=f"where to write the config ($UVSHARE_CONFIG, else {SYSTEM_CONFIG})"
+    )
+    uv = cli.SwitchAttr("--uv", str, argname="PATH", help="the real uv (default: the first uv on PATH not uvshare)")
+    force = cli.Flag("--force", help="replace a config that says something else")
+    no_acl = cli.Flag("--no-acl", help="no default ACLs: rely on the umask alone (acl = false)")
+    profile = cli.Flag("--profile", help=f"also put the shared bin dirs on login shells' PATH ({PROFILE})")
+    profile_file = cli.SwitchAttr("--profile-file", str, argname="FILE", help=f"where --profile writes ({PROFILE})")
+    python_cache_dir = cli.SwitchAttr("--python-cache-dir", str, argname="DIR", help="share Python downloads too")
+    python_install_dir = cli.SwitchAttr("--python-install-dir", str, argname="DIR", help="instead of PREFIX/python")
+    python_bin_dir = cli.SwitchAttr("--python-bin-dir", str, argname="DIR", help="instead of PREFIX/bin")
+    tool_dir = cli.SwitchAttr("--tool-dir", str, argname="DIR", help="instead of PREFIX/tools")
+    tool_bin_dir = cli.SwitchAttr("--tool-bin-dir", str, argname="DIR", help="instead of PREFIX/tool-bin")
+    cache_dir = cli.SwitchAttr("--cache-dir", str, argname="DIR", help="instead of PREFIX/cache")
+
+    def main(self) -> int:
+        path = os.path.abspath(self.config_file or os.environ.get(ENV_CONFIG) or SYSTEM_CONFIG)
+        values = self.values()
+        self.write_config(path, values)
+        os.environ[ENV_CONFIG] = path  # what follows acts on this config, whatever else is around
+        config = load(os.environ)
+        if config is None:  # pragma: no cover  # just written
+            raise UvshareError(f"{path}: cannot read the config just written")
+        setup = Setup("setup")
+        setup.quiet, setup.profile, setup.profile_file = self.quiet, self.profile, self.profile_file
+        status = setup.set_up(config)
+        checks, _ = run_checks()
+        for check in checks:
+            if check.status in ("problem", "warning") or (not self.quiet and check.subject == "you"):
+                print(check.line())
+        problems = sum(c.status == "problem" for c in checks)
+        print("healthy" if not problems else f"{problems} problem{'s' if problems != 1 else ''} found")
+        unset = {k: v for k, v in os.environ.items() if k != ENV_CONFIG}
+        if path not in config_paths(unset):
+            self.note(f"uvshare reads {path} only with {ENV_CONFIG}={path} in the environment")
+        return EXIT_PROBLEMS if problems or status else 0
+
+    def values(self) -> dict[str, object]:
+        """The config's keys, in order."""
+        group: object = int(self.group) if self.group.isdigit() else self.group
+        prefix = self.prefix
+        if not prefix.startswith("/"):
+            raise UvshareError(f"--prefix must be an absolute path, not {prefix!r}")
+        values: dict[str, object] = {"group": group}
+        if self.no_acl:
+            values["acl"] = False
+        uv = self.real_uv()
+        if uv:
+            values["uv"] = uv
+        for key in DIR_KEYS:
+            given = getattr(self, key.replace("-", "_"))
+            if given is None and key in LAYOUT:
+                given = os.path.join(prefix, LAYOUT[key])
+            if given is not None:
+                if not given.startswith("/"):
+                    raise UvshareError(f"--{key} must be an absolute path, not {given!r}")
+                values[key] = os.path.normpath(given)
+        return values
+
+    def real_uv(self) -> str | None:
+        """The real uv to record: --uv, or the first uv on PATH that is not uvshare; never a uvshare launcher."""
+        if self.uv:
+            uv = os.path.abspath(self.uv)
+            if is_uvshare(uv, os.path.realpath(sys.argv[0])):
+                raise UvshareError(f"--uv {uv} is uvshare itself (a launcher), not the real uv; give the real uv")
+            return uv
+        environ = {k: v for k, v in os.environ.items() if k != "UVSHARE_UV"}
+        try:
+            return find_uv(environ, None, None)
+        except UvNotFound:
+            self.say("warning", "no real uv found on PATH: the config names none; uvshare looks for it on every call")
+            return None
+
+    def write_config(self, path: str, values: dict[str, object]) -> None:
+        """Write VALUES to PATH unless it already says the same; refuse to replace a different config unless --force."""
+        try:
+            old = read_file(path) if os.path.lexists(path) else None
+        except ConfigError as e:
+            if not self.force:
+                raise UvshareError(f"{e}; run again with --force to replace it") from None
+            old = {}
+        if old is not None and old == values:
+            self.say("ok", f"config {path} already says this")
+            return
+        if old is not None and not self.force:
+            for line in difference(old, values):
+                print(line)
+            raise UvshareError(
+                f"{path} holds a different config (the difference is above); run again with --force to replace it, "
+                f"or give another --config"
+            )
+        write_atomically(path, render(values))
+        self.say("ok", f"{'replaced' if old is not None else 'wrote'} {path}")
+        if old is None:
+            return
+        self.note(f"was: {', '.join(difference(old, values)).strip()}")
