@@ -276,6 +276,11 @@ class Sandbox:
         self.config.chmod(0o644)
         return self.config
 
+    def not_shared(self) -> list[str]:
+        """Everything in the whole shared tree — Pythons, tools, bin dirs and the cache — that another member could
+        not change: not group-owned or not group-writable."""
+        return not_shared(self.shared, group_gid()) if self.shared.exists() else []
+
     def plain_uv_env(self) -> dict[str, str]:
         """The set-up uvshare replaces: uv's own variables pointing into the shared tree, no uvshare config."""
         return {
@@ -385,11 +390,16 @@ def fingerprint(path: Path) -> tuple[int, int, int, bytes | list[str]]:
     return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), content
 
 
-def not_shared(tree: Path, gid: int) -> list[Path]:
-    """Entries below TREE (links aside) that are not group-owned by GID or not group-writable."""
-    return [
-        p for p in tree.rglob("*") if not p.is_symlink() and (p.stat().st_gid != gid or not p.stat().st_mode & 0o020)
-    ]
+def not_shared(tree: Path, gid: int) -> list[str]:
+    """Entries below TREE, and TREE itself (links aside, none followed), that are not group-owned by GID or not
+    group-writable, each with its owner, group and mode."""
+    bad = []
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for path in (dirpath, *(os.path.join(dirpath, n) for n in (*dirnames, *filenames))):
+            st = os.lstat(path)
+            if not stat.S_ISLNK(st.st_mode) and (st.st_gid != gid or not st.st_mode & 0o020):
+                bad.append(f"{path} ({st.st_uid}:{st.st_gid} {stat.S_IMODE(st.st_mode):04o})")
+    return sorted(set(bad))
 
 
 def toml_value(value: object) -> str:

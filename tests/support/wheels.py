@@ -38,3 +38,65 @@ def make_wheel(dest: Path, name: str, version: str, message: str | None = None) 
 def tool_install_args(wheels: Path, spec: str, command: str = "uvshare") -> list[str]:
     """`COMMAND tool install SPEC` from the local wheels only, on Debian's Python (reachable by every user)."""
     return [command, "tool", "install", "--no-index", "--find-links", str(wheels), "--python", "/usr/bin/python3", spec]
+
+
+# A PEP 517 backend kept inside the sdist itself (`backend-path`), so that building needs nothing from an index.
+BACKEND = '''
+import base64, hashlib, zipfile
+
+NAME, MODULE, VERSION = {name!r}, {module!r}, {version!r}
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def _line(name, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{{name}},sha256={{digest}},{{len(data)}}"
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = f"{{MODULE}}-{{VERSION}}.dist-info"
+    files = {{
+        f"{{MODULE}}.py": open(f"{{MODULE}}.py", "rb").read(),
+        f"{{dist}}/METADATA": f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n".encode(),
+        f"{{dist}}/WHEEL": b"Wheel-Version: 1.0\\nGenerator: uvshare-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+    }}
+    record = [_line(n, d) for n, d in files.items()] + [f"{{dist}}/RECORD,,"]
+    files[f"{{dist}}/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    wheel = f"{{MODULE}}-{{VERSION}}-py3-none-any.whl"
+    with zipfile.ZipFile(f"{{wheel_directory}}/{{wheel}}", "w") as zf:
+        for n, d in files.items():
+            zf.writestr(n, d)
+    return wheel
+'''
+
+
+def make_sdist(dest: Path, name: str, version: str) -> Path:
+    """Write `NAME-VERSION.tar.gz` into DEST: an sdist whose module says hello, built by a backend inside it."""
+    import io
+    import tarfile
+
+    module = name.replace("-", "_")
+    top = f"{module}-{version}"
+    files = {
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        "pyproject.toml": (
+            f'[project]\nname = "{name}"\nversion = "{version}"\n\n'
+            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+        ),
+        "backend.py": BACKEND.format(name=name, module=module, version=version),
+        f"{module}.py": f"def hello():\n    return {name + ' ' + version!r}\n",
+    }
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / f"{top}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{rel}")
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    path.chmod(0o644)
+    return path
