@@ -51,9 +51,12 @@ def read(fd: int, name: str) -> "list[Entry] | None":
     try:
         blob = os.getxattr(fd, name)
     except OSError as e:
-        if e.errno == errno.ENODATA:
-            return None
-        raise
+        if e.errno != errno.ENODATA:
+            raise
+        # Some filesystems without ACLs (a FUSE mount, say) answer "no such attribute" here, and say what they are
+        # only when asked to list or to write one; listing changes nothing.
+        os.listxattr(fd)
+        return None
     try:
         return decode(blob)
     except ValueError:

@@ -197,7 +197,8 @@ class Preparer:
         self.gid = gid
         self.umask = umask
         self.group_name = group_name
-        self.warn = warn
+        self._warn = warn
+        self._warned: set[str] = set()
         self.acl_other = acl_other(umask) if acl else None
         self.guard = Guard(gid, group_name, take_back=take_back and not dry_run)
         self.dry_run = dry_run
@@ -205,6 +206,12 @@ class Preparer:
         self.changes: list[str] = []
         self.changed: set[str] = set()
         self.covered: dict[str, bool | None] = {}
+
+    def warn(self, text: str) -> None:
+        """Pass a warning on, once (shared dirs below one missing parent would each say the same)."""
+        if text not in self._warned:
+            self._warned.add(text)
+            self._warn(text)
 
     def change(self, path: str, text: str) -> bool:
         """Record TEXT (a change to PATH); False in a dry run, where nothing may be done."""
