@@ -83,6 +83,28 @@ def uvshare_wheel(newest_uv: Path) -> Path:
     return wheel
 
 
+@pytest.fixture(scope="session")
+def newer_uvshare_wheel(newest_uv: Path) -> Path:
+    """A wheel of this checkout that says it is uvshare 99.0.0: what an upgrade brings."""
+    tree = harness.RUN_BASE / "newer-src"
+    shutil.rmtree(tree, ignore_errors=True)
+    files = subprocess.run(["git", "ls-files"], cwd=harness.REPO, capture_output=True, text=True, check=True)
+    for name in files.stdout.split():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        if (harness.REPO / name).is_file():
+            shutil.copy2(harness.REPO / name, tree / name)
+    init = tree / "uvshare" / "__init__.py"
+    init.write_text(re.sub(r'__version__ = "[^"]*"', '__version__ = "99.0.0"', init.read_text()))
+    out = harness.RUN_BASE / "newer-wheel"
+    harness.run_root(
+        newest_uv, "build", "--quiet", "--wheel", "--out-dir", out, tree,
+        env={**os.environ, "UV_CACHE_DIR": str(harness.BASE / "install-cache")},
+    )
+    harness.make_public(out)
+    (wheel,) = out.glob("uvshare-*.whl")
+    return wheel
+
+
 @pytest.fixture(scope="session", params=UV_VERSIONS)
 def uv_bin(request: pytest.FixtureRequest) -> Path:
     """Each real uv version the multi-user suite runs against."""

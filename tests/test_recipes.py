@@ -13,29 +13,48 @@ from tests.support.wheels import make_wheel, tool_install_args
 RECIPE = REPO / "recipes" / "image-install.sh"
 
 
-def test_image_recipe_root_then_member(box1: Sandbox, uvshare_wheel: Path) -> None:
-    """recipes/image-install.sh with nothing but uv: afterwards every `uv …` goes through uvshare, for everybody."""
+def test_image_recipe_runs_again_upgrades_and_fronts_uv_and_uvx(
+    box1: Sandbox, uvshare_wheel: Path, newer_uvshare_wheel: Path
+) -> None:
+    """recipes/image-install.sh with nothing but uv, run twice (the second run finds its own launcher first on PATH
+    and changes nothing), then again with a newer uvshare (which it installs); then members use `uv` and `uvx`."""
     box = box1
     box.config.unlink()
     home, link_dir = box.root / "uvshare-home", box.root / "usr-local-bin"
+    profile = box.root / "profile.d" / "uvshare.sh"
     settings = {
-        "UV": str(box.uv),
         "UVSHARE_GROUP": GROUP,
         "UVSHARE_SHARED": str(box.shared),
         "UVSHARE_HOME": str(home),
         "UVSHARE_CONFIG": str(box.config),
         "UVSHARE_LINK_DIR": str(link_dir),
         "UVSHARE_PYTHON": "3.12",
-        "PATH": f"{box.uv.parent}:/usr/sbin:/usr/bin:/sbin:/bin",
+        "UVSHARE_PROFILE": str(profile),
+        "PATH": f"{link_dir}:{box.uv.parent}:/usr/sbin:/usr/bin:/sbin:/bin",  # as in an image: the launcher first
         **network_env(),  # the recipe installs uvshare's dependencies from the package index
     }
-    done = box.ok("root", "sh", RECIPE, uvshare_wheel, env=settings)
-    assert "healthy" in done.stdout
+    first = box.ok("root", "sh", RECIPE, uvshare_wheel, env=settings)
+    assert first.stdout.rstrip().endswith("healthy"), str(first)
+    assert f"'{box.uv}'" in box.config.read_text(), box.config.read_text()
     # uvshare's own Python and code: nobody but root can change them (uv makes its empty .lock files 0666 itself)
     writable = [p for p in home.rglob("*") if not p.is_symlink() and p.name != ".lock" and p.stat().st_mode & 0o022]
     assert not writable, writable[:5]
 
+    def state() -> tuple[object, ...]:
+        files = [box.config, profile, link_dir / "uv", link_dir / "uvx"]
+        return tuple((f.read_bytes(), f.stat().st_mtime_ns, f.stat().st_ino) for f in files), snapshot(box.shared)
+
+    before = state()
+    second = box.ok("root", "sh", RECIPE, uvshare_wheel, env=settings)
+    assert second.stdout.rstrip().endswith("healthy"), str(second)
+    assert state() == before, "a second run changed what was already right"
+
+    third = box.ok("root", "sh", RECIPE, newer_uvshare_wheel, env=settings)
+    assert third.stdout.rstrip().endswith("healthy"), str(third)
     path = {"PATH": f"{link_dir}:{box.uv.parent}:/usr/bin:/bin"}
+    assert box.ok("alice", "uv", "share", "--version", env=path).stdout == "uvshare 99.0.0\n"
+    assert f"'{box.uv}'" in box.config.read_text()
+
     real = subprocess.run([box.uv, "--version"], capture_output=True, text=True, check=True).stdout
     box.ok("root", "uv", "python", "install", "3.10", env=path)  # baked into the image
     for user in ("root", "alice"):
@@ -43,9 +62,18 @@ def test_image_recipe_root_then_member(box1: Sandbox, uvshare_wheel: Path) -> No
     box.ok("alice", "uv", "python", "install", "3.11", env=path)
     again = box.ok("bob", "uv", "python", "install", "3.10", env=path)
     assert "Python 3.10.13 is already installed" in again.stderr
+    wheels = box.root / "wheels"
+    make_wheel(wheels, "hello-a", "1.0")
+    wheels.chmod(0o755)
+    uvx = box.ok("bob", "uvx", "--python", "3.11", "--no-index", "--find-links", wheels, "--from", "hello-a",
+                 "hello-a", env=path)
+    assert uvx.stdout == "hello-a 1.0\n"
     assert box.run("alice", "uv", "share", "doctor", env=path).returncode == 0
     doctor = box.ok("root", "uv", "share", "doctor", env=path)
     assert "✓ uvshare:" in doctor.stdout and "only root can change them" in doctor.stdout
+    login = box.ok("alice", "sh", "-c", f'. "{profile}" && echo "$PATH"', env=path).stdout
+    assert str(box.shared / "tool-bin") in login and str(box.shared / "bin") in login
+    assert not box.not_shared()
 
 
 def test_openshift_arbitrary_uid_in_group_0(box1: Sandbox) -> None:
