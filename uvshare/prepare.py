@@ -74,12 +74,23 @@ def acl_other(umask: int) -> int:
     return 0o5 & ~umask
 
 
+def not_group_owned(st: os.stat_result) -> str:
+    """`not group-owned (group root)`: names the group the entry has."""
+    import grp
+
+    try:
+        name = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        name = str(st.st_gid)
+    return f"not group-owned (group {name})"
+
+
 def dir_problems(st: os.stat_result, gid: int, *, closed: bool = False) -> list[str]:
     """What keeps a directory from being shared by group GID: empty when it is right."""
     mode = st.st_mode
     problems = []
     if st.st_gid != gid:
-        problems.append("not group-owned")
+        problems.append(not_group_owned(st))
     if mode & 0o070 != 0o070:
         problems.append("not group-writable")
     if not mode & stat.S_ISGID:
@@ -97,7 +108,7 @@ def file_problems(st: os.stat_result, gid: int, *, lock: bool = False) -> list[s
     """What keeps a regular file from being shared by group GID: empty when it is right."""
     problems = []
     if st.st_gid != gid:
-        problems.append("not group-owned")
+        problems.append(not_group_owned(st))
     if st.st_mode & GROUP_FILE_BITS != GROUP_FILE_BITS:
         problems.append("not group-writable")
     if lock and st.st_mode & 0o006:

@@ -100,11 +100,11 @@ class Init(Command):
         for check in checks:
             if check.status in ("problem", "warning") or (not self.quiet and check.subject == "you"):
                 print(check.line())
-        problems = sum(c.status == "problem" for c in checks)
-        print("healthy" if not problems else f"{problems} problem{'s' if problems != 1 else ''} found")
         unset = {k: v for k, v in os.environ.items() if k != ENV_CONFIG}
         if path not in config_paths(unset):
             self.note(f"uvshare reads {path} only with {ENV_CONFIG}={path} in the environment")
+        problems = sum(c.status == "problem" for c in checks)
+        print("healthy" if not problems else f"{problems} problem{'s' if problems != 1 else ''} found")
         return EXIT_PROBLEMS if problems or status else 0
 
     def values(self) -> dict[str, object]:

@@ -186,7 +186,7 @@ class Repairer:
                 )
                 continue
             if self.dry_run:
-                self.links_fixed += 1
+                self.links_fixed += len(seen.places)  # entries are paths: each link is one
                 self.detail(f"would fix {seen.path}: {', '.join(seen.problems)} -> mode {seen.mode:04o}")
                 continue
             try:
@@ -202,7 +202,7 @@ class Repairer:
                 st = os.fstat(fd)
                 if (st.st_dev, st.st_ino) == (dev, ino) and self.book.still(seen, st):
                     set_group_mode(fd, st, self.policy.gid, seen.mode)
-                    self.links_fixed += 1
+                    self.links_fixed += len(seen.places)
                     self.detail(f"fixed {seen.path}: {', '.join(seen.problems)} -> mode {seen.mode:04o}")
                 else:
                     self.links_left.append(f"{seen.path} (changed during the repair)")
@@ -266,7 +266,7 @@ class Repair(Command):
         repairer.finish_links()
         total += repairer.links_fixed
         if repairer.links_fixed:
-            self.say("ok", f"hard-linked files: {repairer.links_fixed} {repairer.verb()} (every link inside)")
+            self.say("ok", f"hard links: {repairer.links_fixed} {repairer.verb()} (every link of each file inside)")
         for line in repairer.links_left[:EXAMPLES]:
             self.say("warning", f"left alone {line}")
         if len(repairer.links_left) > EXAMPLES:
@@ -275,11 +275,10 @@ class Repair(Command):
             self.say("problem", f"{deep} is nested deeper than {tree.MAX_DEPTH} levels: left unrepaired; inspect it")
         for warning in warnings:
             self.say("problem", warning)
-        verb = "would fix" if self.dry_run else "fixed"
-        self.note(
-            f"{'dry run: ' if self.dry_run else 'repair: '}{total} entries {verb} in {len(dirs)} dirs"
-            f"{'; nothing changed' if self.dry_run else ''} (group {label})"
-        )
+        if self.dry_run:
+            self.note(f"dry run: would fix {total} entries in {len(dirs)} dirs; nothing changed (group {label})")
+        else:
+            self.note(f"repair: fixed {total} entries in {len(dirs)} dirs (group {label})")
         return EXIT_PROBLEMS if warnings or incomplete or repairer.walker.too_deep else 0
 
     def repair_dir(

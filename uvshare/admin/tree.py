@@ -57,11 +57,6 @@ class Policy:
     acl_other: int
 
 
-def group_problem(st: os.stat_result, gid: int) -> str:
-    """`not group-owned (group 0)`, naming the group it has."""
-    return f"not group-owned (group {st.st_gid})" if st.st_gid != gid else ""
-
-
 def judge(entry: Entry, policy: Policy) -> Verdict:  # one rule per return reads best
     """Judge an entry by what sharing needs; every uvshare command uses these rules."""
     st = entry.st
