@@ -97,7 +97,13 @@ def newer_uvshare_wheel(newest_uv: Path) -> Path:
     init.write_text(re.sub(r'__version__ = "[^"]*"', '__version__ = "99.0.0"', init.read_text()))
     out = harness.RUN_BASE / "newer-wheel"
     harness.run_root(
-        newest_uv, "build", "--quiet", "--wheel", "--out-dir", out, tree,
+        newest_uv,
+        "build",
+        "--quiet",
+        "--wheel",
+        "--out-dir",
+        out,
+        tree,
         env={**os.environ, "UV_CACHE_DIR": str(harness.BASE / "install-cache")},
     )
     harness.make_public(out)

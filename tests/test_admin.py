@@ -153,7 +153,7 @@ fcntl.flock(fd, fcntl.LOCK_EX)
 print("locked", flush=True)
 time.sleep(1.0)
 open({str(py / "in-progress")!r}, "w").close()
-os.chmod({str(py / "in-progress")!r}, 0o600)  # an explicit mode: no umask or default ACL helps
+os.chmod({str(py / "in-progress")!r}, 0o644)  # an explicit mode: no umask or default ACL helps
 time.sleep(1.0)
 open({str(stamp)!r}, "w").write(repr(time.time()))
 fcntl.flock(fd, fcntl.LOCK_UN)

@@ -12,14 +12,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import GROUP, Sandbox, group_gid, snapshot
+from tests.support.harness import GROUP, Sandbox, snapshot
 from tests.support.wheels import make_wheel, tool_install_args
 from tests.test_admin import legacy_tree
 
 
 def init_args(box: Sandbox, *extra: str) -> list[str]:
-    return ["uvshare", "share", "init", "--group", GROUP, "--prefix", str(box.shared), "--config", str(box.config),
-            *extra]
+    return [
+        "uvshare",
+        "share",
+        "init",
+        "--group",
+        GROUP,
+        "--prefix",
+        str(box.shared),
+        "--config",
+        str(box.config),
+        *extra,
+    ]
 
 
 def test_init_from_nothing_is_idempotent_and_guards_a_different_config(box1: Sandbox) -> None:
@@ -40,14 +50,26 @@ def test_init_from_nothing_is_idempotent_and_guards_a_different_config(box1: San
     assert (box.config.stat().st_mtime_ns, snapshot(box.shared)) == before
 
     other = box.root / "other"
-    refused = box.run("root", "uvshare", "share", "init", "--group", GROUP, "--prefix", str(other), "--config",
-                      str(box.config))
+    refused = box.run(
+        "root", "uvshare", "share", "init", "--group", GROUP, "--prefix", str(other), "--config", str(box.config)
+    )
     assert refused.returncode == 2, str(refused)
     assert f"python-install-dir: '{box.shared}/python' -> '{other}/python'" in refused.stdout
     assert refused.stderr.startswith("uvshare: error: ") and "--force" in refused.stderr
     assert box.config.stat().st_mtime_ns == before[0] and not other.exists()
-    forced = box.ok("root", "uvshare", "share", "init", "--group", GROUP, "--prefix", str(other), "--config",
-                    str(box.config), "--force")
+    forced = box.ok(
+        "root",
+        "uvshare",
+        "share",
+        "init",
+        "--group",
+        GROUP,
+        "--prefix",
+        str(other),
+        "--config",
+        str(box.config),
+        "--force",
+    )
     assert f"replaced {box.config}" in forced.stdout and (other / "cache").is_dir()
 
 
@@ -83,8 +105,13 @@ def test_profile_puts_the_bin_dirs_on_members_path_not_roots(box1: Sandbox) -> N
     assert "not on your PATH" in warned.stdout, warned.stdout
     fine = box.run("alice", "sh", "-c", f'. "{profile}" && uvshare share doctor')
     assert "✓ PATH:" in fine.stdout, fine.stdout
-    risky = box.run("root", "uvshare", "share", "doctor", env={"PATH": f"{box.shared / 'tool-bin'}:{box.bin_dir}:"
-                                                                        f"{box.uv.parent}:/usr/bin:/bin"})
+    risky = box.run(
+        "root",
+        "uvshare",
+        "share",
+        "doctor",
+        env={"PATH": f"{box.shared / 'tool-bin'}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"},
+    )
     assert "root's PATH includes" in risky.stdout
 
 
@@ -182,8 +209,9 @@ time.sleep(float(sys.argv[3]))
 
 
 def hold(lock: Path, how: str, seconds: float) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(lock), how, str(seconds)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(lock), how, str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -214,13 +242,28 @@ def test_repair_fixes_the_cache_while_uv_commands_run(box1: Sandbox) -> None:
     box.ok("root", "uvshare", "share", "setup")
     stray = box.shared / "cache" / "stray"
     stray.write_text("")
-    stray.chmod(0o600)
+    stray.chmod(0o644)
     who = box.users["alice"]
     running = subprocess.Popen(
-        ["setpriv", f"--reuid={who.uid}", f"--regid={who.gid}", "--init-groups", "--", "uvshare", "run",
-         "--no-project", "--python", "/usr/bin/python3", "python", "-c",
-         "import time; print('up', flush=True); time.sleep(20)"],
-        env=box.env(who), cwd=box.home(who), stdout=subprocess.PIPE, text=True,
+        [
+            "setpriv",
+            f"--reuid={who.uid}",
+            f"--regid={who.gid}",
+            "--init-groups",
+            "--",
+            "uvshare",
+            "run",
+            "--no-project",
+            "--python",
+            "/usr/bin/python3",
+            "python",
+            "-c",
+            "import time; print('up', flush=True); time.sleep(20)",
+        ],
+        env=box.env(who),
+        cwd=box.home(who),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert running.stdout is not None and running.stdout.readline().strip() == "up"
@@ -241,10 +284,11 @@ def test_repair_shows_progress_on_a_terminal(box1: Sandbox) -> None:
         sub = big / f"d{i:03d}"
         sub.mkdir()
         for j in range(500):
-            os.close(os.open(sub / f"f{j}", os.O_CREAT | os.O_WRONLY, 0o600))
+            os.close(os.open(sub / f"f{j}", os.O_CREAT | os.O_WRONLY, 0o644))
     script = ["script", "-qec", "uvshare share repair", "/dev/null"]
-    done = subprocess.run(script, env=box.env(box.users["root"]), capture_output=True, text=True, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        script, env=box.env(box.users["root"]), capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stdout
     assert "entries checked…" in done.stdout, done.stdout[-500:]
     plain = box.ok("root", "uvshare", "share", "repair")
@@ -306,8 +350,13 @@ def test_quiet_colours_and_a_closed_stdout(box1: Sandbox) -> None:
     assert box.ok("root", "uvshare", "share", "repair", "--quiet").stdout == ""
     for term, coloured in (("xterm", True), ("dumb", False)):
         env = {**box.env(box.users["root"]), "TERM": term}
-        done = subprocess.run(["script", "-qec", "uvshare share doctor", "/dev/null"], env=env, capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(
+            ["script", "-qec", "uvshare share doctor", "/dev/null"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert ("\x1b[" in done.stdout) == coloured, (term, done.stdout[:300])
     closed = box.run("root", "sh", "-c", "uvshare share doctor >&-; echo status=$?")
     assert "Traceback" not in closed.stderr and "status=" in closed.stdout, str(closed)

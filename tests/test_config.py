@@ -131,7 +131,7 @@ def test_config_is_frozen(env: dict[str, str]) -> None:
         ("umask = '0022'\n", r"takes group read/write off"),
         ("umask = '9'\n", r"must be octal digits"),
         ("group = true\n", r"key 'group' must be a group name or a numeric gid"),
-        ("group = -1\n", r"must be a gid of 0 or more"),
+        ("group = -1\n", r"must be a gid from 0 to 4294967294"),
         ("group = 'no-such-group-xyz'\n", r"unknown group 'no-such-group-xyz'; create it \(groupadd"),
         ("cache-dir = 'relative/dir'\n", r"key 'cache-dir' must be an absolute path"),
         ("tool-dir = 3\n", r"key 'tool-dir' must be a string"),

@@ -153,9 +153,7 @@ def test_outsider_uses_shared_pythons_but_cannot_change_them(box: Sandbox) -> No
     )
     assert ran.stdout.strip() == "(3, 10)", str(ran)
     # the shared cache is not forced on an outsider: uv keeps a cache of its own in their home
-    assert (
-        box.ok("dave", "uvshare", "cache", "dir").stdout.strip().startswith(str(box.home(box.users["dave"])))
-    )
+    assert box.ok("dave", "uvshare", "cache", "dir").stdout.strip().startswith(str(box.home(box.users["dave"])))
     tool = box.run("dave", "uvshare", "tool", "install", "anything")
     assert tool.returncode == 2 and str(box.shared / "tools") in tool.stderr, str(tool)
 

@@ -65,8 +65,9 @@ def test_image_recipe_runs_again_upgrades_and_fronts_uv_and_uvx(
     wheels = box.root / "wheels"
     make_wheel(wheels, "hello-a", "1.0")
     wheels.chmod(0o755)
-    uvx = box.ok("bob", "uvx", "--python", "3.11", "--no-index", "--find-links", wheels, "--from", "hello-a",
-                 "hello-a", env=path)
+    uvx = box.ok(
+        "bob", "uvx", "--python", "3.11", "--no-index", "--find-links", wheels, "--from", "hello-a", "hello-a", env=path
+    )
     assert uvx.stdout == "hello-a 1.0\n"
     assert box.run("alice", "uv", "share", "doctor", env=path).returncode == 0
     doctor = box.ok("root", "uv", "share", "doctor", env=path)

@@ -90,14 +90,14 @@ def test_plain_uv_after_setup_leaves_everything_shared(box: Sandbox) -> None:
 
 
 @pytest.fixture
-def fronted(box: Sandbox) -> Iterator[tuple[Sandbox, dict[str, str]]]:
+def fronted(box: Sandbox) -> tuple[Sandbox, dict[str, str]]:
     """uvshare installed as uv and uvx (links to its console script) ahead of the real uv and uvx on PATH."""
     alias = box.root / "alias"
     alias.mkdir(mode=0o755)
     for name in ("uv", "uvx"):
         (alias / name).symlink_to(box.bin_dir / "uvshare")
     assert (box.uv.parent / "uvx").exists()
-    yield box, {"PATH": f"{alias}:{box.uv.parent}:/usr/bin:/bin"}
+    return box, {"PATH": f"{alias}:{box.uv.parent}:/usr/bin:/bin"}
 
 
 def test_uvx_uses_the_shared_python_and_cache(fronted: tuple[Sandbox, dict[str, str]]) -> None:
@@ -140,8 +140,9 @@ def test_uvx_arguments_reach_the_real_uvx(box1: Sandbox) -> None:
         for args in (["share", "doctor"], ["python", "install", "3.10"], ["--from", "x", "tool"]):
             box1.ok(user, "uvx", *args, env=env, umask=0o022)
     calls = [json.loads(line) for line in (record / "log").read_text().splitlines()]
-    assert [c[:2] for c in calls] == [["uvx", a] for a in (["share", "doctor"], ["python", "install", "3.10"],
-                                                            ["--from", "x", "tool"])] * 3
+    assert [c[:2] for c in calls] == [
+        ["uvx", a] for a in (["share", "doctor"], ["python", "install", "3.10"], ["--from", "x", "tool"])
+    ] * 3
 
 
 def test_first_call_on_a_fresh_tree_runs_no_uv_and_sdists_build_for_everyone(box: Sandbox) -> None:
@@ -156,8 +157,19 @@ def test_first_call_on_a_fresh_tree_runs_no_uv_and_sdists_build_for_everyone(box
     for user, name in (("alice", "sdist-a"), ("bob", "sdist-b")):
         venv = box.home(box.users[user]) / "venv"
         box.ok(user, "uvshare", "venv", "--python", "/usr/bin/python3", venv, umask=0o022)
-        box.ok(user, "uvshare", "pip", "install", "--python", venv / "bin" / "python", "--no-index",
-               "--find-links", sdists, name, umask=0o022)
+        box.ok(
+            user,
+            "uvshare",
+            "pip",
+            "install",
+            "--python",
+            venv / "bin" / "python",
+            "--no-index",
+            "--find-links",
+            sdists,
+            name,
+            umask=0o022,
+        )
         module = name.replace("-", "_")
         said = box.ok(user, venv / "bin" / "python", "-c", f"import {module}; print({module}.hello())")
         assert said.stdout == f"{name} 1.0\n"
@@ -216,7 +228,9 @@ def no_acl_fs(box1: Sandbox) -> Iterator[Sandbox]:
     subprocess.run(["bindfs", "--xattr-none", src, mnt], check=True)
     shared = mnt / "uv"
     layout = {"python_install_dir": "python", "python_bin_dir": "bin", "tool_dir": "tools", "tool_bin_dir": "tool-bin"}
-    box1.write_config(python_cache_dir=None, cache_dir=str(shared / "cache"), **{k: str(shared / v) for k, v in layout.items()})
+    box1.write_config(
+        python_cache_dir=None, cache_dir=str(shared / "cache"), **{k: str(shared / v) for k, v in layout.items()}
+    )
     try:
         yield box1
     finally:

@@ -28,6 +28,7 @@ DIR_KEYS = {
 }
 KEYS = ("group", "umask", "acl", "uv", "uvx", *DIR_KEYS, "skip-installed")
 DEFAULT_UMASK = 0o002
+MAX_GID = 2**32 - 2  # (2**32 - 1 is the kernel's "no gid")
 
 
 def config_error(text: str) -> "ConfigError":
@@ -118,26 +119,14 @@ def config_paths(environ: "Mapping[str, str]") -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few lines; anything bigger is not one
+
+
 def read_file(path: str) -> "dict[str, object] | None":
     """The TOML table in PATH, or None when there is no such file."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
+    data = read_bytes(path)
+    if data is None:
         return None
-    except IsADirectoryError:
-        raise config_error(f"{path}: is a directory, not a config file") from None
-    except OSError as e:
-        raise config_error(f"{path}: cannot read the config file: {e.strerror}") from None
-    if os.geteuid() == 0:
-        from uvshare.trust import root_may_trust  # only root: what it reads decides what it creates and chmods
-
-        reason = root_may_trust(path)
-        if reason is not None:
-            raise config_error(
-                f"{path}: root will not read a config file others could have written: {reason}; make it and the "
-                f"dirs above it root's and writable by root only (chown root: {path}; chmod go-w {path})"
-            )
     text = data.decode("utf-8", "surrogateescape")
     simple = parse_simple(text)
     if simple is not None:
@@ -152,6 +141,53 @@ def read_file(path: str) -> "dict[str, object] | None":
         raise config_error(f"{path}: invalid TOML: the file is not UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise config_error(f"{path}: invalid TOML: {e}") from None
+
+
+def read_bytes(path: str) -> "bytes | None":
+    """The content of the config file PATH, or None when there is none.
+
+    As root, the file is trusted first (only root may have written it or the dirs above it), and never read
+    otherwise; for anyone it must be a regular file, opened without blocking (a FIFO there must not hang us) and
+    read only up to a small size (a device there must not fill memory).
+    """
+    if not os.path.lexists(path):
+        return None
+    if os.geteuid() == 0:
+        from uvshare.safefs import root_may_trust  # only root: what it reads decides what it creates and chmods
+
+        reason = root_may_trust(path)
+        if reason is not None:
+            raise config_error(
+                f"{path}: root will not read a config file others could have written: {reason}; make it and the "
+                f"dirs above it root's and writable by root only (chown root: {path}; chmod go-w {path})"
+            )
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise config_error(f"{path}: cannot read the config file: {e.strerror}") from None
+    try:
+        import stat
+
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise config_error(f"{path}: is a directory, not a config file")
+        if not stat.S_ISREG(st.st_mode):
+            raise config_error(f"{path}: is not a regular file; a config file must be one")
+        data = os.read(fd, MAX_CONFIG_BYTES + 1)
+        while len(data) <= MAX_CONFIG_BYTES:
+            more = os.read(fd, MAX_CONFIG_BYTES + 1 - len(data))
+            if not more:
+                break
+            data += more
+    except OSError as e:
+        raise config_error(f"{path}: cannot read the config file: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise config_error(f"{path}: is bigger than {MAX_CONFIG_BYTES} bytes, which no uvshare config is")
+    return data
 
 
 BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -247,15 +283,19 @@ def check_value(path: str, key: str, value: object) -> None:
         if not isinstance(value, bool):
             raise config_error(f"{where} must be true or false, not {value!r}")
     elif key == "group":
-        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() in ("", "-"):
             raise config_error(f"{where} must be a group name or a numeric gid, not {value!r}")
-        if isinstance(value, int) and value < 0:
-            raise config_error(f"{where} must be a gid of 0 or more, not {value}")
+        if (isinstance(value, int) or (value.isascii() and value.isdigit())) and not 0 <= int(value) <= MAX_GID:
+            raise config_error(f"{where} must be a gid from 0 to {MAX_GID}, not {value}")
+        if isinstance(value, str) and not value.isprintable():
+            raise config_error(f"{where} must be a group name without control characters, not {value!r}")
     elif not isinstance(value, str):
         example = '"0002"' if key == "umask" else '"/opt/uv/python"'
         raise config_error(f"{where} must be a string like {example}, not {value!r}")
     elif (key in DIR_KEYS or key in ("uv", "uvx")) and not value.startswith("/"):
         raise config_error(f"{where} must be an absolute path, not {value!r}")
+    elif (key in DIR_KEYS or key in ("uv", "uvx")) and not value.isprintable():
+        raise config_error(f"{where} must be a path without control characters (a NUL, a newline…), not {value!r}")
 
 
 def _parse_umask(value: object, origin: str) -> int:
@@ -282,7 +322,7 @@ def _resolve_group(group: object, origin: str) -> int:
     try:
         return grp.getgrnam(str(group)).gr_gid
     except KeyError:
-        if str(group).isdigit():
+        if str(group).isascii() and str(group).isdigit():
             return int(str(group))
         raise config_error(
             f"{origin}: key 'group': unknown group '{group}'; create it (groupadd {group}) or name an existing group"
@@ -301,6 +341,4 @@ def check_uv(path: str, where: str, program: str = "uv") -> None:
             f"{where}: {path} does not exist; point it at the real {program} binary (see 'which -a {program}')"
         )
     if not os.access(path, os.X_OK):
-        raise config_error(
-            f"{where}: {path} is not executable; chmod +x it or point it at the real {program} binary"
-        )
+        raise config_error(f"{where}: {path} is not executable; chmod +x it or point it at the real {program} binary")

@@ -1,7 +1,7 @@
 """Find the real uv (or uvx) binary: an explicit, ordered list of places, skipping uvshare itself.
 
 As root, a candidate anybody but root could have written (a `uv` in a shared bin dir on root's PATH, say) is
-never run: see `trust.root_may_trust`.
+never run: see `safefs.root_may_trust`.
 """
 
 import os
@@ -39,23 +39,24 @@ def _refused_for_root(path: str) -> "str | None":
     """Why root must not run PATH (None: it may, or we are not root)."""
     if os.geteuid() != 0:
         return None
-    from uvshare.trust import root_may_trust
+    from uvshare.safefs import root_may_trust
 
     return root_may_trust(path)
 
 
-def _explicit(path: str, where: str, program: str) -> str:
-    """An explicitly named PROGRAM, checked (and, as root, refused if others could have written it)."""
-    from uvshare.config import check_uv
+def _explicit(path: str, where: str, program: str, *, checked: bool = False) -> str:
+    """An explicitly named PROGRAM, checked (unless the config's reading CHECKED it) and, as root, refused if others
+    could have written it."""
+    if not checked:
+        from uvshare.config import check_uv
 
-    check_uv(path, where, program)
+        check_uv(path, where, program)
     reason = _refused_for_root(path)
     if reason is not None:
         from uvshare.errors import UvNotFound
 
         raise UvNotFound(
-            f"{where}: root will not run {path}: {reason}; install {program} where only root can write and point "
-            "there"
+            f"{where}: root will not run {path}: {reason}; install {program} where only root can write and point there"
         )
     return path
 
@@ -78,7 +79,7 @@ def find_program(
     if explicit:  # 1. the caller's explicit choice
         return _explicit(explicit, var, program)
     if configured:  # 2. the config's key (checked when the config was read)
-        return _explicit(configured, f"{config_file}: key '{program}'", program)
+        return _explicit(configured, f"{config_file}: key '{program}'", program, checked=True)
     searched = [f"{var} (not set)", f"the config's '{program}' key ({'not set' if config_file else 'no config file'})"]
     candidates = []
     if beside:  # 3. uvx: the one that came with the real uv
@@ -88,12 +89,12 @@ def find_program(
     for candidate in dict.fromkeys(candidates):  # 4. PATH, in order, each once
         if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
             continue
-        if is_uvshare(candidate, own):
-            searched.append(f"{candidate} (uvshare itself, skipped)")
-            continue
-        reason = _refused_for_root(candidate)
+        reason = _refused_for_root(candidate)  # as root, before even opening what a member could have put there
         if reason is not None:
             searched.append(f"{candidate} (skipped: root will not run it: {reason})")
+            continue
+        if is_uvshare(candidate, own):
+            searched.append(f"{candidate} (uvshare itself, skipped)")
             continue
         return candidate
     searched.append(f"PATH ({environ.get('PATH', '')!r}: no other {program})")

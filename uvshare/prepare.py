@@ -59,6 +59,17 @@ KEPT = {
 KEPT_IN_SDISTS = (".git", ".gitignore")
 
 
+def keeps_readers(st: os.stat_result, gid: int) -> bool:
+    """Whether giving the regular file ST the group GID and group read/write lets nobody read it who could not.
+
+    True when everybody may read it already, or it is the group's and the group may read it. Otherwise it is left
+    alone: a file may have come from outside the shared dirs (a hard link a member made, whose original was since
+    replaced by a rename, as passwd and editors do, leaving this link the only one), and whoever it kept out must
+    stay out. Writing to such a file harms nobody (it is no longer anyone's); reading it could.
+    """
+    return bool(st.st_mode & 0o004) or (st.st_gid == gid and bool(st.st_mode & 0o040))
+
+
 def is_lock(name: str, st: os.stat_result) -> bool:
     """Whether the entry NAME (ST) is one of uv's lock files: an empty regular file named `.lock` or `*.lock`."""
     return name.endswith(".lock") and stat.S_ISREG(st.st_mode) and st.st_size == 0
@@ -74,19 +85,26 @@ def acl_other(umask: int) -> int:
     return 0o5 & ~umask
 
 
-def not_group_owned(st: os.stat_result) -> str:
-    """`not group-owned (group root)`: names the group the entry has."""
-    import grp
+_GROUP_NAMES: dict[int, str] = {}
 
-    try:
-        name = grp.getgrgid(st.st_gid).gr_name
-    except KeyError:
-        name = str(st.st_gid)
+
+def not_group_owned(st: os.stat_result) -> str:
+    """`not group-owned (group root)`: names the group the entry has (looked up once per gid)."""
+    name = _GROUP_NAMES.get(st.st_gid)
+    if name is None:
+        import grp
+
+        try:
+            name = grp.getgrgid(st.st_gid).gr_name
+        except KeyError:
+            name = str(st.st_gid)
+        _GROUP_NAMES[st.st_gid] = name
     return f"not group-owned (group {name})"
 
 
-def dir_problems(st: os.stat_result, gid: int, *, closed: bool = False) -> list[str]:
-    """What keeps a directory from being shared by group GID: empty when it is right."""
+def dir_problems(st: os.stat_result, gid: int, *, closed: bool = False, reachable: bool = True) -> list[str]:
+    """What keeps a directory from being shared by group GID: empty when it is right. World-write is a problem only
+    where others can REACH it."""
     mode = st.st_mode
     problems = []
     if st.st_gid != gid:
@@ -99,18 +117,21 @@ def dir_problems(st: os.stat_result, gid: int, *, closed: bool = False) -> list[
         problems.append("sticky (uv cannot replace other users' entries)")
     if closed and mode & 0o007:
         problems.append("open to others (an outsider could hold uv's lock files inside and block members)")
-    elif mode & 0o002:
+    elif mode & 0o002 and reachable:
         problems.append("world-writable")
     return problems
 
 
-def file_problems(st: os.stat_result, gid: int, *, lock: bool = False) -> list[str]:
-    """What keeps a regular file from being shared by group GID: empty when it is right."""
+def file_problems(st: os.stat_result, gid: int, *, lock: bool = False, reachable: bool = True) -> list[str]:
+    """What keeps a regular file from being shared by group GID: empty when it is right. Access for others is a
+    problem only where they can REACH it: world-write, and for a LOCK any access (they could hold it)."""
     problems = []
     if st.st_gid != gid:
         problems.append(not_group_owned(st))
     if st.st_mode & GROUP_FILE_BITS != GROUP_FILE_BITS:
         problems.append("not group-writable")
+    if not reachable:
+        return problems
     if lock and st.st_mode & 0o006:
         problems.append("open to others (an outsider could hold this lock and block members)")
     elif st.st_mode & 0o002:
@@ -144,24 +165,26 @@ def is_empty_dir(dfd: int, name: str) -> bool:
         os.close(fd)
 
 
-def covered(dfd: int, key: str) -> "bool | None":
+def covered(dfd: int, key: str, *, top: "bool | None" = None, buckets: "list[str] | None" = None) -> "bool | None":
     """Whether the open shared dir DFD (config KEY) is covered by default ACLs that share what is made inside: its
     own, and those of `.temp` and the cache's `sdists-vN` buckets; None where the filesystem keeps no ACLs.
 
     Read only. uv makes its subdirs inside a covered dir, so they inherit its ACL; a subdir that lacks it predates
-    the ACL and may hold anything, so the dir counts as covered only once `share repair` has walked it.
+    the ACL and may hold anything, so the dir counts as covered only once `share repair` has walked it. TOP (the
+    dir's own state) and BUCKETS (the cache's sdists dirs), when the caller knows them already, save the reading.
     """
     from uvshare import acl
 
-    try:
-        if acl.default_problems(acl.read(dfd, acl.DEFAULT)):
-            return False
-    except OSError as e:
-        return None if e.errno in acl.UNSUPPORTED else False
+    if top is None:
+        try:
+            top = not acl.default_problems(acl.read(dfd, acl.DEFAULT))
+        except OSError as e:
+            return None if e.errno in acl.UNSUPPORTED else False
+    if not top:
+        return top
     inner = [name for name, is_dir in MADE.get(key, ()) if is_dir]
     if key == "cache-dir":
-        with os.scandir(dfd) as entries:
-            inner += [e.name for e in entries if e.name.startswith("sdists-v") and e.is_dir(follow_symlinks=False)]
+        inner += sdists_buckets(dfd) if buckets is None else buckets
     for name in inner:
         try:
             sub = os.open(name, O_DIR, dir_fd=dfd)
@@ -175,6 +198,12 @@ def covered(dfd: int, key: str) -> "bool | None":
         finally:
             os.close(sub)
     return True
+
+
+def sdists_buckets(dfd: int) -> list[str]:
+    """The cache's `sdists-vN/` dirs (not links) in the open cache dir DFD."""
+    with os.scandir(dfd) as entries:
+        return [e.name for e in entries if e.name.startswith("sdists-v") and e.is_dir(follow_symlinks=False)]
 
 
 def repair_hint() -> str:
@@ -216,7 +245,7 @@ class Preparer:
         self.euid = os.geteuid()
         self.changes: list[str] = []
         self.changed: set[str] = set()
-        self.covered: dict[str, bool | None] = {}
+        self.covered: dict[str, bool | None] = {}  # only the dirs that could be opened
 
     def warn(self, text: str) -> None:
         """Pass a warning on, once (shared dirs below one missing parent would each say the same)."""
@@ -270,12 +299,11 @@ class Preparer:
         for path in created:
             self.change(path, f"created {path}")
 
-    def prepare_dir(self, key: str, path: str, parent_fd: "int | None" = None) -> None:
+    def prepare_dir(self, key: str, path: str, parent_fd: "int | None" = None) -> None:  # noqa: PLR0912  # in order
         """Create PATH if missing, fix its group and mode, give it its default ACL, and see to its fixed entries."""
         created: list[str] = []
         closed = key in CLOSED
         spec = self.spec(closed=closed)
-        self.covered[key] = False
         try:
             if parent_fd is None or path == "/":
                 dfd = open_dir(path, spec, created, self.guard)
@@ -305,21 +333,23 @@ class Preparer:
             st = os.fstat(dfd)
             self.fix(dfd, ".", path, st, want_dir=True, closed=closed)
             fresh = path in created
+            top: bool | None = None
             if spec is None or not spec.unsupported:
-                self.ensure_default_acl(dfd, path, st, lambda: fresh or self.coverable(dfd, key))
+                top = self.ensure_default_acl(dfd, path, st, lambda: fresh or self.coverable(dfd, key))
             for name, is_dir in MADE.get(key, ()):
                 self.entry(dfd, path, name, want_dir=is_dir, create=True)
                 if is_dir:
                     self.inner_acl(dfd, path, name)
             for name in KEPT.get(key, ()):
                 self.entry(dfd, path, name, want_dir=False, create=False)
-            if key == "cache-dir":
-                self.sdists(dfd, path)
-            self.covered[key] = None if spec is not None and spec.unsupported else covered(dfd, key)
+            buckets = self.sdists(dfd, path) if key == "cache-dir" else None
+            self.covered[key] = (
+                None if spec is not None and spec.unsupported else covered(dfd, key, top=top, buckets=buckets)
+            )
         finally:
             os.close(dfd)
 
-    def ensure_default_acl(
+    def ensure_default_acl(  # noqa: PLR0911  # each way it can end, said where it ends
         self, fd: int, path: str, st: os.stat_result, may_add: "Callable[[], bool]"
     ) -> "bool | None":
         """Whether the open dir FD has a default ACL that shares what is made inside, adding one when the caller may
@@ -369,10 +399,10 @@ class Preparer:
         finally:
             os.close(sub)
 
-    def sdists(self, dfd: int, path: str) -> None:
-        """Check the cache's `sdists-vN/` buckets themselves and the files every uv command writes in them."""
-        with os.scandir(dfd) as entries:
-            names = [e.name for e in entries if e.name.startswith("sdists-v") and e.is_dir(follow_symlinks=False)]
+    def sdists(self, dfd: int, path: str) -> list[str]:
+        """Check the cache's `sdists-vN/` buckets themselves and the files every uv command writes in them; their
+        names."""
+        names = sdists_buckets(dfd)
         for name in names:
             self.entry(dfd, path, name, want_dir=True, create=False)
             try:
@@ -384,6 +414,7 @@ class Preparer:
                     self.entry(sub, f"{path}/{name}", kept, want_dir=False, create=False)
             finally:
                 os.close(sub)
+        return names
 
     def entry(self, dfd: int, parent: str, name: str, *, want_dir: bool, create: bool) -> None:
         """Make sure the entry NAME of the open dir DFD is shared right: create it, fix it, or warn."""
@@ -396,11 +427,12 @@ class Preparer:
             return
         right_kind = stat.S_ISDIR(st.st_mode) if want_dir else stat.S_ISREG(st.st_mode)
         # A hard link may lead to any file on this filesystem (a member can link one that is not theirs): a file
-        # with more than one link is never changed in place, whoever owns it and whatever its group.
-        if right_kind and (want_dir or st.st_nlink == 1):
+        # with more than one link is never changed in place, whoever owns it and whatever its group; nor is one
+        # whose readers a fix would widen (see keeps_readers: it may be such a link whose original was replaced).
+        if right_kind and (want_dir or (st.st_nlink == 1 and keeps_readers(st, self.gid))):
             self.fix(dfd, name, path, st, want_dir=want_dir, lock=not want_dir and is_lock(name, st))
             return
-        what = kind_of(st)
+        what = kind_of(st) if not right_kind or want_dir or st.st_nlink > 1 else "a file others may not read"
         if stat.S_ISLNK(st.st_mode):
             try:  # noqa: SIM105  # contextlib would be one more import on the every-call path
                 what += f" to {os.readlink(name, dir_fd=dfd)}"

@@ -6,6 +6,10 @@ there (a sticky bit is no help — anyone can add a name to /tmp). Every directo
 the caller or a member of the group (an outsider who owns one could swap what lies below). Everything is created
 with O_EXCL and O_NOFOLLOW, directories 0700 until they have their group and mode, and every change acts on a file
 descriptor checked to be the entry just looked at.
+
+What root runs or reads (uv, uvx, config files) must be something only root could have written, reached through
+dirs only root controls: `root_may_trust`. A uv in a dir a member can write (a shared bin dir on root's PATH), or a
+config file a member owns, would make root their puppet.
 """
 
 import errno
@@ -70,6 +74,18 @@ class Guard:
         member = self.is_member(st.st_uid)
         return bool(member) or (member is None and st.st_gid == self.gid)
 
+    def clear_way(self, parent_fd: int, name: str, path: str) -> bool:
+        """Remove NAME from PARENT_FD when it is an outsider's symlink or file in the way of the shared tree (as
+        root, with TAKE_BACK); True when it was. Only a name is removed, never what it points at."""
+        if not self.take_back:
+            return False
+        st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode) or self.owner_ok(st):
+            return False
+        os.unlink(name, dir_fd=parent_fd)
+        self.taken.append((path, f"removed {path}: {kind_of(st)} that {owner_name(st.st_uid)}, an outsider, put there"))
+        return True
+
     def check(self, fd: int, st: os.stat_result, path: str, mode: int) -> None:
         """Refuse the directory FD at PATH if an outsider owns it, or take it back (empty, as root, setup only)."""
         if self.owner_ok(st):
@@ -115,11 +131,12 @@ def _link_target(parent_fd: int, name: str, path: str) -> str:
     if not stat.S_ISLNK(st.st_mode):
         raise NotADirectoryError(errno.ENOTDIR, f"{name} in the way of {path} is not a directory")
     if not (st.st_uid in (0, os.geteuid()) and writable_only_by_root_or_caller(os.fstat(parent_fd))):
-        from uvshare.errors import UnsafePath  # imported only when there is an error (see config.config_error)
+        from uvshare.errors import UnsafePath, admin  # imported only when there is an error
 
         raise UnsafePath(
-            f"{path}: '{name}' on the way is a symlink in a directory others can write, so uvshare will not "
-            "follow it; replace it with a real directory or configure the real path"
+            f"{path}: '{name}' on the way is a symlink (made by {owner_name(st.st_uid)}) in a directory others can "
+            f"write, so uvshare will not follow it; replace it with a real directory or configure the real path (as "
+            f"root, '{admin('setup')}' removes one an outsider made)"
         )
     return os.readlink(name, dir_fd=parent_fd)
 
@@ -179,6 +196,10 @@ def open_dir(  # noqa: PLR0912  # one walk, component by component: split up, th
             except OSError as e:
                 if e.errno not in (errno.ELOOP, errno.ENOTDIR):
                     raise
+                here = "/" + "/".join([*walked, name])
+                if guard is not None and spec is not None and guard.clear_way(stack[-1], name, here):
+                    parts.insert(0, name)  # made anew on the next round
+                    continue
                 target = _link_target(stack[-1], name, path)
                 if target.startswith("/"):
                     while len(stack) > 1:
@@ -217,6 +238,8 @@ def open_child(
         except OSError as e:
             if e.errno not in (errno.ELOOP, errno.ENOTDIR):
                 raise
+            if guard is not None and spec is not None and guard.clear_way(parent_fd, name, path):
+                continue
             break
         if guard is not None:
             try:
@@ -317,3 +340,72 @@ def kind_of(st: os.stat_result) -> str:
     if stat.S_ISREG(mode):
         return f"a file with {st.st_nlink} hard links" if st.st_nlink > 1 else "a file"
     return "a special file"
+
+
+# What root may run or read
+
+
+TRUST_HOPS = 40  # symlinks followed on the way to one file root may run or read
+
+
+def _opens_to_others(st: os.stat_result) -> bool:
+    """Whether anyone but root can add, remove or rename entries in the directory ST."""
+    return st.st_uid != 0 or bool(st.st_mode & 0o022)
+
+
+def root_may_trust(path: str) -> "str | None":  # noqa: PLR0911, PLR0912  # one reason per return
+    """None when nobody but root can have made PATH what it is; otherwise why not, naming the culprit.
+
+    Every directory from "/" must be root's and writable by root only. A world-writable sticky directory (/tmp)
+    counts only for a root-owned directory in it: a file or symlink there could have been moved or hard-linked in
+    by anyone. A symlink on the way is followed only where root alone could have made it, and `..` is walked, never
+    resolved as text (`link/..` is the link's target's parent). The file itself must be a regular file, root's, and
+    writable by root only.
+    """
+    if not path.startswith("/"):
+        path = os.path.join(os.getcwd(), path)
+    pending = [p for p in path.split("/") if p not in ("", ".")]
+    current = "/"  # a real path: no symlink in it, so its textual parent is its parent
+    parent = os.lstat("/")
+    hops = 0
+    while pending:
+        name = pending.pop(0)
+        if name == "..":
+            current = os.path.dirname(current)
+            parent = os.lstat(current)
+            continue
+        here = os.path.join(current, name)
+        try:
+            st = os.lstat(here)
+        except OSError as e:
+            return f"{here}: {e.strerror}"
+        if _opens_to_others(parent):
+            sticky_root_dir = (
+                parent.st_uid == 0 and parent.st_mode & stat.S_ISVTX and stat.S_ISDIR(st.st_mode) and st.st_uid == 0
+            )
+            if not sticky_root_dir:
+                return f"{current} ({_who(parent)}) can be written by others than root"
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > TRUST_HOPS:
+                return f"{path}: too many symlinks"
+            target = os.readlink(here)
+            if target.startswith("/"):
+                current, parent = "/", os.lstat("/")
+            pending[0:0] = [p for p in target.split("/") if p not in ("", ".")]
+            continue
+        if pending:
+            if not stat.S_ISDIR(st.st_mode):
+                return f"{here} is not a directory"
+            current, parent = here, st
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            return f"{here} is not a regular file"
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            return f"{here} ({_who(st)}) can be written by others than root"
+        return None
+    return "the path names a directory, not a file"
+
+
+def _who(st: os.stat_result) -> str:
+    return describe(st)

@@ -169,86 +169,119 @@ def say_installed(names: "Sequence[str]", env: "Mapping[str, str]") -> None:
         sys.stderr.write(f"uvshare: Python {name.split('-')[1]} is already installed at {path}; nothing to do\n")
 
 
-def run(args: "Sequence[str]", program: str = "uv") -> int:  # noqa: PLR0912  # the every-call path, in order
-    """Everything uvshare does before uv: returns an exit status only when uv does not need to run."""
-    from uvshare.config import DIR_KEYS, load
+class Call:
+    """One call of uvshare: the config, who the caller is, what they are given, and the real uv (found once)."""
 
-    environ = os.environ
-    depth = check_loop(environ)
-    config = load(environ)
-    env = environ.copy()
-    role = "none"
-    dirs: dict[str, str] = {}
-    given: dict[str, str] = {}
-    if config is not None:
-        dirs = shared_dirs(config, environ)
-        role = membership(config.gid) if config.gid is not None else "none"
-        if role == "root":
-            given = {k: p for k, p in dirs.items() if k not in CACHES}
-        elif role == "outsider":
-            given = {k: p for k, p in dirs.items() if k in OUTSIDER_GETS}
+    def __init__(self, args: "Sequence[str]", program: str) -> None:
+        from uvshare.config import DIR_KEYS, load
+
+        self.args = args
+        self.program = program
+        self.environ = environ = os.environ
+        self.depth = check_loop(environ)
+        self.config = config = load(environ)
+        self.env = env = environ.copy()
+        self.role = "none"
+        self.dirs: dict[str, str] = {}
+        self.given: dict[str, str] = {}
+        self.quiet = False  # `-q` on a `python install` that uvshare answers itself
+        self._uv = ""
+        if config is None:
+            return
+        self.dirs = shared_dirs(config, environ)
+        self.role = membership(config.gid) if config.gid is not None else "none"
+        if self.role == "root":
+            self.given = {k: p for k, p in self.dirs.items() if k not in CACHES}
+            if environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
+                env["UV_LINK_MODE"] = "copy"  # none of root's installs shares an inode with what others can write
+        elif self.role == "outsider":
+            self.given = {k: p for k, p in self.dirs.items() if k in OUTSIDER_GETS}
         else:
-            given = dirs
-        env.update({DIR_KEYS[k]: p for k, p in given.items()})
-    if role == "root" and environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
-        env["UV_LINK_MODE"] = "copy"  # no inode of root's installs is shared with a file someone else can write
+            self.given = self.dirs
+        env.update({DIR_KEYS[k]: p for k, p in self.given.items()})
 
-    found_uv: list[str] = []
-
-    def real_uv() -> str:
-        if not found_uv:  # found once, and only when needed
+    def real_uv(self) -> str:
+        """The real uv, found on first need (a skip answered from names needs none)."""
+        if not self._uv:
             from uvshare.finduv import find_uv
 
-            found_uv.append(find_uv(environ, config.uv if config else None, config.files[0] if config else None))
-        return found_uv[0]
+            config = self.config
+            self._uv = find_uv(self.environ, config.uv if config else None, config.files[0] if config else None)
+        return self._uv
 
-    ask_uv: list[str] = []
-    quiet = False
-    if program == "uv" and (config is None or config.skip_installed) and "install" in args:
-        from uvshare.skip import INSTALLED, UNSURE, answer_from_names, install_requests, links_in_place
+    def installed(self, requests: "Sequence[str]", *, ask_uv: bool) -> bool:
+        """Whether every requested Python is installed as uv's own install would leave it (see skip)."""
+        from uvshare.skip import INSTALLED, UNSURE, answer_from_names, answer_from_uv, links_in_place
 
-        asked = install_requests(args)
-        if asked:
-            quiet = asked[1]
-            state, names = answer_from_names(asked[0], env)
-            if state == INSTALLED and links_in_place(names, real_uv, env):
-                if not quiet:
-                    say_installed(names, env)
-                return 0
-            if state == UNSURE and os.geteuid() != 0:  # root never asks `find`: it runs interpreters members wrote
-                ask_uv = asked[0]
-    if role == "outsider" and config is not None and program == "uv":
-        refuse_outsider(args, config, dirs)
-    if config is not None and config.gid is not None and role in ("root", "member"):
+        if ask_uv:
+            names = answer_from_uv(self.real_uv(), requests, self.env) or []
+        else:
+            state, names = answer_from_names(requests, self.env)
+            if state == UNSURE:
+                raise LookupError  # only uv can tell
+            if state != INSTALLED:
+                return False
+        if names and links_in_place(names, self.real_uv, self.env):
+            if not self.quiet:
+                say_installed(names, self.env)
+            return True
+        return False
+
+    def prepare(self) -> None:
+        """Prepare the shared dirs (root and members), and set the umask where a dir uv may write needs it."""
+        config = self.config
+        if config is None or config.gid is None or self.role not in ("root", "member"):
+            return
         from uvshare.prepare import Preparer
 
         preparer = Preparer(config.gid, config.umask, config.group or str(config.gid), warn, acl=config.acl)
-        preparer.prepare(dirs)
+        preparer.prepare(self.dirs)
         # Where every dir uv may write has a default ACL, what is created there is shared whatever the umask: leave
         # the caller's alone, so that nothing else they write becomes group-writable. Elsewhere the umask does it.
-        if not (config.acl and all(preparer.covered.get(k) for k in given)):
+        if not (config.acl and all(preparer.covered.get(k, False) for k in self.given)):
             os.umask(config.umask)
-    if ask_uv:
-        from uvshare.skip import answer_from_uv, links_in_place
 
-        names = answer_from_uv(real_uv(), ask_uv, env) or []
-        if names and links_in_place(names, real_uv, env):
-            if not quiet:
-                say_installed(names, env)
-            return 0
-    if program == "uvx":
+    def target(self) -> str:
+        """The program to exec: the real uv, or the real uvx (by its own order, beside the real uv first)."""
+        if self.program != "uvx":
+            return self.real_uv()
         from uvshare.errors import UvNotFound
         from uvshare.finduv import find_program
 
         try:
-            beside: str | None = real_uv()
+            beside: str | None = self.real_uv()
         except UvNotFound:  # no uv found: look for uvx on its own
             beside = None
+        config = self.config
         configured, where = (config.uvx, config.files[0]) if config else (None, None)
-        target = find_program("uvx", environ, configured, where, beside)
-    else:
-        target = real_uv()
-    return exec_program(target, args, env, depth)
+        return find_program("uvx", self.environ, configured, where, beside)
+
+    def run(self) -> int:
+        """Everything uvshare does before uv: returns an exit status only when uv does not need to run."""
+        args, config = self.args, self.config
+        unsure: Sequence[str] = ()
+        if self.program == "uv" and (config is None or config.skip_installed) and "install" in args:
+            from uvshare.skip import install_requests
+
+            asked = install_requests(args)
+            if asked:
+                requests, self.quiet = asked
+                try:
+                    if self.installed(requests, ask_uv=False):
+                        return 0
+                except LookupError:  # root never asks `find`: it runs the interpreters, which members can write
+                    unsure = requests if os.geteuid() != 0 else ()
+        if self.role == "outsider" and config is not None and self.program == "uv":
+            refuse_outsider(args, config, self.dirs)
+        self.prepare()  # before any uv runs, `find` included
+        if unsure and self.installed(unsure, ask_uv=True):
+            return 0
+        return exec_program(self.target(), args, self.env, self.depth)
+
+
+def run(args: "Sequence[str]", program: str = "uv") -> int:
+    """Everything uvshare does before uv (or uvx): an exit status only when it need not run."""
+    return Call(args, program).run()
 
 
 def main(argv: "Sequence[str] | None" = None) -> int:

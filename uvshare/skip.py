@@ -171,7 +171,8 @@ def plain_request(request: str, suffix: str = "") -> "tuple[int, ...] | None":
 
 def complete_install(install_dir: str, name: str, minor: str) -> bool:
     """Whether INSTALL_DIR/NAME is what uv's install leaves: a real dir with bin/pythonX.Y (a regular executable
-    file, not a link) and lib/pythonX.Y (where uv writes EXTERNALLY-MANAGED). Nothing is run."""
+    file, not a link) and lib/pythonX.Y holding the `_sysconfigdata_*.py` uv's own install needs (and patches).
+    Nothing is run."""
     import stat
 
     root = f"{install_dir}/{name}"
@@ -181,12 +182,18 @@ def complete_install(install_dir: str, name: str, minor: str) -> bool:
         lib = os.lstat(f"{root}/lib/python{minor}")
     except OSError:
         return False
-    return (
+    if not (
         stat.S_ISDIR(top.st_mode)
         and stat.S_ISREG(exe.st_mode)
         and bool(exe.st_mode & 0o111)
         and stat.S_ISDIR(lib.st_mode)
-    )
+    ):
+        return False
+    try:
+        with os.scandir(f"{root}/lib/python{minor}") as entries:
+            return any(e.name.startswith("_sysconfigdata_") and e.name.endswith(".py") for e in entries)
+    except OSError:
+        return False
 
 
 def scan_minor(install_dir: str, major: int, minor: int, suffix: str) -> "tuple[dict[int, str], bool] | None":

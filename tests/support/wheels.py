@@ -41,7 +41,7 @@ def tool_install_args(wheels: Path, spec: str, command: str = "uvshare") -> list
 
 
 # A PEP 517 backend kept inside the sdist itself (`backend-path`), so that building needs nothing from an index.
-BACKEND = '''
+BACKEND = """
 import base64, hashlib, zipfile
 
 NAME, MODULE, VERSION = {name!r}, {module!r}, {version!r}
@@ -61,7 +61,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     files = {{
         f"{{MODULE}}.py": open(f"{{MODULE}}.py", "rb").read(),
         f"{{dist}}/METADATA": f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n".encode(),
-        f"{{dist}}/WHEEL": b"Wheel-Version: 1.0\\nGenerator: uvshare-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+        f"{{dist}}/WHEEL": (
+            b"Wheel-Version: 1.0\\nGenerator: uvshare-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+        ),
     }}
     record = [_line(n, d) for n, d in files.items()] + [f"{{dist}}/RECORD,,"]
     files[f"{{dist}}/RECORD"] = ("\\n".join(record) + "\\n").encode()
@@ -70,7 +72,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for n, d in files.items():
             zf.writestr(n, d)
     return wheel
-'''
+"""
 
 
 def make_sdist(dest: Path, name: str, version: str) -> Path:

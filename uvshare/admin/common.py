@@ -72,7 +72,7 @@ def load_group_config() -> tuple[Config, int]:
         raise ConfigError(f"{config.files[-1]}: no 'group' key; name the shared group, e.g. group = \"uvshare\"")
     if not config.dirs:
         raise ConfigError(
-            f"{config.files[-1]}: no shared dirs configured; add them (python-install-dir = \"/opt/uv/python\", …) "
+            f'{config.files[-1]}: no shared dirs configured; add them (python-install-dir = "/opt/uv/python", …) '
             f"or run '{as_root('init --group GROUP --prefix DIR')}'"
         )
     return config, config.gid

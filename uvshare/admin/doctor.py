@@ -219,7 +219,9 @@ def check_entry(path: str, gid: int, want_dir: bool, subject: str) -> Check:
     return Check("ok", subject, f"{path} ({describe(st)})")
 
 
-def check_tree(path: str, fd: int, policy: tree.Policy, subject: str) -> list[Check]:
+def check_tree(  # noqa: PLR0912  # one walk, one report: split up, the counts would travel between functions
+    path: str, fd: int, policy: tree.Policy, subject: str
+) -> list[Check]:
     """How many entries below PATH are not shared right, by what is wrong, and which are left alone (and why)."""
     walker = tree.Walker()
     book = tree.LinkBook()
@@ -333,6 +335,9 @@ def check_filesystem(path: str, all_mounts: list[mounts.Mount], subject: str) ->
     except OSError:
         return checks
     try:
+        lock = os.fstat(fd)
+        if not stat.S_ISREG(lock.st_mode) or lock.st_nlink != 1:
+            return checks  # not uv's lock as it should be: the entry's own check says so
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError as e:
         if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
@@ -352,13 +357,20 @@ def check_filesystem(path: str, all_mounts: list[mounts.Mount], subject: str) ->
 def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: list[mounts.Mount]) -> list[Check]:
     """Every check of one configured dir."""
     gid = guard.gid
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return [*check_parents(path, guard, key), Check("problem", key, f"{path} does not exist", as_root("setup"))]
-    if not stat.S_ISDIR(st.st_mode):
-        return [Check("problem", key, f"{path} is not a directory", f"remove it, then {as_root('setup')}")]
     checks = check_parents(path, guard, key)
+    try:  # the way every uvshare command opens it: no symlink others could have planted is followed
+        fd = open_dir(path)
+    except FileNotFoundError:
+        return [*checks, Check("problem", key, f"{path} does not exist", as_root("setup"))]
+    except UvshareError as e:
+        return [*checks, Check("problem", key, str(e), as_root("setup"))]
+    except OSError as e:
+        what = "something on the way is not a directory" if e.errno == errno.ENOTDIR else e.strerror
+        return [*checks, Check("problem", key, f"cannot open {path}: {what}", f"remove it, then {as_root('setup')}")]
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
     problems = prepare.dir_problems(st, gid, closed=key in prepare.CLOSED)
     if not guard.owner_ok(st):
         problems.insert(0, f"owned by {owner_name(st.st_uid)}, who is not a member of group '{guard.group_label}'")
@@ -420,7 +432,7 @@ def check_path(config: Config) -> list[Check]:
 def check_self() -> Check:
     """Whether anyone but root could change the uvshare that root runs: its interpreter or its installed code."""
     import uvshare
-    from uvshare.trust import root_may_trust
+    from uvshare.safefs import root_may_trust
 
     places = [os.path.realpath(sys.executable), os.path.dirname(os.path.realpath(uvshare.__file__))]
     writable = []

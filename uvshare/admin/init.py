@@ -15,7 +15,7 @@ from uvshare.admin.common import Command
 from uvshare.admin.doctor import run_checks
 from uvshare.admin.files import PROFILE, write_atomically
 from uvshare.admin.setup import Setup
-from uvshare.config import DIR_KEYS, ENV_CONFIG, SYSTEM_CONFIG, config_paths, load, read_file
+from uvshare.config import DIR_KEYS, ENV_CONFIG, SYSTEM_CONFIG, check_value, config_paths, load, read_file
 from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvNotFound, UvshareError
 from uvshare.finduv import find_uv, is_uvshare
 
@@ -109,7 +109,8 @@ class Init(Command):
 
     def values(self) -> dict[str, object]:
         """The config's keys, in order."""
-        group: object = int(self.group) if self.group.isdigit() else self.group
+        group: object = int(self.group) if self.group.isascii() and self.group.isdigit() else self.group
+        check_value("--group", "group", group)
         prefix = self.prefix
         if not prefix.startswith("/"):
             raise UvshareError(f"--prefix must be an absolute path, not {prefix!r}")
@@ -126,6 +127,7 @@ class Init(Command):
             if given is not None:
                 if not given.startswith("/"):
                     raise UvshareError(f"--{key} must be an absolute path, not {given!r}")
+                check_value(f"--{key}", key, given)
                 values[key] = os.path.normpath(given)
         return values
 

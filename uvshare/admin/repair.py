@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -81,7 +82,7 @@ class DirReport:
 
     seen: int = 0
     fixed: int = 0
-    kinds: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[tuple[str, ...]] = field(default_factory=Counter)  # problems (as judged) -> entries
     left_alone: int = 0
     left_examples: list[str] = field(default_factory=list)
     not_yours: int = 0
@@ -96,6 +97,7 @@ class Repairer:
         self.policy = policy
         self.label = label
         self.dry_run = command.dry_run
+        self.verbose = command.verbose  # read once: a plumbum switch is a descriptor, and this runs per entry
         self.already = already  # paths `setup` changed (or would) before the walk: counted once
         self.book = tree.LinkBook()
         self.walker = tree.Walker()
@@ -130,7 +132,7 @@ class Repairer:
             if self.apply(entry, verdict):
                 if not counted:
                     report.fixed += 1
-                    report.kinds.update(verdict.problems)
+                    report.kinds[verdict.problems] += 1
             else:
                 report.not_yours += 1
                 if verdict.default_acl or entry.fd is not None:
@@ -141,9 +143,8 @@ class Repairer:
 
     def apply(self, entry: tree.Entry, verdict: tree.Verdict) -> bool:
         """Fix ENTRY through an fd checked to be the entry looked at; False when it is not the caller's to change."""
-        change = f"{entry.path}: {', '.join(verdict.problems)} -> group {self.label}, mode {verdict.mode:04o}"
         if self.dry_run:
-            self.detail(f"would fix {change}")
+            self.detail("would fix", entry.path, verdict)
             return True
         fd = entry.fd if entry.fd is not None else open_node(entry.parent_fd, entry.name, entry.st)
         if fd is None:
@@ -155,19 +156,18 @@ class Repairer:
         finally:
             if fd != entry.fd:
                 os.close(fd)
-        self.detail(f"fixed {change}")
+        self.detail("fixed", entry.path, verdict)
         return True
 
     def change(self, fd: int, st: os.stat_result, verdict: tree.Verdict) -> None:
         """Group, access ACL (its group entry), mode, and (dirs) default ACL of the open file FD."""
         if st.st_gid != self.policy.gid:
             os.fchown(fd, -1, self.policy.gid)
-        if self.policy.acls:
+        if self.policy.acls and stat.S_ISDIR(st.st_mode):  # files: their mode (see the README's known limits)
             try:
-                entries = acl.read(fd, acl.ACCESS)
-                want = 0o7 if verdict.default_acl or st.st_mode & 0o100 else 0o6
-                if entries is not None and acl.group_access_problem(entries, want):
-                    acl.write(fd, acl.ACCESS, acl.with_group_access(entries, want))
+                entries = acl.read(fd, acl.ACCESS, probe=False)
+                if entries is not None and acl.group_access_problem(entries, 0o7):
+                    acl.write(fd, acl.ACCESS, acl.with_group_access(entries, 0o7))
                 if verdict.default_acl:
                     existing = acl.read(fd, acl.DEFAULT)
                     acl.write(fd, acl.DEFAULT, acl.shared_default(existing, self.policy.acl_other))
@@ -187,7 +187,7 @@ class Repairer:
                 continue
             if self.dry_run:
                 self.links_fixed += len(seen.places)  # entries are paths: each link is one
-                self.detail(f"would fix {seen.path}: {', '.join(seen.problems)} -> mode {seen.mode:04o}")
+                self.detail("would fix", seen.path, tree.Verdict(seen.problems, seen.mode))
                 continue
             try:
                 parent = open_dir(os.path.dirname(seen.path))
@@ -203,7 +203,7 @@ class Repairer:
                 if (st.st_dev, st.st_ino) == (dev, ino) and self.book.still(seen, st):
                     set_group_mode(fd, st, self.policy.gid, seen.mode)
                     self.links_fixed += len(seen.places)
-                    self.detail(f"fixed {seen.path}: {', '.join(seen.problems)} -> mode {seen.mode:04o}")
+                    self.detail("fixed", seen.path, tree.Verdict(seen.problems, seen.mode))
                 else:
                     self.links_left.append(f"{seen.path} (changed during the repair)")
             except PermissionError:
@@ -212,10 +212,11 @@ class Repairer:
                 os.close(fd)
                 os.close(parent)
 
-    def detail(self, line: str) -> None:
-        """A line per path, with --verbose."""
-        if self.command.verbose:
-            print(escape(line))
+    def detail(self, done: str, path: str, verdict: tree.Verdict | None = None) -> None:
+        """A line per path, with --verbose (built only then: repair may change 200,000 entries)."""
+        if self.verbose:
+            what = f": {', '.join(verdict.problems)} -> group {self.label}, mode {verdict.mode:04o}" if verdict else ""
+            print(escape(f"{done} {path}{what}"))
 
 
 class Repair(Command):
@@ -231,7 +232,7 @@ class Repair(Command):
         help="how long to wait for uv's lock on a dir (default 60)",
     )
 
-    def main(self) -> int:  # the report, in order
+    def main(self) -> int:  # noqa: PLR0912  # the report, in order
         timeout = parse_timeout(self.timeout_text)
         config, gid = load_group_config()
         dirs = shared_dirs(config)
@@ -258,7 +259,9 @@ class Repair(Command):
                 incomplete += 1
                 continue
             try:
-                report = self.repair_dir(repairer, key, dir_fd, path, dirs.get(GUARDED_BY[key]), timeout, total)
+                report = self.repair_dir(
+                    repairer, key, dir_fd, path, guard=dirs.get(GUARDED_BY[key]), timeout=timeout, done=total
+                )
             finally:
                 os.close(dir_fd)
             total += report.fixed
@@ -282,7 +285,7 @@ class Repair(Command):
         return EXIT_PROBLEMS if warnings or incomplete or repairer.walker.too_deep else 0
 
     def repair_dir(
-        self, repairer: Repairer, key: str, dir_fd: int, path: str, guard: str | None, timeout: float, done: int
+        self, repairer: Repairer, key: str, dir_fd: int, path: str, *, guard: str | None, timeout: float, done: int
     ) -> DirReport:
         """Repair one dir while holding the uv lock that guards it, then give it its default ACL if all went well."""
         lock_fd = None
@@ -331,7 +334,7 @@ class Repair(Command):
                 acl.write(dir_fd, acl.DEFAULT, acl.shared_default(existing, policy.acl_other))
         except OSError:
             return 0  # unsupported, or not ours: doctor says which
-        repairer.detail(f"{repairer.verb()} {path}: no default ACL -> default ACL with group rwx")
+        repairer.detail(repairer.verb(), f"{path}: no default ACL -> default ACL with group rwx")
         if path in repairer.already:
             return 0
         repairer.already.add(path)
@@ -339,7 +342,11 @@ class Repair(Command):
 
     def report(self, repairer: Repairer, key: str, path: str, report: DirReport) -> None:
         """One line per dir, and what was left alone."""
-        kinds = ", ".join(f"{kind}: {n}" for kind, n in report.kinds.most_common())
+        by_problem: Counter[str] = Counter()
+        for problems, n in report.kinds.items():
+            for problem in problems:
+                by_problem[problem] += n
+        kinds = ", ".join(f"{kind}: {n}" for kind, n in by_problem.most_common())
         if report.fixed:
             self.say("ok", f"{key} {path}: {report.seen:,} entries, {report.fixed} {repairer.verb()} ({kinds})")
         else:

@@ -12,6 +12,7 @@ import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from uvshare import acl, prepare
 from uvshare.safefs import open_dir, open_node
@@ -23,8 +24,7 @@ MAX_DEPTH = 256  # deeper than anything uv makes; a deeper subtree is reported a
 SETTLED_NS = 50_000_000
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One entry below a shared dir: its parent's fd, name, path, lstat, whether others can reach it, and (for a
     directory) an fd of its own, valid while the walk is inside it."""
 
@@ -57,14 +57,24 @@ class Policy:
     acl_other: int
 
 
-def judge(entry: Entry, policy: Policy) -> Verdict:  # one rule per return reads best
+RIGHT = Verdict(())
+
+
+def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911  # one rule per return reads best
     """Judge an entry by what sharing needs; every uvshare command uses these rules."""
     st = entry.st
     mode = st.st_mode
+    if (
+        stat.S_ISREG(mode)
+        and st.st_gid == policy.gid
+        and mode & 0o062 == 0o060
+        and not (mode & 0o004 and entry.reachable and entry.name.endswith(".lock"))
+    ):
+        return RIGHT  # the common case, first: a group-owned, group-writable file others cannot write (or hold)
     if stat.S_ISLNK(mode):
-        return Verdict(())  # a link's own owner and mode mean nothing; it is never followed
+        return RIGHT  # a link's own owner and mode mean nothing; it is never followed
     if stat.S_ISDIR(mode):
-        problems = [p for p in prepare.dir_problems(st, policy.gid) if entry.reachable or p != "world-writable"]
+        problems = prepare.dir_problems(st, policy.gid, reachable=entry.reachable)
         needs_acl = False
         if policy.acls and entry.fd is not None:
             try:
@@ -78,15 +88,14 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # one rule per return reads
     if not stat.S_ISREG(mode):
         return Verdict(("a special file",), 0, "a special file (device, FIFO or socket)")
     lock = prepare.is_lock(entry.name, st)
-    problems = [
-        p
-        for p in prepare.file_problems(st, policy.gid, lock=lock and entry.reachable)
-        if entry.reachable or p != "world-writable"
-    ]
+    problems = prepare.file_problems(st, policy.gid, lock=lock, reachable=entry.reachable)
     if not problems:
         return Verdict(())
     if mode & prepare.SETID:
         return Verdict(tuple(problems), 0, "setuid/setgid: never made group-writable")
+    if not prepare.keeps_readers(st, policy.gid):
+        only = "its owner (or its own group) alone may read it: uvshare never widens who may read a file"
+        return Verdict(tuple(problems), 0, only)
     fixed = prepare.fixed_file_mode(mode, lock=lock and entry.reachable)
     if not entry.reachable:
         fixed |= stat.S_IMODE(mode) & 0o002  # others cannot reach it: nothing to take from them
@@ -149,7 +158,7 @@ class Walker:
         self.walked: set[tuple[int, int]] = set()
         self.count = 0  # entries seen, for progress
 
-    def walk(self, top_fd: int, top: str, reachable: bool) -> Iterator[Entry]:
+    def walk(self, top_fd: int, top: str, reachable: bool) -> Iterator[Entry]:  # noqa: PLR0912  # one loop, one frame
         """Every entry below the open dir TOP_FD, depth first; a dir is yielded (with an fd) before its contents.
 
         Directories are entered through O_NOFOLLOW fds checked to be the entry just listed, one fd per level; mount
@@ -159,37 +168,56 @@ class Walker:
         if (st.st_dev, st.st_ino) in self.walked:
             return
         self.walked.add((st.st_dev, st.st_ino))
-        yield from self._walk(top_fd, top, st.st_dev, 0, reachable and bool(st.st_mode & 0o001))
-
-    def _walk(self, fd: int, path: str, dev: int, depth: int, reachable: bool) -> Iterator[Entry]:
+        dev = st.st_dev
+        # One frame for the whole walk (a generator per level would hand each entry up through every level): a stack
+        # of (dir fd — ours to close, except the top's —, its path, its names still to look at, reachable).
+        stack = [(top_fd, top, iter(_names(top_fd)), reachable and bool(st.st_mode & 0o001))]
         try:
-            with os.scandir(fd) as it:
-                names = sorted(e.name for e in it)
-        except OSError:
-            return
-        for name in names:
-            try:
-                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            self.count += 1
-            child = f"{path}/{name}"
-            if not stat.S_ISDIR(st.st_mode) or st.st_dev != dev:
-                yield Entry(fd, name, child, st, reachable)
-                continue
-            sub = open_node(fd, name, st)
-            if sub is None:
-                continue  # gone or swapped meanwhile
-            try:
-                yield Entry(fd, name, child, st, reachable, sub)
+            while stack:
+                fd, path, names, reach = stack[-1]
+                name = next(names, None)
+                if name is None:
+                    stack.pop()
+                    if fd != top_fd:
+                        os.close(fd)
+                    continue
+                try:
+                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                self.count += 1
+                child = f"{path}/{name}"
+                if not stat.S_ISDIR(st.st_mode) or st.st_dev != dev:
+                    yield Entry(fd, name, child, st, reach)
+                    continue
+                sub = open_node(fd, name, st)
+                if sub is None:
+                    continue  # gone or swapped meanwhile
+                try:
+                    yield Entry(fd, name, child, st, reach, sub)
+                except BaseException:
+                    os.close(sub)
+                    raise
                 if (st.st_dev, st.st_ino) in self.walked:
-                    continue
-                if depth + 1 > MAX_DEPTH:
+                    os.close(sub)
+                elif len(stack) > MAX_DEPTH:
                     self.too_deep.append(child)
-                    continue
-                yield from self._walk(sub, child, dev, depth + 1, reachable and bool(st.st_mode & 0o001))
-            finally:
-                os.close(sub)
+                    os.close(sub)
+                else:
+                    stack.append((sub, child, iter(_names(sub)), reach and bool(st.st_mode & 0o001)))
+        finally:
+            for fd, *_ in stack:
+                if fd != top_fd:
+                    os.close(fd)
+
+
+def _names(fd: int) -> list[str]:
+    """The entries of the open dir FD, sorted (the walk's order, and its memory: one list per level)."""
+    try:
+        with os.scandir(fd) as it:
+            return sorted(e.name for e in it)
+    except OSError:
+        return []
 
 
 def reachable_by_others(path: str) -> bool:
