@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import Sandbox, User, fingerprint, group_gid
+from tests.support.harness import GROUP, Sandbox, User, fingerprint, group_gid
 from tests.support.wheels import make_wheel, tool_install_args
 
 ANYBODY = User("1000770000", 1000770000, 0, in_passwd=False)  # an arbitrary uid in gid 0, as OpenShift runs
@@ -627,6 +627,145 @@ def test_config_values_never_crash(box1: Sandbox, text: str, needle: str) -> Non
         str(box1.root / "init.toml"),
     )
     assert init.returncode == 2 and "gid from 0 to" in init.stderr, str(init)
+
+
+# found by a second review -----------------------------------------------------------------------------------------
+
+
+def test_a_taken_back_dir_keeps_none_of_the_outsiders_acls(box1: Sandbox) -> None:
+    """An outsider makes the dir where the tree goes and gives themselves rwx in its access and default ACLs; setup
+    takes it back: none of their entries may survive into the tree, and members must be able to write."""
+    box = box1
+    shared = sticky_config(box)
+    dave = box.users["dave"].name
+    box.ok(
+        "dave",
+        "sh",
+        "-c",
+        f'mkdir "{shared}" && setfacl -m u:{dave}:rwx "{shared}" && setfacl -d -m u:{dave}:rwx "{shared}"',
+    )
+    setup = box.ok("root", "uvshare", "share", "setup")
+    assert "took back" in setup.stdout, setup.stdout
+    for path in (shared, shared / "tools", shared / "tools" / ".lock", shared / "cache"):
+        assert (
+            f"user:{dave}:"
+            not in subprocess.run(["getfacl", "-p", str(path)], capture_output=True, text=True, check=True).stdout
+        ), path
+    assert box.run("dave", "touch", shared / "tools" / "owned-by-outsider").returncode != 0
+    assert box.run("dave", "flock", "-n", shared / "tools" / ".lock", "true").returncode != 0
+    box.ok("alice", "touch", shared / "tools" / "mine")
+    assert box.ok("root", "uvshare", "share", "doctor").stdout.rstrip().endswith("healthy")
+
+
+def test_an_inherited_acl_never_shuts_the_group_out(box1: Sandbox) -> None:
+    """The prefix already carries someone's default ACL (group::r-x, and a named entry that makes a mask): init says
+    healthy only if members can really write — and they can."""
+    box = box1
+    box.config.unlink()
+    box.shared.mkdir(parents=True)
+    subprocess.run(["setfacl", "-d", "-m", "u:daemon:rx", str(box.shared)], check=True)
+    init = box.run(
+        "root", "uvshare", "share", "init", "--group", GROUP, "--prefix", str(box.shared), "--config", str(box.config)
+    )
+    assert init.stdout.rstrip().endswith("healthy"), str(init)
+    wheels = box.root / "wheels"
+    make_wheel(wheels, "hello-a", "1.0")
+    wheels.chmod(0o755)
+    box.ok("alice", *tool_install_args(wheels, "hello-a"), umask=0o022)
+    box.ok("bob", "uvshare", "tool", "uninstall", "hello-a")
+    # an existing dir whose access ACL keeps the group out (mask rwx, group::r-x) is found and fixed
+    tools = box.shared / "tools"
+    subprocess.run(["setfacl", "-m", "g::r-x,m::rwx", str(tools)], check=True)
+    sick = box.run("alice", "uvshare", "share", "doctor")
+    assert "keeps the group from writing" in sick.stdout, sick.stdout
+    box.ok("root", "uvshare", "--version")
+    box.ok("alice", "touch", tools / "mine")
+
+
+def test_root_writes_nothing_through_a_planted_link(box1: Sandbox) -> None:
+    """init's --config and share launcher as root: a symlink an outsider or member planted on the way (or at the
+    target) is never written through; a FIFO or device there is never opened as a file."""
+    box = box1
+    sticky = box.root / "pub"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    rootonly = box.root / "rootonly"
+    rootonly.mkdir(mode=0o700)
+    (rootonly / "uv").write_text("precious\n")
+    (rootonly / "uv").chmod(0o600)
+    box.ok("dave", "ln", "-s", rootonly, sticky / "demo")
+    init = box.run(
+        "root",
+        "uvshare",
+        "share",
+        "init",
+        "--group",
+        GROUP,
+        "--prefix",
+        str(sticky / "demo" / "tree"),
+        "--config",
+        str(sticky / "demo" / "config.toml"),
+    )
+    assert init.returncode == 2, str(init)
+    assert sorted(p.name for p in rootonly.iterdir()) == ["uv"]
+    box.ok("root", "uvshare", "--version")
+    tool_bin = box.shared / "tool-bin"
+    box.ok("alice", "sh", "-c", f'mv "{tool_bin}" "{tool_bin}.old" && ln -s "{rootonly}" "{tool_bin}"')
+    forced = box.run("root", "uvshare", "share", "launcher", "--force", tool_bin / "uv")
+    assert forced.returncode == 2, str(forced)
+    assert (rootonly / "uv").read_text() == "precious\n"
+    box.ok(
+        "alice", "sh", "-c", f'rm "{tool_bin}" && mv "{tool_bin}.old" "{tool_bin}" && ln -s /dev/ptmx "{tool_bin}/uv"'
+    )
+    refused = box.run("root", "uvshare", "share", "launcher", tool_bin / "uv")
+    assert refused.returncode == 2 and "root will not write" in refused.stderr, str(refused)
+    assert (tool_bin / "uv").is_symlink()
+    mine = box.root / "mine"
+    mine.mkdir(mode=0o755)
+    (mine / "uv").symlink_to("/dev/ptmx")
+    over = box.run("root", "uvshare", "share", "launcher", mine / "uv", timeout=20)
+    assert over.returncode == 2 and "is not a uvshare launcher" in over.stderr, str(over)
+
+
+def test_repair_never_crosses_a_mount_point(box1: Sandbox) -> None:
+    """A bind mount of an outside dir (same filesystem, same st_dev) and a tmpfs inside the tree: repair enters
+    neither and changes neither's root."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    outside = box.root / "outside"
+    outside.mkdir(mode=0o755)
+    (outside / "file").write_text("root's\n")
+    (outside / "file").chmod(0o644)
+    bind, tmpfs = box.shared / "tools" / "bindmnt", box.shared / "tools" / "tmpfsmnt"
+    bind.mkdir()
+    tmpfs.mkdir()
+    subprocess.run(["mount", "--bind", str(outside), str(bind)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", str(tmpfs)], check=True)
+    try:
+        before = (fingerprint(outside / "file"), outside.stat().st_mode, tmpfs.stat().st_mode, tmpfs.stat().st_gid)
+        repaired = box.run("root", "uvshare", "share", "repair")
+        no_traceback(repaired)
+        after = (fingerprint(outside / "file"), outside.stat().st_mode, tmpfs.stat().st_mode, tmpfs.stat().st_gid)
+        assert after == before, repaired.stdout
+        assert "a mount point" in repaired.stdout, repaired.stdout
+    finally:
+        subprocess.run(["umount", str(bind)], check=False)
+        subprocess.run(["umount", str(tmpfs)], check=False)
+
+
+def test_a_system_dir_is_never_a_shared_dir(box1: Sandbox) -> None:
+    box = box1
+    before = (os.stat("/").st_mode, os.stat("/").st_gid, os.stat("/usr/bin").st_mode)
+    box.write_config(python_bin_dir="/usr/local/bin")
+    result = box.run("root", "uvshare", "--version")
+    assert result.returncode == 2 and "a system dir" in result.stderr, str(result)
+    init = box.run(
+        "root", "uvshare", "share", "init", "--group", GROUP, "--prefix", "/", "--config", str(box.root / "init.toml")
+    )
+    assert init.returncode == 2 and "a system dir" in init.stderr, str(init)
+    empty = box.run("root", "uvshare", "share", "init", "--group", GROUP, "--prefix", "/x", "--config", "")
+    assert empty.returncode == 2 and "--config needs" in empty.stderr, str(empty)
+    assert (os.stat("/").st_mode, os.stat("/").st_gid, os.stat("/usr/bin").st_mode) == before
 
 
 # variants ----------------------------------------------------------------------------------------------------------

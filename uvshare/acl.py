@@ -94,8 +94,18 @@ def perms(entries: "list[Entry]", tag: int) -> int:
     return -1
 
 
-def default_problems(entries: "list[Entry] | None") -> list[str]:
-    """What keeps a default ACL from sharing new entries with the group: empty when it does."""
+def foreign_writers(entries: "list[Entry]", gid: int) -> bool:
+    """Whether a named entry lets a user, or a group other than GID, write (through the mask): someone who is not
+    the shared group could then add to or change the shared tree (an outsider's own entry on a dir they made)."""
+    mask = perms(entries, MASK)
+    return any(
+        tag in (USER, GROUP) and perm & 0o2 and mask & 0o2 and not (tag == GROUP and ident == gid)
+        for tag, perm, ident in entries
+    )
+
+
+def default_problems(entries: "list[Entry] | None", gid: int = -1) -> list[str]:
+    """What keeps a default ACL from sharing new entries with the group GID, and only it: empty when it does."""
     if entries is None:
         return ["no default ACL"]
     problems = []
@@ -105,15 +115,48 @@ def default_problems(entries: "list[Entry] | None") -> list[str]:
         problems.append("its default ACL does not give the group rwx")
     if perms(entries, OTHER) & 0o2:
         problems.append("its default ACL makes new entries world-writable")
+    if foreign_writers(entries, gid):
+        problems.append("its default ACL lets someone outside the group write")
     return problems
 
 
-def shared_default(entries: "list[Entry] | None", other: int) -> list[Entry]:
-    """ENTRIES (or a new default ACL) with owner and group rwx, OTHER for everybody else, named entries kept.
+def access_problems(entries: "list[Entry] | None", gid: int, want: int) -> list[str]:
+    """What an access ACL adds to the mode bits' story: the owning group kept from WANT although the mode (its mask)
+    shows it, or someone outside the group let write. Empty without an ACL."""
+    if entries is None:
+        return []
+    problems = []
+    if perms(entries, GROUP_OBJ) & want != want:
+        problems.append("its ACL keeps the group from writing")
+    if foreign_writers(entries, gid):
+        problems.append("its ACL lets someone outside the group write")
+    return problems
+
+
+def shared_access(entries: "list[Entry]", gid: int, want: int) -> list[Entry]:
+    """The access ACL ENTRIES with WANT for the owning group, and write taken from every named entry but GID's."""
+    result = []
+    for tag, perm, ident in entries:
+        if tag in (GROUP_OBJ, MASK):
+            result.append((tag, perm | want, ident))
+        elif tag in (USER, GROUP) and not (tag == GROUP and ident == gid):
+            result.append((tag, perm & ~0o2, ident))
+        else:
+            result.append((tag, perm, ident))
+    return result
+
+
+def shared_default(entries: "list[Entry] | None", other: int, gid: int = -1) -> list[Entry]:
+    """ENTRIES (or a new default ACL) with owner and group rwx, OTHER for everybody else, named entries kept but for
+    their write (unless for the group GID): nobody outside the group may write what is made inside.
 
     A named entry needs a mask (acl(5)); the mask then lets the group's rwx through.
     """
-    named = [e for e in entries or () if e[0] in (USER, GROUP)]
+    named = [
+        (tag, perm if tag == GROUP and ident == gid else perm & ~0o2, ident)
+        for tag, perm, ident in entries or ()
+        if tag in (USER, GROUP)
+    ]
     kept_other = perms(entries, OTHER) if entries else -1
     result = [(USER_OBJ, RWX, UNDEFINED_ID), (GROUP_OBJ, RWX, UNDEFINED_ID), *named]
     result.append((OTHER, (kept_other if kept_other >= 0 else other) & ~0o2 & RWX, UNDEFINED_ID))
@@ -122,13 +165,10 @@ def shared_default(entries: "list[Entry] | None", other: int) -> list[Entry]:
     return result
 
 
-def group_access_problem(entries: "list[Entry] | None", want: int) -> bool:
-    """Whether an access ACL keeps the owning group from WANT although the mode bits (its mask) show it."""
-    if entries is None:
-        return False
-    return perms(entries, GROUP_OBJ) & want != want
-
-
-def with_group_access(entries: "list[Entry]", want: int) -> list[Entry]:
-    """The access ACL ENTRIES with WANT added to the owning group's entry (and to the mask)."""
-    return [(tag, perm | want if tag in (GROUP_OBJ, MASK) else perm, ident) for tag, perm, ident in entries]
+def drop(fd: int, name: str) -> None:
+    """Remove the ACL NAME from the open file FD (the mode bits alone then govern); quiet where there is none."""
+    try:
+        os.removexattr(fd, name)
+    except OSError as e:
+        if e.errno != errno.ENODATA and e.errno not in UNSUPPORTED:
+            raise

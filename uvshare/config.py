@@ -29,6 +29,14 @@ DIR_KEYS = {
 KEYS = ("group", "umask", "acl", "uv", "uvx", *DIR_KEYS, "skip-installed")
 DEFAULT_UMASK = 0o002
 MAX_GID = 2**32 - 2  # (2**32 - 1 is the kernel's "no gid")
+# Dirs that must never be a shared dir: uvshare would make them group-owned, group-writable and setgid, handing the
+# system (or root's PATH) to the group.
+SYSTEM_DIRS = frozenset(
+    # (one string, split: shorter to read than 35 quoted paths)
+    "/ /bin /sbin /lib /lib32 /lib64 /libx32 /usr /usr/bin /usr/sbin /usr/lib /usr/lib64 /usr/libexec /usr/share "  # noqa: SIM905
+    "/usr/local /usr/local/bin /usr/local/sbin /usr/local/lib /usr/local/share /etc /var /var/lib /var/tmp /tmp "
+    "/boot /dev /proc /sys /run /root /home /opt /srv /mnt /media".split()
+)
 
 
 def config_error(text: str) -> "ConfigError":
@@ -296,6 +304,11 @@ def check_value(path: str, key: str, value: object) -> None:
         raise config_error(f"{where} must be an absolute path, not {value!r}")
     elif (key in DIR_KEYS or key in ("uv", "uvx")) and not value.isprintable():
         raise config_error(f"{where} must be a path without control characters (a NUL, a newline…), not {value!r}")
+    elif key in DIR_KEYS and os.path.normpath(value) in SYSTEM_DIRS:
+        raise config_error(
+            f"{where} is {value}, a system dir: uvshare would make it group-writable; give the shared dirs dirs of "
+            "their own (e.g. /opt/uv/python)"
+        )
 
 
 def _parse_umask(value: object, origin: str) -> int:

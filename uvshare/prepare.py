@@ -27,7 +27,6 @@ from uvshare.safefs import (
     open_child,
     open_dir,
     open_node,
-    set_group_mode,
 )
 
 TYPE_CHECKING = False
@@ -165,7 +164,9 @@ def is_empty_dir(dfd: int, name: str) -> bool:
         os.close(fd)
 
 
-def covered(dfd: int, key: str, *, top: "bool | None" = None, buckets: "list[str] | None" = None) -> "bool | None":
+def covered(
+    dfd: int, key: str, gid: int, *, top: "bool | None" = None, buckets: "list[str] | None" = None
+) -> "bool | None":
     """Whether the open shared dir DFD (config KEY) is covered by default ACLs that share what is made inside: its
     own, and those of `.temp` and the cache's `sdists-vN` buckets; None where the filesystem keeps no ACLs.
 
@@ -177,7 +178,7 @@ def covered(dfd: int, key: str, *, top: "bool | None" = None, buckets: "list[str
 
     if top is None:
         try:
-            top = not acl.default_problems(acl.read(dfd, acl.DEFAULT))
+            top = not acl.default_problems(acl.read(dfd, acl.DEFAULT), gid)
         except OSError as e:
             return None if e.errno in acl.UNSUPPORTED else False
     if not top:
@@ -191,7 +192,7 @@ def covered(dfd: int, key: str, *, top: "bool | None" = None, buckets: "list[str
         except OSError:
             continue  # missing: made with the ACL when it is made
         try:
-            if acl.default_problems(acl.read(sub, acl.DEFAULT)):
+            if acl.default_problems(acl.read(sub, acl.DEFAULT), gid):
                 return False
         except OSError:
             return False
@@ -344,7 +345,7 @@ class Preparer:
                 self.entry(dfd, path, name, want_dir=False, create=False)
             buckets = self.sdists(dfd, path) if key == "cache-dir" else None
             self.covered[key] = (
-                None if spec is not None and spec.unsupported else covered(dfd, key, top=top, buckets=buckets)
+                None if spec is not None and spec.unsupported else covered(dfd, key, self.gid, top=top, buckets=buckets)
             )
         finally:
             os.close(dfd)
@@ -360,14 +361,14 @@ class Preparer:
             entries = acl.read(fd, acl.DEFAULT)
         except OSError as e:
             return None if e.errno in acl.UNSUPPORTED else False
-        if not acl.default_problems(entries):
+        if not acl.default_problems(entries, self.gid):
             return True
         if self.acl_other is None or self.euid not in (0, st.st_uid) or not may_add():
             return False
         if not self.change(path, f"give {path} a default ACL: the group gets rwx on everything created inside"):
             return False
         try:
-            acl.write(fd, acl.DEFAULT, acl.shared_default(entries, self.acl_other))
+            acl.write(fd, acl.DEFAULT, acl.shared_default(entries, self.acl_other, self.gid))
         except OSError as e:
             self.changed.discard(path)
             self.changes.pop()
@@ -482,10 +483,48 @@ class Preparer:
         closed: bool = False,
         lock: bool = False,
     ) -> None:
-        """Give an existing entry the group and mode it needs, if the caller may; otherwise warn."""
+        """Give an existing entry the group, mode and access ACL it needs, if the caller may; otherwise warn."""
         problems = dir_problems(st, self.gid, closed=closed) if want_dir else file_problems(st, self.gid, lock=lock)
-        if not problems:
-            return
+        if not problems and not (want_dir or lock):
+            return  # uv's own files: their ACLs come from the dir's default ACL; opened only when they need a fix
+        fd = dfd if name == "." else None
+        try:
+            if fd is None:
+                fd = open_node(dfd, name, st)
+                if fd is None:
+                    return  # replaced meanwhile: leave it to the next call
+            access = self.access_acl(fd, 0o7 if want_dir else 0o6)
+            if access:
+                problems += access[1]
+            if problems:
+                self.make_right(fd, path, st, problems, access[0] if access else None, want_dir, closed, lock)
+        finally:
+            if fd is not None and fd != dfd:
+                os.close(fd)
+
+    def access_acl(self, fd: int, want: int) -> "tuple[list[tuple[int, int, int]], list[str]] | None":
+        """The access ACL of the open entry FD and what is wrong with it (see acl.access_problems), or None."""
+        from uvshare import acl
+
+        try:
+            entries = acl.read(fd, acl.ACCESS, probe=False)
+        except OSError:
+            return None
+        problems = acl.access_problems(entries, self.gid, want)
+        return (entries, problems) if entries is not None and problems else None
+
+    def make_right(  # noqa: PLR0917  # one entry's whole story, from fix
+        self,
+        fd: int,
+        path: str,
+        st: os.stat_result,
+        problems: list[str],
+        access: "list[tuple[int, int, int]] | None",
+        want_dir: bool,
+        closed: bool,
+        lock: bool,
+    ) -> None:
+        """Change the open entry FD as fix decided, if the caller may; otherwise warn."""
         if not want_dir and st.st_mode & SETID:
             self.warn(f"{path} ({describe(st)}) is setuid/setgid; uvshare never makes such a file group-writable")
             return
@@ -500,15 +539,15 @@ class Preparer:
         if self.dry_run:
             self.change(path, text)
             return
-        fd = dfd if name == "." else open_node(dfd, name, st)
-        if fd is None:
-            return  # replaced meanwhile: leave it to the next call
         try:
-            set_group_mode(fd, st, self.gid, mode)
+            if st.st_gid != self.gid:
+                os.fchown(fd, -1, self.gid)  # before fchmod: chown clears the setgid bit
+            if access is not None:
+                from uvshare import acl
+
+                acl.write(fd, acl.ACCESS, acl.shared_access(access, self.gid, 0o7 if want_dir else 0o6))
+            os.fchmod(fd, mode)
         except OSError as e:
             self.warn(f"cannot fix {path} ({describe(st)}): {e.strerror}; {repair_hint()}")
             return
-        finally:
-            if fd != dfd:
-                os.close(fd)
         self.change(path, text.replace("fix ", "fixed ", 1))

@@ -92,7 +92,11 @@ class Guard:
             return
         who = owner_name(st.st_uid)
         if self.take_back and not _has_entries(fd):
-            os.fchown(fd, 0, self.gid)  # first: the outsider can no longer chmod it or add to it
+            from uvshare import acl
+
+            os.fchown(fd, 0, self.gid)  # first: the outsider can no longer chmod it, set its ACLs or add to it
+            acl.drop(fd, acl.DEFAULT)  # their ACL entries go with it: they would give them the tree
+            acl.drop(fd, acl.ACCESS)
             os.fchmod(fd, mode)
             if not _has_entries(fd):  # nothing slipped in before the chown
                 self.taken.append((path, f"took back {path} from {who}: an outsider owned it (it was empty)"))
@@ -261,20 +265,29 @@ def set_group_mode(fd: int, st: os.stat_result, gid: int, mode: int) -> bool:
     return changed
 
 
-def share_default_acl(fd: int, other: int) -> "bool | None":
-    """Give the open directory FD a default ACL with group rwx; True if it changed, None where ACLs are unsupported."""
+def share_default_acl(fd: int, other: int, gid: int) -> "bool | None":
+    """Give the open directory FD a default ACL with group GID rwx (and nobody else write); True if it changed, None
+    where ACLs are unsupported."""
     from uvshare import acl
 
     try:
         entries = acl.read(fd, acl.DEFAULT)
-        if not acl.default_problems(entries):
+        if not acl.default_problems(entries, gid):
             return False
-        acl.write(fd, acl.DEFAULT, acl.shared_default(entries, other))
+        acl.write(fd, acl.DEFAULT, acl.shared_default(entries, other, gid))
     except OSError as e:
         if e.errno in acl.UNSUPPORTED:
             return None
         raise
     return True
+
+
+def _drop_inherited(fd: int) -> None:
+    """Drop the access ACL a new entry inherited from its parent's default ACL: its mode alone then says who may use
+    it (an inherited `group::r-x` under a `mask::rwx` would shut the group out while the mode shows rwx)."""
+    from uvshare import acl
+
+    acl.drop(fd, acl.ACCESS)
 
 
 def make_dir(parent_fd: int, name: str, spec: DirSpec, shown: str) -> bool:
@@ -289,8 +302,10 @@ def make_dir(parent_fd: int, name: str, spec: DirSpec, shown: str) -> bool:
     try:
         st = os.fstat(fd)
         if st.st_uid == os.geteuid():  # still the one just made, not a swapped-in directory
-            set_group_mode(fd, st, st.st_gid if spec.gid is None else spec.gid, spec.mode)
-            if spec.acl_other is not None and share_default_acl(fd, spec.acl_other) is None:
+            gid = st.st_gid if spec.gid is None else spec.gid
+            _drop_inherited(fd)
+            set_group_mode(fd, st, gid, spec.mode)
+            if spec.acl_other is not None and share_default_acl(fd, spec.acl_other, gid) is None:
                 spec.unsupported = True
     finally:
         os.close(fd)
@@ -301,6 +316,7 @@ def make_file(parent_fd: int, name: str, mode: int, gid: int) -> None:
     """Create the empty file NAME in PARENT_FD with MODE and group GID; fails if anything is already there."""
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=parent_fd)
     try:
+        _drop_inherited(fd)
         set_group_mode(fd, os.fstat(fd), gid, mode)
     finally:
         os.close(fd)
@@ -353,14 +369,14 @@ def _opens_to_others(st: os.stat_result) -> bool:
     return st.st_uid != 0 or bool(st.st_mode & 0o022)
 
 
-def root_may_trust(path: str) -> "str | None":  # noqa: PLR0911, PLR0912  # one reason per return
+def root_may_trust(path: str, *, directory: bool = False) -> "str | None":  # noqa: PLR0911, PLR0912  # one reason per return
     """None when nobody but root can have made PATH what it is; otherwise why not, naming the culprit.
 
     Every directory from "/" must be root's and writable by root only. A world-writable sticky directory (/tmp)
     counts only for a root-owned directory in it: a file or symlink there could have been moved or hard-linked in
     by anyone. A symlink on the way is followed only where root alone could have made it, and `..` is walked, never
     resolved as text (`link/..` is the link's target's parent). The file itself must be a regular file, root's, and
-    writable by root only.
+    writable by root only — or, with DIRECTORY, a directory root alone may write in.
     """
     if not path.startswith("/"):
         path = os.path.join(os.getcwd(), path)
@@ -399,11 +415,19 @@ def root_may_trust(path: str) -> "str | None":  # noqa: PLR0911, PLR0912  # one 
                 return f"{here} is not a directory"
             current, parent = here, st
             continue
+        if directory:
+            if not stat.S_ISDIR(st.st_mode):
+                return f"{here} is not a directory"
+            return f"{here} ({_who(st)}) can be written by others than root" if _opens_to_others(st) else None
         if not stat.S_ISREG(st.st_mode):
             return f"{here} is not a regular file"
         if st.st_uid != 0 or st.st_mode & 0o022:
             return f"{here} ({_who(st)}) can be written by others than root"
         return None
+    if directory:
+        return (
+            None if not _opens_to_others(parent) else f"{current} ({_who(parent)}) can be written by others than root"
+        )
     return "the path names a directory, not a file"
 
 

@@ -87,7 +87,7 @@ def umask_decision(config: Config) -> dict[str, Any]:
             states[key] = False
             continue
         try:
-            states[key] = covered(fd, key)
+            states[key] = covered(fd, key, config.gid if config.gid is not None else -1)
         finally:
             os.close(fd)
     lacking = [config.dirs[k] for k, state in states.items() if not state]

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 from plumbum import cli
 
-from uvshare import prepare
+from uvshare import acl, prepare
 from uvshare.admin import mounts, tree
 from uvshare.admin.common import Command, as_root, group_label, load_config, mark, shared_dirs
 from uvshare.config import DIR_KEYS, Config
@@ -214,9 +214,24 @@ def check_entry(path: str, gid: int, want_dir: bool, subject: str) -> Check:
         return Check("problem", subject, f"{path} is not {what}", f"rm -r {path} && {as_root('setup')}")
     lock = not want_dir and prepare.is_lock(os.path.basename(path), st)
     problems = prepare.dir_problems(st, gid) if want_dir else prepare.file_problems(st, gid, lock=lock)
+    problems += access_acl_problems(path, gid, 0o7 if want_dir else 0o6)
     if problems:
         return Check("problem", subject, f"{path} ({describe(st)}) is {', '.join(problems)}", as_root("setup"))
     return Check("ok", subject, f"{path} ({describe(st)})")
+
+
+def access_acl_problems(path: str, gid: int, want: int) -> list[str]:
+    """What the access ACL of PATH (opened without following a link or waiting on a FIFO) adds to its mode."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return []
+    try:
+        return acl.access_problems(acl.read(fd, acl.ACCESS, probe=False), gid, want)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
 
 
 def check_tree(  # noqa: PLR0912  # one walk, one report: split up, the counts would travel between functions
@@ -286,7 +301,7 @@ def check_tree(  # noqa: PLR0912  # one walk, one report: split up, the counts w
 
 def check_acl(key: str, path: str, fd: int, config: Config) -> Check:
     """Whether the dir's default ACL covers what is made inside without uvshare, and what that means for the umask."""
-    state = prepare.covered(fd, key)
+    state = prepare.covered(fd, key, config.gid if config.gid is not None else -1)
     umask = f"{config.umask:04o}"
     if state is None:
         return Check(
@@ -369,9 +384,12 @@ def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: lis
         return [*checks, Check("problem", key, f"cannot open {path}: {what}", f"remove it, then {as_root('setup')}")]
     try:
         st = os.fstat(fd)
+        access = acl.access_problems(acl.read(fd, acl.ACCESS, probe=False), gid, 0o7)
+    except OSError:
+        access = []
     finally:
         os.close(fd)
-    problems = prepare.dir_problems(st, gid, closed=key in prepare.CLOSED)
+    problems = prepare.dir_problems(st, gid, closed=key in prepare.CLOSED) + access
     if not guard.owner_ok(st):
         problems.insert(0, f"owned by {owner_name(st.st_uid)}, who is not a member of group '{guard.group_label}'")
     checks.append(

@@ -2,56 +2,100 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import stat
 
 from uvshare.errors import UvshareError
+from uvshare.safefs import CannotCreate, DirSpec, open_dir, root_may_trust
 
 PROFILE = "/etc/profile.d/uvshare.sh"
 
 
-def write_atomically(path: str, text: str, mode: int = 0o644) -> bool:
-    """Write TEXT to PATH through a new temporary file and a rename: never half-written. False when PATH already
-    holds exactly TEXT (nothing is written)."""
-    if same_content(path, text):
-        return False
-    directory, name = os.path.split(os.path.abspath(path))
+def open_target_dir(path: str) -> tuple[int, str]:
+    """The open dir PATH is to be written in (made, 0755, where missing) and PATH's name in it.
+
+    Reached without following a symlink others could have planted; as root, only a dir nobody but root can write in
+    (a member-writable dir could swap what root writes, or hand it to them).
+    """
+    directory, _, name = path.rpartition("/")
+    if not name or name in (".", ".."):
+        raise UvshareError(f"{path} names a directory; give the file's path")
+    directory = directory or "/"
     try:
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-    except OSError as e:
+        fd = open_dir(
+            directory if directory.startswith("/") else os.path.join(os.getcwd(), directory), DirSpec(0o755, None, None)
+        )
+    except CannotCreate as e:
         raise UvshareError(f"cannot create {directory}: {e.strerror}") from None
-    tmp = os.path.join(directory, f".{name}.uvshare-{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as e:
         raise UvshareError(f"cannot write in {directory}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fchmod(f.fileno(), mode)  # whatever the umask
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except OSError as e:
-        os.unlink(tmp)
-        raise UvshareError(f"cannot write {path}: {e.strerror}") from None
-    return True
+    if os.geteuid() == 0:
+        reason = root_may_trust(directory, directory=True)
+        if reason is not None:
+            os.close(fd)
+            raise UvshareError(
+                f"root will not write {path}: {reason}; choose a dir only root can write (what root writes there is "
+                "what root later reads or runs)"
+            )
+    return fd, name
 
 
-def same_content(path: str, text: str) -> bool:
-    """Whether PATH is a regular file holding exactly TEXT (opened without blocking on a FIFO or following a link)."""
+def write_atomically(path: str, text: str, mode: int = 0o644) -> bool:
+    """Write TEXT to PATH through a new temporary file and a rename in the same (safely opened) dir: never
+    half-written, never through a link at PATH (the rename replaces the name). False when PATH already holds exactly
+    TEXT with MODE (nothing is written)."""
+    dir_fd, name = open_target_dir(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        if same_content(dir_fd, name, text, mode):
             return False
-        with os.fdopen(os.dup(fd), "rb") as f:
-            return f.read(len(text.encode()) + 1) == text.encode()
+        tmp = f".{name}.uvshare-{os.getpid()}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+        except OSError as e:
+            raise UvshareError(f"cannot write in {os.path.dirname(path) or '.'}: {e.strerror}") from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fchmod(f.fileno(), mode)  # whatever the umask
+                os.fsync(f.fileno())
+            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            raise UvshareError(f"cannot write {path}: {e.strerror}") from None
+        return True
+    finally:
+        os.close(dir_fd)
+
+
+def read_head(dir_fd: int, name: str, size: int) -> bytes | None:
+    """The first SIZE bytes of NAME in DIR_FD if it is a regular file (a link is not followed, a FIFO not waited on)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return os.read(fd, size)
     finally:
         os.close(fd)
+
+
+def same_content(dir_fd: int, name: str, text: str, mode: int) -> bool:
+    """Whether NAME in DIR_FD is a regular file with MODE holding exactly TEXT."""
+    data = text.encode()
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != mode:
+        return False
+    return read_head(dir_fd, name, len(data) + 1) == data
 
 
 def profile_text(bin_dirs: list[str]) -> str:

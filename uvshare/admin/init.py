@@ -86,7 +86,10 @@ class Init(Command):
     cache_dir = cli.SwitchAttr("--cache-dir", str, argname="DIR", help="instead of PREFIX/cache")
 
     def main(self) -> int:
-        path = os.path.abspath(self.config_file or os.environ.get(ENV_CONFIG) or SYSTEM_CONFIG)
+        if self.config_file == "":
+            raise UvshareError("--config needs a file's path; leave it out for $UVSHARE_CONFIG or " + SYSTEM_CONFIG)
+        path = self.config_file or os.environ.get(ENV_CONFIG) or SYSTEM_CONFIG
+        path = path if path.startswith("/") else os.path.join(os.getcwd(), path)
         values = self.values()
         self.write_config(path, values)
         os.environ[ENV_CONFIG] = path  # what follows acts on this config, whatever else is around

@@ -15,9 +15,9 @@ from plumbum import cli
 
 import uvshare
 from uvshare.admin.common import Command
-from uvshare.admin.files import write_atomically
+from uvshare.admin.files import open_target_dir, read_head, write_atomically
 from uvshare.errors import UvshareError
-from uvshare.finduv import is_uvshare
+from uvshare.finduv import ENTRY_MODULE
 
 TEMPLATE = """#!{python} -IS
 # uvshare's fast launcher, written by `uvshare share launcher`: -I -S skip Python's site initialisation (about 4 ms on
@@ -50,18 +50,24 @@ def launcher_text(python: str) -> str:
 def write_launcher(path: str, text: str, *, force: bool) -> bool:
     """Write TEXT to PATH as an executable (0755), never half-written; False when it is already exactly that.
 
-    Only a uvshare launcher is replaced without FORCE. The check opens PATH without blocking (a FIFO there must not
-    hang us) and without following it further than a real launcher would be.
+    Only a uvshare launcher is replaced without FORCE. What is at PATH is looked at without following a link there
+    and without waiting on a FIFO; and it is replaced by a rename, never written through.
     """
-    if os.path.lexists(path) and not force and not is_uvshare(path, ""):
+    dir_fd, name = open_target_dir(path)
+    try:
+        exists = True
+        try:
+            os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            exists = False
+        head = read_head(dir_fd, name, 1024) if exists else None
+    finally:
+        os.close(dir_fd)
+    if exists and not force and not (head and head.startswith(b"#!") and ENTRY_MODULE in head):
         raise UvshareError(
             f"{path} exists and is not a uvshare launcher (it may be the real uv); choose another path, or "
             "replace it with --force"
         )
-    if os.path.isfile(path) and not os.path.islink(path) and os.stat(path).st_mode & 0o777 == 0o755:
-        return write_atomically(path, text, 0o755)
-    if os.path.lexists(path):  # a link, a FIFO, another mode: replaced whole
-        os.unlink(path)
     return write_atomically(path, text, 0o755)
 
 
@@ -71,7 +77,7 @@ class Launcher(Command):
     force = cli.Flag("--force", help="replace PATH even when it is not a uvshare launcher")
 
     def main(self, path: str) -> int:
-        target = os.path.abspath(path)
+        target = path if path.startswith("/") else os.path.join(os.getcwd(), path)
         if write_launcher(target, launcher_text(sys.executable), force=self.force):
             self.say("ok", f"wrote {target}: runs uvshare with {sys.executable} -I -S")
         else:

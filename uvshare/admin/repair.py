@@ -163,14 +163,15 @@ class Repairer:
         """Group, access ACL (its group entry), mode, and (dirs) default ACL of the open file FD."""
         if st.st_gid != self.policy.gid:
             os.fchown(fd, -1, self.policy.gid)
-        if self.policy.acls and stat.S_ISDIR(st.st_mode):  # files: their mode (see the README's known limits)
+        if stat.S_ISDIR(st.st_mode):  # files: their mode only (see the README's known limits)
             try:
+                gid = self.policy.gid
                 entries = acl.read(fd, acl.ACCESS, probe=False)
-                if entries is not None and acl.group_access_problem(entries, 0o7):
-                    acl.write(fd, acl.ACCESS, acl.with_group_access(entries, 0o7))
+                if acl.access_problems(entries, gid, 0o7) and entries is not None:
+                    acl.write(fd, acl.ACCESS, acl.shared_access(entries, gid, 0o7))
                 if verdict.default_acl:
                     existing = acl.read(fd, acl.DEFAULT)
-                    acl.write(fd, acl.DEFAULT, acl.shared_default(existing, self.policy.acl_other))
+                    acl.write(fd, acl.DEFAULT, acl.shared_default(existing, self.policy.acl_other, gid))
             except OSError as e:
                 if e.errno not in acl.UNSUPPORTED:
                     raise
@@ -328,10 +329,10 @@ class Repair(Command):
             return 0
         try:
             existing = acl.read(dir_fd, acl.DEFAULT)
-            if not acl.default_problems(existing):
+            if not acl.default_problems(existing, policy.gid):
                 return 0
             if not self.dry_run:
-                acl.write(dir_fd, acl.DEFAULT, acl.shared_default(existing, policy.acl_other))
+                acl.write(dir_fd, acl.DEFAULT, acl.shared_default(existing, policy.acl_other, policy.gid))
         except OSError:
             return 0  # unsupported, or not ours: doctor says which
         repairer.detail(repairer.verb(), f"{path}: no default ACL -> default ACL with group rwx")

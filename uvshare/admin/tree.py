@@ -34,6 +34,7 @@ class Entry(NamedTuple):
     st: os.stat_result
     reachable: bool
     fd: int | None = None
+    mount: bool = False  # a mount point: never entered, never changed
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Policy:
 RIGHT = Verdict(())
 
 
-def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911  # one rule per return reads best
+def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  # one rule per return reads best
     """Judge an entry by what sharing needs; every uvshare command uses these rules."""
     st = entry.st
     mode = st.st_mode
@@ -73,16 +74,20 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911  # one rule
         return RIGHT  # the common case, first: a group-owned, group-writable file others cannot write (or hold)
     if stat.S_ISLNK(mode):
         return RIGHT  # a link's own owner and mode mean nothing; it is never followed
+    if entry.mount:
+        return Verdict(("a mount point",), 0, "a mount point: what is mounted there is not the shared tree's")
     if stat.S_ISDIR(mode):
         problems = prepare.dir_problems(st, policy.gid, reachable=entry.reachable)
         needs_acl = False
-        if policy.acls and entry.fd is not None:
+        if entry.fd is not None:
             try:
-                needs_acl = bool(acl.default_problems(acl.read(entry.fd, acl.DEFAULT)))
+                problems += acl.access_problems(acl.read(entry.fd, acl.ACCESS, probe=False), policy.gid, 0o7)
+                if policy.acls:
+                    needs_acl = bool(acl.default_problems(acl.read(entry.fd, acl.DEFAULT), policy.gid))
             except OSError:
                 needs_acl = False  # unsupported: the dir's own check says so once
             if needs_acl:
-                problems.append("no default ACL (what is made inside without uvshare would not be shared)")
+                problems.append("no default ACL that shares what is made inside (made without uvshare)")
         fixed = prepare.fixed_dir_mode(mode) if entry.reachable else stat.S_IMODE(mode) | prepare.GROUP_DIR_BITS
         return Verdict(tuple(problems), fixed & ~stat.S_ISVTX, default_acl=needs_acl)
     if not stat.S_ISREG(mode):
@@ -158,7 +163,9 @@ class Walker:
         self.walked: set[tuple[int, int]] = set()
         self.count = 0  # entries seen, for progress
 
-    def walk(self, top_fd: int, top: str, reachable: bool) -> Iterator[Entry]:  # noqa: PLR0912  # one loop, one frame
+    def walk(  # noqa: PLR0912, PLR0915  # one loop, one frame: the safety checks stay side by side
+        self, top_fd: int, top: str, reachable: bool
+    ) -> Iterator[Entry]:
         """Every entry below the open dir TOP_FD, depth first; a dir is yielded (with an fd) before its contents.
 
         Directories are entered through O_NOFOLLOW fds checked to be the entry just listed, one fd per level; mount
@@ -169,6 +176,7 @@ class Walker:
             return
         self.walked.add((st.st_dev, st.st_ino))
         dev = st.st_dev
+        top_mount = mount_id(top_fd)
         # One frame for the whole walk (a generator per level would hand each entry up through every level): a stack
         # of (dir fd — ours to close, except the top's —, its path, its names still to look at, reachable).
         stack = [(top_fd, top, iter(_names(top_fd)), reachable and bool(st.st_mode & 0o001))]
@@ -187,12 +195,19 @@ class Walker:
                     continue
                 self.count += 1
                 child = f"{path}/{name}"
-                if not stat.S_ISDIR(st.st_mode) or st.st_dev != dev:
+                if not stat.S_ISDIR(st.st_mode):
                     yield Entry(fd, name, child, st, reach)
+                    continue
+                if st.st_dev != dev:  # another filesystem is mounted here
+                    yield Entry(fd, name, child, st, reach, mount=True)
                     continue
                 sub = open_node(fd, name, st)
                 if sub is None:
                     continue  # gone or swapped meanwhile
+                if mount_id(sub) != top_mount:  # a bind mount of this same filesystem: not the shared tree either
+                    os.close(sub)
+                    yield Entry(fd, name, child, st, reach, mount=True)
+                    continue
                 try:
                     yield Entry(fd, name, child, st, reach, sub)
                 except BaseException:
@@ -209,6 +224,19 @@ class Walker:
             for fd, *_ in stack:
                 if fd != top_fd:
                     os.close(fd)
+
+
+def mount_id(fd: int) -> int:
+    """The id of the mount the open FD lies on (/proc/self/fdinfo): unlike st_dev, it tells a bind mount of the same
+    filesystem apart. -1 when it cannot be read."""
+    try:
+        with open(f"/proc/self/fdinfo/{fd}", "rb") as f:
+            for line in f:
+                if line.startswith(b"mnt_id:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return -1
 
 
 def _names(fd: int) -> list[str]:
