@@ -183,7 +183,7 @@ def read_bytes(path: str) -> "bytes | None":
             raise config_error(f"{path}: is a directory, not a config file")
         if not stat.S_ISREG(st.st_mode):
             raise config_error(f"{path}: is not a regular file; a config file must be one")
-        data = os.read(fd, MAX_CONFIG_BYTES + 1)
+        data = os.read(fd, min(st.st_size, MAX_CONFIG_BYTES) + 1)  # its size: no 1 MiB buffer on every call
         while len(data) <= MAX_CONFIG_BYTES:
             more = os.read(fd, MAX_CONFIG_BYTES + 1 - len(data))
             if not more:

@@ -337,16 +337,16 @@ class Preparer:
             top: bool | None = None
             if spec is None or not spec.unsupported:
                 top = self.ensure_default_acl(dfd, path, st, lambda: fresh or self.coverable(dfd, key))
+            inner = True  # `.temp` and the sdists buckets have theirs too (see covered)
             for name, is_dir in MADE.get(key, ()):
                 self.entry(dfd, path, name, want_dir=is_dir, create=True)
                 if is_dir:
-                    self.inner_acl(dfd, path, name)
+                    inner = self.inner_acl(dfd, path, name) and inner
             for name in KEPT.get(key, ()):
                 self.entry(dfd, path, name, want_dir=False, create=False)
-            buckets = self.sdists(dfd, path) if key == "cache-dir" else None
-            self.covered[key] = (
-                None if spec is not None and spec.unsupported else covered(dfd, key, self.gid, top=top, buckets=buckets)
-            )
+            if key == "cache-dir":
+                inner = self.sdists(dfd, path) and inner
+            self.covered[key] = None if (spec is not None and spec.unsupported) or top is None else top and inner
         finally:
             os.close(dfd)
 
@@ -389,22 +389,26 @@ class Preparer:
                     return False
         return True
 
-    def inner_acl(self, dfd: int, parent: str, name: str) -> None:
-        """Give the subdir NAME (`.temp`) the default ACL too when it lacks one and is empty (see `covered`)."""
+    def inner_acl(self, dfd: int, parent: str, name: str) -> bool:
+        """Whether the subdir NAME (`.temp`) has the default ACL too, giving it one when it lacks one and is empty (see
+        `covered`)."""
         try:
             sub = os.open(name, O_DIR, dir_fd=dfd)
         except OSError:
-            return  # gone or not a dir: the checks above report it
+            return True  # gone or not a dir: the checks above report it; made with the ACL when it is made
         try:
-            self.ensure_default_acl(sub, f"{parent}/{name}", os.fstat(sub), lambda: is_empty_dir(dfd, name))
+            state = self.ensure_default_acl(sub, f"{parent}/{name}", os.fstat(sub), lambda: is_empty_dir(dfd, name))
+            return state is not False
         finally:
             os.close(sub)
 
-    def sdists(self, dfd: int, path: str) -> list[str]:
-        """Check the cache's `sdists-vN/` buckets themselves and the files every uv command writes in them; their
-        names."""
-        names = sdists_buckets(dfd)
-        for name in names:
+    def sdists(self, dfd: int, path: str) -> bool:
+        """Check the cache's `sdists-vN/` buckets themselves and the files every uv command writes in them; whether
+        every bucket has the default ACL (see `covered`)."""
+        from uvshare import acl
+
+        ok = True
+        for name in sdists_buckets(dfd):
             self.entry(dfd, path, name, want_dir=True, create=False)
             try:
                 sub = os.open(name, O_DIR, dir_fd=dfd)
@@ -413,9 +417,13 @@ class Preparer:
             try:
                 for kept in KEPT_IN_SDISTS:
                     self.entry(sub, f"{path}/{name}", kept, want_dir=False, create=False)
+                try:
+                    ok = ok and not acl.default_problems(acl.read(sub, acl.DEFAULT), self.gid)
+                except OSError:
+                    ok = False
             finally:
                 os.close(sub)
-        return names
+        return ok
 
     def entry(self, dfd: int, parent: str, name: str, *, want_dir: bool, create: bool) -> None:
         """Make sure the entry NAME of the open dir DFD is shared right: create it, fix it, or warn."""
@@ -485,8 +493,11 @@ class Preparer:
     ) -> None:
         """Give an existing entry the group, mode and access ACL it needs, if the caller may; otherwise warn."""
         problems = dir_problems(st, self.gid, closed=closed) if want_dir else file_problems(st, self.gid, lock=lock)
-        if not problems and not (want_dir or lock):
-            return  # uv's own files: their ACLs come from the dir's default ACL; opened only when they need a fix
+        if not problems and not want_dir:
+            # Files are opened only when their mode needs a fix: uvshare makes its lock files without an access
+            # ACL, and uv's own files get none from a shared dir's default ACL; an owner who adds one later is a
+            # member breaking sharing, which doctor reports. (Each open here costs every uv call.)
+            return
         fd = dfd if name == "." else None
         try:
             if fd is None:
