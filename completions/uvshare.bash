@@ -21,20 +21,25 @@ _uvshare_is_uvshare() {
     head -c 4096 -- "$path" 2>/dev/null | command grep -qa 'uvshare\.shim'
 }
 
-# Load uv's completion (the function _uv) once per session, from the uv that the command NAME runs.
-_uvshare_load_uv() {
-    [[ -n ${_uvshare_uv_loaded-} ]] && return 0
+# Load the completion the program NAME generates for itself — uv's (the function _uv) or uvx's (_uvx) — once per
+# session. Through uvshare this reaches the real program, arguments unchanged. Its script ends by binding its
+# function to its name: uvshare's own binding (which adds `share`) is kept.
+_uvshare_load() {
+    local name=$1 func=$2
+    shift 2
+    local flag=_uvshare_${func#_}_loaded
+    [[ -n ${!flag-} ]] && return 0
     local script
-    # through uvshare this reaches the real uv, arguments unchanged
-    script=$(command "${1/#\~/$HOME}" generate-shell-completion bash 2>/dev/null) || return 1
-    [[ $script == *'_uv()'* ]] || return 1
-    # uv's script ends by binding _uv to the name uv: keep uvshare's binding, which adds `share`
+    script=$(command "${name/#\~/$HOME}" "$@" 2>/dev/null) || return 1
+    [[ $script == *"$func()"* ]] || return 1
     complete() { :; }
     eval "$script" 2>/dev/null
     unset -f complete
-    declare -F _uv >/dev/null || return 1
-    _uvshare_uv_loaded=1
+    declare -F "$func" >/dev/null || return 1
+    printf -v "$flag" 1
 }
+
+_uvshare_load_uv() { _uvshare_load "$1" _uv generate-shell-completion bash; }
 
 # Complete the words after `share`: COMP_WORDS[2..].
 _uvshare_share() {
@@ -90,22 +95,9 @@ _uvshare_share() {
     fi
 }
 
-# Load uvx's own completion (the function _uvx) once per session, from the uvx that the command NAME runs.
-_uvshare_load_uvx() {
-    [[ -n ${_uvshare_uvx_loaded-} ]] && return 0
-    local script
-    script=$(command "${1/#\~/$HOME}" --generate-shell-completion bash 2>/dev/null) || return 1
-    [[ $script == *'_uvx()'* ]] || return 1
-    complete() { :; }
-    eval "$script" 2>/dev/null
-    unset -f complete
-    declare -F _uvx >/dev/null || return 1
-    _uvshare_uvx_loaded=1
-}
-
 _uvshare_uvx() {
     COMPREPLY=()
-    if _uvshare_load_uvx "$1"; then
+    if _uvshare_load "$1" _uvx --generate-shell-completion bash; then
         _uvx "$@" 2>/dev/null
     fi
     return 0

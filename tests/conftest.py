@@ -66,18 +66,14 @@ def uvshare_bin(newest_uv: Path) -> Path:
 @pytest.fixture(scope="session")
 def uvshare_wheel(newest_uv: Path) -> Path:
     """A wheel of this checkout, built once per session (uv build, in an isolated build environment)."""
-    out = harness.RUN_BASE / "wheel"
+    return build_wheel(newest_uv, harness.REPO, harness.RUN_BASE / "wheel")
+
+
+def build_wheel(uv: Path, source: Path, out: Path) -> Path:
+    """A wheel of SOURCE in OUT (emptied first), built by uv in an isolated build environment, readable by all."""
     shutil.rmtree(out, ignore_errors=True)
-    harness.run_root(
-        newest_uv,
-        "build",
-        "--quiet",
-        "--wheel",
-        "--out-dir",
-        out,
-        harness.REPO,
-        env={**os.environ, "UV_CACHE_DIR": str(harness.BASE / "install-cache")},
-    )
+    env = {**os.environ, "UV_CACHE_DIR": str(harness.BASE / "install-cache")}
+    harness.run_root(uv, "build", "--quiet", "--wheel", "--out-dir", out, source, env=env)
     harness.make_public(out)
     (wheel,) = out.glob("uvshare-*.whl")
     return wheel
@@ -95,20 +91,7 @@ def newer_uvshare_wheel(newest_uv: Path) -> Path:
             shutil.copy2(harness.REPO / name, tree / name)
     init = tree / "uvshare" / "__init__.py"
     init.write_text(re.sub(r'__version__ = "[^"]*"', '__version__ = "99.0.0"', init.read_text()))
-    out = harness.RUN_BASE / "newer-wheel"
-    harness.run_root(
-        newest_uv,
-        "build",
-        "--quiet",
-        "--wheel",
-        "--out-dir",
-        out,
-        tree,
-        env={**os.environ, "UV_CACHE_DIR": str(harness.BASE / "install-cache")},
-    )
-    harness.make_public(out)
-    (wheel,) = out.glob("uvshare-*.whl")
-    return wheel
+    return build_wheel(newest_uv, tree, harness.RUN_BASE / "newer-wheel")
 
 
 @pytest.fixture(scope="session", params=UV_VERSIONS)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import GROUP, Sandbox, snapshot
-from tests.support.wheels import make_wheel, tool_install_args
+from tests.support.wheels import tool_install_args, wheels_dir
 from tests.test_admin import legacy_tree
 
 
@@ -89,9 +89,7 @@ def test_init_never_records_uvshare_as_the_real_uv(box1: Sandbox) -> None:
 def test_profile_puts_the_bin_dirs_on_members_path_not_roots(box1: Sandbox) -> None:
     box = box1
     profile = box.root / "profile.d" / "uvshare.sh"
-    wheels = box.root / "wheels"
-    make_wheel(wheels, "hello-a", "1.0")
-    wheels.chmod(0o755)
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     setup = box.ok("root", "uvshare", "share", "setup", "--profile-file", str(profile))
     assert f'ENV PATH="$PATH:{box.shared / "bin"}:{box.shared / "tool-bin"}"' in setup.stdout
     box.ok("root", *tool_install_args(wheels, "hello-a"))
@@ -119,9 +117,7 @@ def test_doctor_is_healthy_after_ordinary_use(box: Sandbox) -> None:
     """After setup, members install Pythons, tools and packages (uv 0.13 makes 0666 lock files in the cache):
     doctor stays healthy, for root and for members, and names what it checked."""
     box.ok("root", "uvshare", "share", "setup")
-    wheels = box.root / "wheels"
-    make_wheel(wheels, "hello-a", "1.0")
-    wheels.chmod(0o755)
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.ok("alice", "uvshare", "python", "install", "3.11", umask=0o022)
     box.ok("bob", *tool_install_args(wheels, "hello-a"), umask=0o022)
     box.venv_with("carol", wheels, "hello-a")
@@ -243,27 +239,16 @@ def test_repair_fixes_the_cache_while_uv_commands_run(box1: Sandbox) -> None:
     stray = box.shared / "cache" / "stray"
     stray.write_text("")
     stray.chmod(0o644)
-    who = box.users["alice"]
-    running = subprocess.Popen(
-        [
-            "setpriv",
-            f"--reuid={who.uid}",
-            f"--regid={who.gid}",
-            "--init-groups",
-            "--",
-            "uvshare",
-            "run",
-            "--no-project",
-            "--python",
-            "/usr/bin/python3",
-            "python",
-            "-c",
-            "import time; print('up', flush=True); time.sleep(20)",
-        ],
-        env=box.env(who),
-        cwd=box.home(who),
-        stdout=subprocess.PIPE,
-        text=True,
+    running = box.popen(
+        "alice",
+        "uvshare",
+        "run",
+        "--no-project",
+        "--python",
+        "/usr/bin/python3",
+        "python",
+        "-c",
+        "import time; print('up', flush=True); time.sleep(20)",
     )
     try:
         assert running.stdout is not None and running.stdout.readline().strip() == "up"
@@ -313,9 +298,7 @@ def test_messages_name_the_program_as_invoked(box1: Sandbox) -> None:
 def test_the_outsiders_way_out_works_as_written(box1: Sandbox) -> None:
     box = box1
     box.ok("root", "uvshare", "--version")
-    wheels = box.root / "wheels"
-    make_wheel(wheels, "hello-a", "1.0")
-    wheels.chmod(0o755)
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     refused = box.run("dave", *tool_install_args(wheels, "hello-a"))
     assert refused.returncode == 2 and "set UV_TOOL_DIR to a dir of your own" in refused.stderr
     home = box.home(box.users["dave"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import GROUP, Sandbox, User, fingerprint, group_gid
-from tests.support.wheels import make_wheel, tool_install_args
+from tests.support.wheels import tool_install_args, wheels_dir
 
 ANYBODY = User("1000770000", 1000770000, 0, in_passwd=False)  # an arbitrary uid in gid 0, as OpenShift runs
 
@@ -80,9 +80,7 @@ def test_root_never_runs_a_members_interpreter(box: Sandbox) -> None:
 def test_outsiders_cannot_open_any_lock_file(box: Sandbox) -> None:
     """Every lock file in the tree — uvshare's, and uv's own per-entry ones in the cache (0666 since uv 0.13) — is
     out of an outsider's reach: one that could open it could hold it and hang every member."""
-    wheels = box.root / "wheels"
-    make_wheel(wheels, "hello-a", "1.0")
-    wheels.chmod(0o755)
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.ok("root", "uvshare", "python", "install", "3.11")
     box.venv_with("alice", wheels, "hello-a")  # per-entry locks in the cache
     locks = [p for p in box.shared.rglob("*.lock") if p.is_file()]
@@ -145,24 +143,7 @@ def test_repair_never_counts_one_hard_link_twice(box1: Sandbox, no_protected_har
     big = box.shared / "cache" / "yy-big"
     box.ok("alice", "sh", "-c", f'mkdir -p "{early}" "{late}" "{big}" && cd "{big}" && seq 1 4000 | xargs touch')
     box.ok("alice", "ln", secret, early / "evil")
-    who = box.users["alice"]
-    watcher = subprocess.Popen(
-        [
-            "setpriv",
-            f"--reuid={who.uid}",
-            f"--regid={who.gid}",
-            "--init-groups",
-            "--",
-            "/usr/bin/python3",
-            "-c",
-            WATCHER,
-            str(big),
-            str(early / "evil"),
-            str(late / "evil"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    watcher = box.popen("alice", "/usr/bin/python3", "-c", WATCHER, big, early / "evil", late / "evil")
     assert watcher.stdout is not None and watcher.stdout.readline().strip() == "ready"
     time.sleep(1.1)  # so that a walk that trusted "old enough" ctimes alone would trust this link
     repaired = box.run("root", "uvshare", "share", "repair")
@@ -182,29 +163,13 @@ def test_root_follows_no_symlink_a_member_hard_linked_into_a_sticky_dir(
     """A root-owned symlink (to a 0700 dir holding a key), hard-linked by a member into a world-writable sticky dir
     where the shared tree is configured: root's calls and repair must not follow it."""
     box = box1
-    sticky = box.root / "tmp"
-    sticky.mkdir()
-    sticky.chmod(0o1777)
+    shared = sticky_config(box)
     keys = box.root / "keys"
     keys.mkdir(mode=0o700)
     (keys / "key").write_text("private\n")
     (keys / "key").chmod(0o600)
     admin_link = box.root / "admin-link"  # root's own symlink, in a dir only root writes
     admin_link.symlink_to(keys)
-    shared = sticky / "uv"
-    box.write_config(
-        **{
-            k: str(shared / v)
-            for k, v in {
-                "python_install_dir": "python",
-                "python_bin_dir": "bin",
-                "tool_dir": "tools",
-                "tool_bin_dir": "tool-bin",
-                "cache_dir": "cache",
-                "python_cache_dir": "python-cache",
-            }.items()
-        }
-    )
     link = "import os, sys; os.link(sys.argv[1], sys.argv[2], follow_symlinks=False)"
     box.ok("alice", "/usr/bin/python3", "-c", link, admin_link, shared)
     assert shared.lstat().st_uid == 0 and shared.is_symlink()
@@ -260,24 +225,9 @@ def test_roots_own_installs_share_no_inode_with_member_writable_files(box1: Sand
     anywhere a member can write), so a member editing the cache cannot change root's installed code."""
     box = box1
     box.ok("root", "uvshare", "--version")
-    wheels = box.root / "wheels"
-    make_wheel(wheels, "hello-a", "1.0")
-    wheels.chmod(0o755)
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.venv_with("alice", wheels, "hello-a")  # the shared cache holds hello-a now
-    venv = box.root / "root-venv"
-    box.ok("root", "uvshare", "venv", "--python", "/usr/bin/python3", venv)
-    box.ok(
-        "root",
-        "uvshare",
-        "pip",
-        "install",
-        "--python",
-        venv / "bin" / "python",
-        "--no-index",
-        "--find-links",
-        wheels,
-        "hello-a",
-    )
+    venv = box.venv_with("root", wheels, "hello-a", venv=box.root / "root-venv")
     cache_inodes = {p.stat().st_ino for p in (box.shared / "cache").rglob("*") if p.is_file() and not p.is_symlink()}
     linked = [p for p in venv.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_ino in cache_inodes]
     assert not linked, linked[:5]
@@ -668,9 +618,7 @@ def test_an_inherited_acl_never_shuts_the_group_out(box1: Sandbox) -> None:
         "root", "uvshare", "share", "init", "--group", GROUP, "--prefix", str(box.shared), "--config", str(box.config)
     )
     assert init.stdout.rstrip().endswith("healthy"), str(init)
-    wheels = box.root / "wheels"
-    make_wheel(wheels, "hello-a", "1.0")
-    wheels.chmod(0o755)
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.ok("alice", *tool_install_args(wheels, "hello-a"), umask=0o022)
     box.ok("bob", "uvshare", "tool", "uninstall", "hello-a")
     # an existing dir whose access ACL keeps the group out (mask rwx, group::r-x) is found and fixed
@@ -782,9 +730,7 @@ def test_root_removes_a_symlink_planted_at_a_file_uv_writes(box1: Sandbox) -> No
     box.ok("alice", "ln", "-sf", victim, box.shared / "tools" / ".gitignore")
     result = box.ok("root", "uvshare", "--version")
     assert "removed" in result.stderr and not (box.shared / "tools" / ".gitignore").is_symlink()
-    wheels = box.root / "wheels"
-    make_wheel(wheels, "hello-a", "1.0")
-    wheels.chmod(0o755)
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.ok("root", *tool_install_args(wheels, "hello-a"))
     assert victim.read_text() == "keep\n"
 

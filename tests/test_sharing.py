@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import Sandbox, group_gid
-from tests.support.wheels import make_sdist, make_wheel, tool_install_args
+from tests.support.harness import Sandbox, group_gid, not_shared
+from tests.support.wheels import make_sdist, make_wheel, tool_install_args, wheels_dir
 
 
 def getfacl(path: Path) -> list[str]:
@@ -40,14 +40,6 @@ def has_shared_default(path: Path) -> bool:
     return "default:group::rwx" in acl and "default:user::rwx" in acl
 
 
-def wheels_dir(box: Sandbox, *specs: tuple[str, str]) -> Path:
-    dest = box.root / "wheels"
-    for name, version in specs:
-        make_wheel(dest, name, version)
-    dest.chmod(0o755)
-    return dest
-
-
 def test_setup_gives_every_shared_dir_a_default_acl(box: Sandbox) -> None:
     """Root's first call makes the tree: every shared dir, each missing parent and .temp carry the default ACL."""
     box.ok("root", "uvshare", "--version", umask=0o022)
@@ -59,7 +51,7 @@ def test_setup_gives_every_shared_dir_a_default_acl(box: Sandbox) -> None:
 def test_tool_run_directly_then_upgraded_and_uninstalled_by_another_member(box: Sandbox) -> None:
     """Issue 8, case 1: a member runs a shared tool straight from the bin dir with umask 022, twice (Python writes
     __pycache__); another member upgrades it and later uninstalls it, through uvshare."""
-    wheels = wheels_dir(box, ("hello-a", "1.0"))
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.ok("root", *tool_install_args(wheels, "hello-a"))
     tool = box.shared / "tool-bin" / "hello-a"
     assert box.ok("alice", tool, umask=0o022).stdout == "hello-a 1.0\n"
@@ -78,7 +70,7 @@ def test_plain_uv_after_setup_leaves_everything_shared(box: Sandbox) -> None:
     """Issue 8, case 2: after setup, a member uses plain uv (not uvshare) with umask 022 to install a Python and a
     tool; another member uninstalls both through uvshare."""
     box.ok("root", "uvshare", "share", "setup")
-    wheels = wheels_dir(box, ("hello-b", "1.0"))
+    wheels = wheels_dir(box.root / "wheels", ("hello-b", "1.0"))
     plain = box.plain_uv_env()
     box.ok("alice", "uv", "python", "install", "3.12", env=plain, umask=0o022)
     box.ok("alice", *tool_install_args(wheels, "hello-b", command="uv"), env=plain, umask=0o022)
@@ -104,7 +96,7 @@ def test_uvx_uses_the_shared_python_and_cache(fronted: tuple[Sandbox, dict[str, 
     """Issue 8, case 3: a member's `uvx --python 3.10 …` runs with the shared Python (none appears in their home) and
     the shared cache; an outsider's uvx works too, with a cache of their own."""
     box, path = fronted
-    wheels = wheels_dir(box, ("hello-a", "1.0"))
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.ok("root", "uv", "python", "install", "3.10", env=path)
     run = ("uvx", "--python", "3.10", "--no-index", "--find-links", wheels, "--from", "hello-a", "hello-a")
     assert box.ok("alice", *run, env=path, umask=0o022).stdout == "hello-a 1.0\n"
@@ -155,21 +147,7 @@ def test_first_call_on_a_fresh_tree_runs_no_uv_and_sdists_build_for_everyone(box
     make_sdist(sdists, "sdist-b", "1.0")
     sdists.chmod(0o755)
     for user, name in (("alice", "sdist-a"), ("bob", "sdist-b")):
-        venv = box.home(box.users[user]) / "venv"
-        box.ok(user, "uvshare", "venv", "--python", "/usr/bin/python3", venv, umask=0o022)
-        box.ok(
-            user,
-            "uvshare",
-            "pip",
-            "install",
-            "--python",
-            venv / "bin" / "python",
-            "--no-index",
-            "--find-links",
-            sdists,
-            name,
-            umask=0o022,
-        )
+        venv = box.venv_with(user, sdists, name, umask=0o022)
         module = name.replace("-", "_")
         said = box.ok(user, venv / "bin" / "python", "-c", f"import {module}; print({module}.hello())")
         assert said.stdout == f"{name} 1.0\n"
@@ -244,7 +222,7 @@ def test_without_acls_the_umask_does_it_and_doctor_says_so(no_acl_fs: Sandbox) -
     shared = box.root / "fuse" / "uv"
     setup = box.ok("root", "uvshare", "share", "setup")
     assert "default ACL" not in setup.stdout, setup.stdout
-    wheels = wheels_dir(box, ("hello-a", "1.0"))
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.ok("alice", *tool_install_args(wheels, "hello-a"), umask=0o022)
     wrong = [p for p in Path(shared).rglob("*") if not p.is_symlink() and not p.lstat().st_mode & 0o020]
     assert not wrong, wrong[:5]
@@ -276,3 +254,25 @@ def test_planted_links_where_acls_are_set_are_never_followed(box1: Sandbox, no_p
         assert after == before, command
     assert stat.S_ISDIR((py / ".temp").lstat().st_mode) and has_shared_default(py / ".temp")
     assert os.stat(py / "evil-hard").st_gid != group_gid()
+
+
+def test_repair_gives_an_old_tree_its_default_acls(box: Sandbox) -> None:
+    """A tree plain uv made before uvshare (no ACLs, root's umask 022): after repair every dir in it carries the
+    default ACL, the umask is left alone, and a member's plain uv with umask 022 keeps it all shared."""
+    from tests.test_admin import legacy_tree
+
+    wheels = legacy_tree(box)
+    box.ok("root", "uvshare", "share", "repair")
+    missing = [  # every dir of every shared dir (the dir above them is not one: plain uv made it, and it is yours)
+        d
+        for shared in box.shared.iterdir()
+        for d, _, _ in os.walk(shared)
+        if not os.path.islink(d) and "default:group::rwx" not in getfacl(Path(d))
+    ]
+    assert not missing, missing[:5]
+    config = json.loads(box.ok("alice", "uvshare", "share", "config", "--json").stdout)
+    assert not config["umask"]["applied"], config["umask"]
+    make_wheel(wheels, "hello-c", "1.0")
+    box.ok("alice", *tool_install_args(wheels, "hello-c", command="uv"), env=box.plain_uv_env(), umask=0o022)
+    box.ok("bob", "uvshare", "tool", "uninstall", "hello-c")
+    assert not [p for shared in box.shared.iterdir() for p in not_shared(shared, group_gid())]

@@ -292,21 +292,26 @@ class Sandbox:
             "UV_CACHE_DIR": str(self.shared / "cache"),
         }
 
-    def venv_with(self, user: str, wheels: Path, package: str) -> Path:
-        """USER's own venv in their home (on Debian's Python) with PACKAGE from the local WHEELS; its path."""
-        venv = self.home(self.users[user]) / "venv"
-        self.ok(user, "uvshare", "venv", "--python", SYSTEM_PYTHON, venv)
+    def venv_with(
+        self, user: str, wheels: Path, package: str, venv: Path | None = None, umask: int | None = None
+    ) -> Path:
+        """A venv of USER's (in their home unless VENV), on Debian's Python, with PACKAGE from the local WHEELS (or
+        sdists), through uvshare; its path."""
+        venv = venv or self.home(self.users[user]) / "venv"
+        self.ok(user, "uvshare", "venv", "--python", SYSTEM_PYTHON, venv, umask=umask)
+        python = venv / "bin" / "python"
         self.ok(
             user,
             "uvshare",
             "pip",
             "install",
             "--python",
-            venv / "bin" / "python",
+            python,
             "--no-index",
             "--find-links",
             wheels,
             package,
+            umask=umask,
         )
         return venv
 
@@ -335,6 +340,25 @@ class Sandbox:
         env.update(extra)
         return {k: v for k, v in env.items() if v is not None}
 
+    def as_user(self, who: User, cmd: list[str]) -> list[str]:
+        """CMD as WHO runs it (setpriv drops to their uid, gid and groups)."""
+        if who.is_root:
+            return cmd
+        groups = "--init-groups" if who.in_passwd else "--clear-groups"
+        return ["setpriv", f"--reuid={who.uid}", f"--regid={who.gid}", groups, "--", *cmd]
+
+    def popen(self, user: str, *args: str | os.PathLike[str], **kwargs: object) -> subprocess.Popen[str]:
+        """Start ARGS as USER in the background, with the test environment and stdout piped (text)."""
+        who = self.users[user]
+        return subprocess.Popen(  # type: ignore[call-overload]
+            self.as_user(who, [str(a) for a in args]),
+            env=self.env(who, **kwargs.pop("env", {})),  # type: ignore[arg-type]
+            cwd=self.home(who),
+            stdout=subprocess.PIPE,
+            text=True,
+            **kwargs,
+        )
+
     def run(
         self,
         user: User | str,
@@ -348,10 +372,7 @@ class Sandbox:
         """Run ARGS as USER (a name or a User) with the test environment; ARGS[0] is looked up on its PATH."""
         who = self.users[user] if isinstance(user, str) else user
         full_env = self.env(who, **(env or {}))
-        cmd = [str(a) for a in args]
-        if not who.is_root:
-            groups = "--init-groups" if who.in_passwd else "--clear-groups"
-            cmd = ["setpriv", f"--reuid={who.uid}", f"--regid={who.gid}", groups, "--", *cmd]
+        cmd = self.as_user(who, [str(a) for a in args])
         if umask is not None:
             cmd = ["sh", "-c", f'umask {umask:03o} && exec "$@"', "sh", *cmd]
         done = subprocess.run(

@@ -35,6 +35,15 @@ def make_wheel(dest: Path, name: str, version: str, message: str | None = None) 
     return path
 
 
+def wheels_dir(dest: Path, *specs: tuple[str, str]) -> Path:
+    """DEST (every user may read it) with a wheel for each (name, version) of SPECS."""
+    for name, version in specs:
+        make_wheel(dest, name, version)
+    dest.mkdir(parents=True, exist_ok=True)
+    dest.chmod(0o755)
+    return dest
+
+
 def tool_install_args(wheels: Path, spec: str, command: str = "uvshare") -> list[str]:
     """`COMMAND tool install SPEC` from the local wheels only, on Debian's Python (reachable by every user)."""
     return [command, "tool", "install", "--no-index", "--find-links", str(wheels), "--python", "/usr/bin/python3", spec]
