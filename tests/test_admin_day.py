@@ -17,25 +17,10 @@ from tests.support.wheels import tool_install_args, wheels_dir
 from tests.test_admin import legacy_tree
 
 
-def init_args(box: Sandbox, *extra: str) -> list[str]:
-    return [
-        "uvshare",
-        "share",
-        "init",
-        "--group",
-        GROUP,
-        "--prefix",
-        str(box.shared),
-        "--config",
-        str(box.config),
-        *extra,
-    ]
-
-
 def test_init_from_nothing_is_idempotent_and_guards_a_different_config(box1: Sandbox) -> None:
     box = box1
     box.config.unlink()
-    first = box.ok("root", *init_args(box))
+    first = box.ok("root", *box.init_args())
     assert first.stdout.rstrip().endswith("healthy"), first.stdout
     assert f"wrote {box.config}" in first.stdout
     config = box.ok("alice", "uvshare", "share", "config", "--json")
@@ -45,29 +30,19 @@ def test_init_from_nothing_is_idempotent_and_guards_a_different_config(box1: San
     assert not data["umask"]["applied"], data["umask"]
 
     before = (box.config.stat().st_mtime_ns, snapshot(box.shared))
-    again = box.ok("root", *init_args(box))
+    again = box.ok("root", *box.init_args())
     assert "already says this" in again.stdout and again.stdout.rstrip().endswith("healthy")
     assert (box.config.stat().st_mtime_ns, snapshot(box.shared)) == before
 
     other = box.root / "other"
-    refused = box.run(
-        "root", "uvshare", "share", "init", "--group", GROUP, "--prefix", str(other), "--config", str(box.config)
-    )
+    refused = box.run("root", *box.init_args(prefix=str(other), config=str(box.config)))
     assert refused.returncode == 2, str(refused)
     assert f"python-install-dir: '{box.shared}/python' -> '{other}/python'" in refused.stdout
     assert refused.stderr.startswith("uvshare: error: ") and "--force" in refused.stderr
     assert box.config.stat().st_mtime_ns == before[0] and not other.exists()
     forced = box.ok(
         "root",
-        "uvshare",
-        "share",
-        "init",
-        "--group",
-        GROUP,
-        "--prefix",
-        str(other),
-        "--config",
-        str(box.config),
+        *box.init_args(prefix=str(other), config=str(box.config)),
         "--force",
     )
     assert f"replaced {box.config}" in forced.stdout and (other / "cache").is_dir()
@@ -80,9 +55,9 @@ def test_init_never_records_uvshare_as_the_real_uv(box1: Sandbox) -> None:
     front = box.root / "front"
     front.mkdir(mode=0o755)
     box.ok("root", "uvshare", "share", "launcher", front / "uv")
-    box.ok("root", *init_args(box), env={"PATH": f"{front}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"})
+    box.ok("root", *box.init_args(), env={"PATH": f"{front}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"})
     assert f"uv = '{box.uv}'" in box.config.read_text()
-    refused = box.run("root", *init_args(box, "--uv", str(front / "uv"), "--force"))
+    refused = box.run("root", *box.init_args("--uv", str(front / "uv"), "--force"))
     assert refused.returncode == 2 and "is uvshare itself" in refused.stderr, str(refused)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import GROUP, Sandbox, User, fingerprint, group_gid
+from tests.support.harness import Sandbox, User, fingerprint, group_gid
 from tests.support.wheels import tool_install_args, wheels_dir
 
 ANYBODY = User("1000770000", 1000770000, 0, in_passwd=False)  # an arbitrary uid in gid 0, as OpenShift runs
@@ -614,9 +614,7 @@ def test_an_inherited_acl_never_shuts_the_group_out(box1: Sandbox) -> None:
     box.config.unlink()
     box.shared.mkdir(parents=True)
     subprocess.run(["setfacl", "-d", "-m", "u:daemon:rx", str(box.shared)], check=True)
-    init = box.run(
-        "root", "uvshare", "share", "init", "--group", GROUP, "--prefix", str(box.shared), "--config", str(box.config)
-    )
+    init = box.run("root", *box.init_args(prefix=str(box.shared), config=str(box.config)))
     assert init.stdout.rstrip().endswith("healthy"), str(init)
     wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.ok("alice", *tool_install_args(wheels, "hello-a"), umask=0o022)
@@ -644,15 +642,7 @@ def test_root_writes_nothing_through_a_planted_link(box1: Sandbox) -> None:
     box.ok("dave", "ln", "-s", rootonly, sticky / "demo")
     init = box.run(
         "root",
-        "uvshare",
-        "share",
-        "init",
-        "--group",
-        GROUP,
-        "--prefix",
-        str(sticky / "demo" / "tree"),
-        "--config",
-        str(sticky / "demo" / "config.toml"),
+        *box.init_args(prefix=str(sticky / "demo" / "tree"), config=str(sticky / "demo" / "config.toml")),
     )
     assert init.returncode == 2, str(init)
     assert sorted(p.name for p in rootonly.iterdir()) == ["uv"]
@@ -707,11 +697,9 @@ def test_a_system_dir_is_never_a_shared_dir(box1: Sandbox) -> None:
     box.write_config(python_bin_dir="/usr/local/bin")
     result = box.run("root", "uvshare", "--version")
     assert result.returncode == 2 and "a system dir" in result.stderr, str(result)
-    init = box.run(
-        "root", "uvshare", "share", "init", "--group", GROUP, "--prefix", "/", "--config", str(box.root / "init.toml")
-    )
+    init = box.run("root", *box.init_args(prefix="/", config=str(box.root / "init.toml")))
     assert init.returncode == 2 and "a system dir" in init.stderr, str(init)
-    empty = box.run("root", "uvshare", "share", "init", "--group", GROUP, "--prefix", "/x", "--config", "")
+    empty = box.run("root", *box.init_args(prefix="/x", config=""))
     assert empty.returncode == 2 and "--config needs" in empty.stderr, str(empty)
     assert (os.stat("/").st_mode, os.stat("/").st_gid, os.stat("/usr/bin").st_mode) == before
 

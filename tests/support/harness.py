@@ -276,6 +276,21 @@ class Sandbox:
         self.config.chmod(0o644)
         return self.config
 
+    def init_args(self, *extra: str, prefix: Path | str | None = None, config: Path | str | None = None) -> list[str]:
+        """`uvshare share init` for the test group, below PREFIX (the shared tree), writing CONFIG (the test's)."""
+        return [
+            "uvshare",
+            "share",
+            "init",
+            "--group",
+            GROUP,
+            "--prefix",
+            str(self.shared if prefix is None else prefix),
+            "--config",
+            str(self.config if config is None else config),
+            *extra,
+        ]
+
     def not_shared(self) -> list[str]:
         """Everything in the whole shared tree — Pythons, tools, bin dirs and the cache — that another member could
         not change: not group-owned or not group-writable."""
