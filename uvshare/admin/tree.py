@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from uvshare import acl, prepare
-from uvshare.safefs import open_dir, open_node
+from uvshare.safefs import open_node
 
 MAX_DEPTH = 256  # deeper than anything uv makes; a deeper subtree is reported and left alone (fds stay bounded)
 # A hard-linked file counts as inside the tree only if nothing changed its links (ctime) since before the walk
@@ -259,8 +259,3 @@ def reachable_by_others(path: str) -> bool:
         except OSError:
             return False
     return True
-
-
-def open_top(path: str) -> int:
-    """Open a configured dir for walking (no symlink others could have planted is followed)."""
-    return open_dir(path)
