@@ -133,6 +133,16 @@ def access_problems(entries: "list[Entry] | None", gid: int, want: int) -> list[
     return problems
 
 
+def access_state(fd: int, gid: int, want: int) -> "tuple[list[Entry] | None, list[str]]":
+    """The access ACL of the open entry FD (None: it has none, or it cannot be read) and what is wrong with it for
+    group GID, which should have WANT (see access_problems)."""
+    try:
+        entries = read(fd, ACCESS, probe=False)
+    except OSError:
+        return None, []
+    return entries, access_problems(entries, gid, want)
+
+
 def shared_access(entries: "list[Entry]", gid: int, want: int) -> list[Entry]:
     """The access ACL ENTRIES with WANT for the owning group, and write taken from every named entry but GID's."""
     result = []

@@ -27,6 +27,8 @@ from uvshare.safefs import (
     open_child,
     open_dir,
     open_node,
+    share_default_acl,
+    share_entry,
 )
 
 TYPE_CHECKING = False
@@ -164,28 +166,24 @@ def is_empty_dir(dfd: int, name: str) -> bool:
         os.close(fd)
 
 
-def covered(
-    dfd: int, key: str, gid: int, *, top: "bool | None" = None, buckets: "list[str] | None" = None
-) -> "bool | None":
+def covered(dfd: int, key: str, gid: int) -> "bool | None":
     """Whether the open shared dir DFD (config KEY) is covered by default ACLs that share what is made inside: its
     own, and those of `.temp` and the cache's `sdists-vN` buckets; None where the filesystem keeps no ACLs.
 
     Read only. uv makes its subdirs inside a covered dir, so they inherit its ACL; a subdir that lacks it predates
-    the ACL and may hold anything, so the dir counts as covered only once `share repair` has walked it. TOP (the
-    dir's own state) and BUCKETS (the cache's sdists dirs), when the caller knows them already, save the reading.
+    the ACL and may hold anything, so the dir counts as covered only once `share repair` has walked it. (Every call
+    reaches the same answer from the checks `Preparer` has just made, without reading them again.)
     """
     from uvshare import acl
 
-    if top is None:
-        try:
-            top = not acl.default_problems(acl.read(dfd, acl.DEFAULT), gid)
-        except OSError as e:
-            return None if e.errno in acl.UNSUPPORTED else False
-    if not top:
-        return top
+    try:
+        if acl.default_problems(acl.read(dfd, acl.DEFAULT), gid):
+            return False
+    except OSError as e:
+        return None if e.errno in acl.UNSUPPORTED else False
     inner = [name for name, is_dir in MADE.get(key, ()) if is_dir]
     if key == "cache-dir":
-        inner += sdists_buckets(dfd) if buckets is None else buckets
+        inner += sdists_buckets(dfd)
     for name in inner:
         try:
             sub = os.open(name, O_DIR, dir_fd=dfd)
@@ -337,7 +335,7 @@ class Preparer:
             top: bool | None = None
             if spec is None or not spec.unsupported:
                 top = self.ensure_default_acl(dfd, path, st, lambda: fresh or self.coverable(dfd, key))
-            inner = True  # `.temp` and the sdists buckets have theirs too (see covered)
+            inner = True  # `.temp` and the sdists buckets have theirs too: covered()'s rule, from the checks made here
             for name, is_dir in MADE.get(key, ()):
                 self.entry(dfd, path, name, want_dir=is_dir, create=True)
                 if is_dir:
@@ -350,7 +348,7 @@ class Preparer:
         finally:
             os.close(dfd)
 
-    def ensure_default_acl(  # noqa: PLR0911  # each way it can end, said where it ends
+    def ensure_default_acl(  # each way it can end, said where it ends
         self, fd: int, path: str, st: os.stat_result, may_add: "Callable[[], bool]"
     ) -> "bool | None":
         """Whether the open dir FD has a default ACL that shares what is made inside, adding one when the caller may
@@ -368,15 +366,14 @@ class Preparer:
         if not self.change(path, f"give {path} a default ACL: the group gets rwx on everything created inside"):
             return False
         try:
-            acl.write(fd, acl.DEFAULT, acl.shared_default(entries, self.acl_other, self.gid))
+            added = share_default_acl(fd, self.acl_other, self.gid)
         except OSError as e:
+            added = False
+            self.warn(f"cannot give {path} a default ACL: {e.strerror}")
+        if added is not True:  # not made after all: not counted
             self.changed.discard(path)
             self.changes.pop()
-            if e.errno in acl.UNSUPPORTED:
-                return None
-            self.warn(f"cannot give {path} a default ACL: {e.strerror}")
-            return False
-        return True
+        return added
 
     def coverable(self, dfd: int, key: str) -> bool:
         """Whether the dir DFD holds nothing but uv's fixed-name entries (and `.temp` is empty)."""
@@ -504,25 +501,15 @@ class Preparer:
                 fd = open_node(dfd, name, st)
                 if fd is None:
                     return  # replaced meanwhile: leave it to the next call
-            access = self.access_acl(fd, 0o7 if want_dir else 0o6)
-            if access:
-                problems += access[1]
+            from uvshare import acl
+
+            entries, wrong = acl.access_state(fd, self.gid, 0o7 if want_dir else 0o6)
+            problems += wrong
             if problems:
-                self.make_right(fd, path, st, problems, access[0] if access else None, want_dir, closed, lock)
+                self.make_right(fd, path, st, problems, entries if wrong else None, want_dir, closed, lock)
         finally:
             if fd is not None and fd != dfd:
                 os.close(fd)
-
-    def access_acl(self, fd: int, want: int) -> "tuple[list[tuple[int, int, int]], list[str]] | None":
-        """The access ACL of the open entry FD and what is wrong with it (see acl.access_problems), or None."""
-        from uvshare import acl
-
-        try:
-            entries = acl.read(fd, acl.ACCESS, probe=False)
-        except OSError:
-            return None
-        problems = acl.access_problems(entries, self.gid, want)
-        return (entries, problems) if entries is not None and problems else None
 
     def make_right(  # noqa: PLR0917  # one entry's whole story, from fix
         self,
@@ -551,13 +538,7 @@ class Preparer:
             self.change(path, text)
             return
         try:
-            if st.st_gid != self.gid:
-                os.fchown(fd, -1, self.gid)  # before fchmod: chown clears the setgid bit
-            if access is not None:
-                from uvshare import acl
-
-                acl.write(fd, acl.ACCESS, acl.shared_access(access, self.gid, 0o7 if want_dir else 0o6))
-            os.fchmod(fd, mode)
+            share_entry(fd, st, self.gid, mode, access=access)
         except OSError as e:
             self.warn(f"cannot fix {path} ({describe(st)}): {e.strerror}; {repair_hint()}")
             return

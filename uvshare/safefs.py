@@ -26,9 +26,9 @@ class CannotCreate(OSError):
     """A missing directory or file that the caller may not create (no write access, read-only mount)."""
 
 
-def writable_only_by_root_or_caller(st: os.stat_result) -> bool:
-    """Whether nobody but root and the caller can add, remove or rename entries in the directory ST."""
-    return st.st_uid in (0, os.geteuid()) and not st.st_mode & 0o022
+def writable_only_by(st: os.stat_result, owners: "tuple[int, ...]") -> bool:
+    """Whether nobody but OWNERS (uids) can add, remove or rename entries in the directory ST."""
+    return st.st_uid in owners and not st.st_mode & 0o022
 
 
 class Guard:
@@ -134,7 +134,8 @@ def _link_target(parent_fd: int, name: str, path: str) -> str:
     st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
     if not stat.S_ISLNK(st.st_mode):
         raise NotADirectoryError(errno.ENOTDIR, f"{name} in the way of {path} is not a directory")
-    if not (st.st_uid in (0, os.geteuid()) and writable_only_by_root_or_caller(os.fstat(parent_fd))):
+    owners = (0, os.geteuid())
+    if not (st.st_uid in owners and writable_only_by(os.fstat(parent_fd), owners)):
         from uvshare.errors import UnsafePath, admin  # imported only when there is an error
 
         raise UnsafePath(
@@ -148,7 +149,7 @@ def _link_target(parent_fd: int, name: str, path: str) -> str:
 class DirSpec:
     """How uvshare makes a directory: MODE, group GID, and the default ACL's permissions for others (None: no ACL).
 
-    ACLS collects "unsupported" when the filesystem keeps no ACLs.
+    UNSUPPORTED is set when making one found that the filesystem keeps no ACLs.
     """
 
     __slots__ = ("acl_other", "gid", "mode", "unsupported")
@@ -255,14 +256,32 @@ def open_child(
     return open_dir(path, spec, created, guard)
 
 
-def set_group_mode(fd: int, st: os.stat_result, gid: int, mode: int) -> bool:
-    """Give the open file FD the group GID and MODE; True when anything changed."""
-    changed = st.st_gid != gid or stat.S_IMODE(st.st_mode) != mode
+def share_entry(
+    fd: int,
+    st: os.stat_result,
+    gid: int,
+    mode: int,
+    *,
+    access: "list[tuple[int, int, int]] | None" = None,
+    default_other: "int | None" = None,
+) -> None:
+    """Give the open entry FD (lstat ST) the group GID and MODE; with ACCESS (its access ACL), that ACL with the group
+    entry widened to what MODE gives the group and write taken from named entries; with DEFAULT_OTHER (a dir), a
+    default ACL that shares what is made inside. The one way uvshare changes an entry.
+
+    The group first (a chown clears the setgid bit), the mode last (writing an access ACL sets the mode's group
+    bits from its mask).
+    """
     if st.st_gid != gid:
-        os.fchown(fd, -1, gid)  # before fchmod: chown clears the setgid bit
-    if changed:
-        os.fchmod(fd, mode)
-    return changed
+        os.fchown(fd, -1, gid)
+    if access is not None or default_other is not None:
+        from uvshare import acl
+
+        if access is not None:
+            acl.write(fd, acl.ACCESS, acl.shared_access(access, gid, mode >> 3 & 0o7))
+        if default_other is not None:
+            acl.write(fd, acl.DEFAULT, acl.shared_default(acl.read(fd, acl.DEFAULT), default_other, gid))
+    os.fchmod(fd, mode)
 
 
 def share_default_acl(fd: int, other: int, gid: int) -> "bool | None":
@@ -304,7 +323,7 @@ def make_dir(parent_fd: int, name: str, spec: DirSpec, shown: str) -> bool:
         if st.st_uid == os.geteuid():  # still the one just made, not a swapped-in directory
             gid = st.st_gid if spec.gid is None else spec.gid
             _drop_inherited(fd)
-            set_group_mode(fd, st, gid, spec.mode)
+            share_entry(fd, st, gid, spec.mode)
             if spec.acl_other is not None and share_default_acl(fd, spec.acl_other, gid) is None:
                 spec.unsupported = True
     finally:
@@ -317,7 +336,7 @@ def make_file(parent_fd: int, name: str, mode: int, gid: int) -> None:
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=parent_fd)
     try:
         _drop_inherited(fd)
-        set_group_mode(fd, os.fstat(fd), gid, mode)
+        share_entry(fd, os.fstat(fd), gid, mode)
     finally:
         os.close(fd)
 
@@ -362,11 +381,7 @@ def kind_of(st: os.stat_result) -> str:
 
 
 TRUST_HOPS = 40  # symlinks followed on the way to one file root may run or read
-
-
-def _opens_to_others(st: os.stat_result) -> bool:
-    """Whether anyone but root can add, remove or rename entries in the directory ST."""
-    return st.st_uid != 0 or bool(st.st_mode & 0o022)
+ROOT = (0,)
 
 
 def root_may_trust(path: str, *, directory: bool = False) -> "str | None":  # noqa: PLR0911, PLR0912  # one reason per return
@@ -395,12 +410,12 @@ def root_may_trust(path: str, *, directory: bool = False) -> "str | None":  # no
             st = os.lstat(here)
         except OSError as e:
             return f"{here}: {e.strerror}"
-        if _opens_to_others(parent):
+        if not writable_only_by(parent, ROOT):
             sticky_root_dir = (
                 parent.st_uid == 0 and parent.st_mode & stat.S_ISVTX and stat.S_ISDIR(st.st_mode) and st.st_uid == 0
             )
             if not sticky_root_dir:
-                return f"{current} ({_who(parent)}) can be written by others than root"
+                return _root_alone_writes(current, parent)
         if stat.S_ISLNK(st.st_mode):
             hops += 1
             if hops > TRUST_HOPS:
@@ -418,18 +433,15 @@ def root_may_trust(path: str, *, directory: bool = False) -> "str | None":  # no
         if directory:
             if not stat.S_ISDIR(st.st_mode):
                 return f"{here} is not a directory"
-            return f"{here} ({_who(st)}) can be written by others than root" if _opens_to_others(st) else None
+            return _root_alone_writes(here, st)
         if not stat.S_ISREG(st.st_mode):
             return f"{here} is not a regular file"
-        if st.st_uid != 0 or st.st_mode & 0o022:
-            return f"{here} ({_who(st)}) can be written by others than root"
-        return None
+        return _root_alone_writes(here, st)
     if directory:
-        return (
-            None if not _opens_to_others(parent) else f"{current} ({_who(parent)}) can be written by others than root"
-        )
+        return _root_alone_writes(current, parent)
     return "the path names a directory, not a file"
 
 
-def _who(st: os.stat_result) -> str:
-    return describe(st)
+def _root_alone_writes(path: str, st: os.stat_result) -> "str | None":
+    """None when root alone can change PATH (lstat ST); otherwise the reason, naming its owner, group and mode."""
+    return None if writable_only_by(st, ROOT) else f"{path} ({describe(st)}) can be written by others than root"

@@ -209,8 +209,9 @@ class Call:
             self._uv = find_uv(self.environ, config.uv if config else None, config.files[0] if config else None)
         return self._uv
 
-    def installed(self, requests: "Sequence[str]", *, ask_uv: bool) -> bool:
-        """Whether every requested Python is installed as uv's own install would leave it (see skip)."""
+    def installed(self, requests: "Sequence[str]", *, ask_uv: bool) -> "bool | None":
+        """Whether every requested Python is installed as uv's own install would leave it (see skip); None when only
+        uv can tell (and ASK_UV was not given)."""
         from uvshare.skip import INSTALLED, UNSURE, answer_from_names, answer_from_uv, links_in_place
 
         if ask_uv:
@@ -218,7 +219,7 @@ class Call:
         else:
             state, names = answer_from_names(requests, self.env)
             if state == UNSURE:
-                raise LookupError  # only uv can tell
+                return None
             if state != INSTALLED:
                 return False
         if names and links_in_place(names, self.real_uv, self.env):
@@ -266,11 +267,11 @@ class Call:
             asked = install_requests(args)
             if asked:
                 requests, self.quiet = asked
-                try:
-                    if self.installed(requests, ask_uv=False):
-                        return 0
-                except LookupError:  # root never asks `find`: it runs the interpreters, which members can write
-                    unsure = requests if os.geteuid() != 0 else ()
+                answer = self.installed(requests, ask_uv=False)
+                if answer:
+                    return 0
+                if answer is None and os.geteuid() != 0:  # root never asks `find`: it runs members' interpreters
+                    unsure = requests
         if self.role == "outsider" and config is not None and self.program == "uv":
             refuse_outsider(args, config, self.dirs)
         self.prepare()  # before any uv runs, `find` included

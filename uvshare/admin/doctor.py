@@ -227,9 +227,7 @@ def access_acl_problems(path: str, gid: int, want: int) -> list[str]:
     except OSError:
         return []
     try:
-        return acl.access_problems(acl.read(fd, acl.ACCESS, probe=False), gid, want)
-    except OSError:
-        return []
+        return acl.access_state(fd, gid, want)[1]
     finally:
         os.close(fd)
 
@@ -384,9 +382,7 @@ def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: lis
         return [*checks, Check("problem", key, f"cannot open {path}: {what}", f"remove it, then {as_root('setup')}")]
     try:
         st = os.fstat(fd)
-        access = acl.access_problems(acl.read(fd, acl.ACCESS, probe=False), gid, 0o7)
-    except OSError:
-        access = []
+        access = acl.access_state(fd, gid, 0o7)[1]
     finally:
         os.close(fd)
     problems = prepare.dir_problems(st, gid, closed=key in prepare.CLOSED) + access

@@ -28,7 +28,7 @@ from uvshare.admin.common import GUARDED_BY, Command, group_label, load_group_co
 from uvshare.admin.locks import take_lock
 from uvshare.errors import EXIT_PROBLEMS, UvshareError, escape
 from uvshare.prepare import Preparer
-from uvshare.safefs import O_NODE, open_dir, open_node, set_group_mode
+from uvshare.safefs import O_NODE, open_dir, open_node, share_default_acl, share_entry
 
 EXAMPLES = 3
 SHARED_LOCK = frozenset({"cache-dir"})  # uv holds these shared during every command
@@ -160,22 +160,13 @@ class Repairer:
         return True
 
     def change(self, fd: int, st: os.stat_result, verdict: tree.Verdict) -> None:
-        """Group, access ACL (its group entry), mode, and (dirs) default ACL of the open file FD."""
-        if st.st_gid != self.policy.gid:
-            os.fchown(fd, -1, self.policy.gid)
+        """Group, mode and (dirs) ACLs of the open file FD, as VERDICT says."""
+        gid, access = self.policy.gid, None
         if stat.S_ISDIR(st.st_mode):  # files: their mode only (see the README's known limits)
-            try:
-                gid = self.policy.gid
-                entries = acl.read(fd, acl.ACCESS, probe=False)
-                if acl.access_problems(entries, gid, 0o7) and entries is not None:
-                    acl.write(fd, acl.ACCESS, acl.shared_access(entries, gid, 0o7))
-                if verdict.default_acl:
-                    existing = acl.read(fd, acl.DEFAULT)
-                    acl.write(fd, acl.DEFAULT, acl.shared_default(existing, self.policy.acl_other, gid))
-            except OSError as e:
-                if e.errno not in acl.UNSUPPORTED:
-                    raise
-        os.fchmod(fd, verdict.mode)
+            entries, wrong = acl.access_state(fd, gid, 0o7)
+            access = entries if wrong else None
+        default_other = self.policy.acl_other if verdict.default_acl else None
+        share_entry(fd, st, gid, verdict.mode, access=access, default_other=default_other)
 
     def finish_links(self) -> None:
         """Decide the hard-linked files: fix those whose every link is provably inside, leave the rest alone."""
@@ -202,7 +193,7 @@ class Repairer:
             try:
                 st = os.fstat(fd)
                 if (st.st_dev, st.st_ino) == (dev, ino) and self.book.still(seen, st):
-                    set_group_mode(fd, st, self.policy.gid, seen.mode)
+                    share_entry(fd, st, self.policy.gid, seen.mode)
                     self.links_fixed += len(seen.places)
                     self.detail("fixed", seen.path, tree.Verdict(seen.problems, seen.mode))
                 else:
@@ -328,13 +319,14 @@ class Repair(Command):
         if not policy.acls:
             return 0
         try:
-            existing = acl.read(dir_fd, acl.DEFAULT)
-            if not acl.default_problems(existing, policy.gid):
-                return 0
-            if not self.dry_run:
-                acl.write(dir_fd, acl.DEFAULT, acl.shared_default(existing, policy.acl_other, policy.gid))
+            if self.dry_run:
+                needed = bool(acl.default_problems(acl.read(dir_fd, acl.DEFAULT), policy.gid))
+            else:
+                needed = share_default_acl(dir_fd, policy.acl_other, policy.gid) is True
         except OSError:
-            return 0  # unsupported, or not ours: doctor says which
+            return 0  # not ours: doctor says so
+        if not needed:
+            return 0
         repairer.detail(repairer.verb(), f"{path}: no default ACL -> default ACL with group rwx")
         if path in repairer.already:
             return 0

@@ -81,7 +81,7 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  #
         needs_acl = False
         if entry.fd is not None:
             try:
-                problems += acl.access_problems(acl.read(entry.fd, acl.ACCESS, probe=False), policy.gid, 0o7)
+                problems += acl.access_state(entry.fd, policy.gid, 0o7)[1]
                 if policy.acls:
                     needs_acl = bool(acl.default_problems(acl.read(entry.fd, acl.DEFAULT), policy.gid))
             except OSError:
