@@ -704,6 +704,30 @@ def test_a_system_dir_is_never_a_shared_dir(box1: Sandbox) -> None:
     assert (os.stat("/").st_mode, os.stat("/").st_gid, os.stat("/usr/bin").st_mode) == before
 
 
+def test_a_members_acl_never_lets_an_outsider_write_for_long(box1: Sandbox) -> None:
+    """A member gives an outsider rwx on a dir of theirs in the tool dir, through named entries in its access and
+    default ACLs, and the outsider makes a file there: doctor names both, repair takes the outsider's write away and
+    the file from them (its owner could always write or chmod it), and nothing stays theirs."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    mine = box.shared / "tools" / "mine"
+    dave = box.users["dave"].name
+    box.ok(
+        "alice",
+        "sh",
+        "-c",
+        f'mkdir "{mine}" && setfacl -m u:{dave}:rwx "{mine}" && setfacl -d -m u:{dave}:rwx "{mine}"',
+    )
+    box.ok("dave", "touch", mine / "before")  # the member's choice, for now
+    sick = box.run("root", "uvshare", "share", "doctor")
+    assert sick.returncode == 1 and "lets someone outside the group write" in sick.stdout, sick.stdout
+    no_traceback(box.run("root", "uvshare", "share", "repair"))
+    assert box.run("dave", "touch", mine / "after").returncode != 0
+    assert box.run("dave", "sh", "-c", f'echo x >> "{mine}/before"').returncode != 0  # no longer theirs
+    assert (mine / "before").stat().st_uid == 0
+    assert box.ok("root", "uvshare", "share", "doctor").stdout.rstrip().endswith("healthy")
+
+
 # variants ----------------------------------------------------------------------------------------------------------
 
 

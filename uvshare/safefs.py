@@ -264,16 +264,17 @@ def share_entry(
     *,
     access: "list[tuple[int, int, int]] | None" = None,
     default_other: "int | None" = None,
+    owner: "int | None" = None,
 ) -> None:
     """Give the open entry FD (lstat ST) the group GID and MODE; with ACCESS (its access ACL), that ACL with the group
     entry widened to what MODE gives the group and write taken from named entries; with DEFAULT_OTHER (a dir), a
-    default ACL that shares what is made inside. The one way uvshare changes an entry.
+    default ACL that shares what is made inside; with OWNER, that owner too. The one way uvshare changes an entry.
 
     The group first (a chown clears the setgid bit), the mode last (writing an access ACL sets the mode's group
     bits from its mask).
     """
-    if st.st_gid != gid:
-        os.fchown(fd, -1, gid)
+    if st.st_gid != gid or owner is not None:
+        os.fchown(fd, -1 if owner is None else owner, gid)
     if access is not None or default_other is not None:
         from uvshare import acl
 

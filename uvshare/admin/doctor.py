@@ -251,7 +251,7 @@ def check_tree(  # noqa: PLR0912  # one walk, one report: split up, the counts w
             if len(refused_examples) < EXAMPLES:
                 refused_examples.append(f"{entry.path} ({verdict.refuse})")
         elif verdict.hard_link:
-            book.note(entry, verdict.mode, verdict.problems)
+            book.note(entry, verdict)
         else:
             wrong += 1
             kinds.update(verdict.problems)
@@ -260,7 +260,7 @@ def check_tree(  # noqa: PLR0912  # one walk, one report: split up, the counts w
     for seen in book.files.values():
         if book.contained(seen):
             wrong += 1
-            kinds.update(seen.problems)
+            kinds.update(seen.verdict.problems)
             if len(examples) < EXAMPLES:
                 examples.append(seen.path)
         else:
@@ -406,7 +406,7 @@ def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: lis
         checks.append(check_acl(key, path, fd, config))
         for name, want_dir in prepare.MADE.get(key, ()):
             checks.append(check_entry(os.path.join(path, name), gid, want_dir, key))
-        policy = tree.Policy(gid, config.acl, prepare.acl_other(config.umask))
+        policy = tree.Policy(gid, config.acl, prepare.acl_other(config.umask), guard)
         checks.extend(check_tree(path, fd, policy, key))
     finally:
         os.close(fd)

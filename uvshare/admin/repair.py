@@ -28,7 +28,7 @@ from uvshare.admin.common import GUARDED_BY, Command, group_label, load_group_co
 from uvshare.admin.locks import take_lock
 from uvshare.errors import EXIT_PROBLEMS, UvshareError, escape
 from uvshare.prepare import Preparer
-from uvshare.safefs import O_NODE, open_dir, open_node, share_default_acl, share_entry
+from uvshare.safefs import O_NODE, Guard, open_dir, open_node, share_default_acl, share_entry
 
 EXAMPLES = 3
 SHARED_LOCK = frozenset({"cache-dir"})  # uv holds these shared during every command
@@ -127,7 +127,7 @@ class Repairer:
                     report.left_examples.append(f"{entry.path} ({verdict.refuse})")
                 continue
             if verdict.hard_link:
-                self.book.note(entry, verdict.mode, verdict.problems)
+                self.book.note(entry, verdict)
                 continue
             if self.apply(entry, verdict):
                 if not counted:
@@ -162,11 +162,14 @@ class Repairer:
     def change(self, fd: int, st: os.stat_result, verdict: tree.Verdict) -> None:
         """Group, mode and (dirs) ACLs of the open file FD, as VERDICT says."""
         gid, access = self.policy.gid, None
-        if stat.S_ISDIR(st.st_mode):  # files: their mode only (see the README's known limits)
-            entries, wrong = acl.access_state(fd, gid, 0o7)
+        # Files are judged by their mode (see the README's known limits), but one taken from an outsider loses
+        # whatever its ACL gave them (or anyone outside the group) too.
+        if stat.S_ISDIR(st.st_mode) or verdict.take_owner:
+            entries, wrong = acl.access_state(fd, gid, verdict.mode >> 3 & 0o7)
             access = entries if wrong else None
         default_other = self.policy.acl_other if verdict.default_acl else None
-        share_entry(fd, st, gid, verdict.mode, access=access, default_other=default_other)
+        owner = 0 if verdict.take_owner else None
+        share_entry(fd, st, gid, verdict.mode, access=access, default_other=default_other, owner=owner)
 
     def finish_links(self) -> None:
         """Decide the hard-linked files: fix those whose every link is provably inside, leave the rest alone."""
@@ -179,7 +182,7 @@ class Repairer:
                 continue
             if self.dry_run:
                 self.links_fixed += len(seen.places)  # entries are paths: each link is one
-                self.detail("would fix", seen.path, tree.Verdict(seen.problems, seen.mode))
+                self.detail("would fix", seen.path, seen.verdict)
                 continue
             try:
                 parent = open_dir(os.path.dirname(seen.path))
@@ -193,9 +196,9 @@ class Repairer:
             try:
                 st = os.fstat(fd)
                 if (st.st_dev, st.st_ino) == (dev, ino) and self.book.still(seen, st):
-                    share_entry(fd, st, self.policy.gid, seen.mode)
+                    self.change(fd, st, seen.verdict)
                     self.links_fixed += len(seen.places)
-                    self.detail("fixed", seen.path, tree.Verdict(seen.problems, seen.mode))
+                    self.detail("fixed", seen.path, seen.verdict)
                 else:
                     self.links_left.append(f"{seen.path} (changed during the repair)")
             except PermissionError:
@@ -235,7 +238,7 @@ class Repair(Command):
         )
         for line in preparer.prepare(dirs):
             self.say("ok", line)
-        policy = tree.Policy(gid, config.acl, prepare.acl_other(config.umask))
+        policy = tree.Policy(gid, config.acl, prepare.acl_other(config.umask), Guard(gid, label))
         repairer = Repairer(self, policy, label, preparer.changed)
         total = len(preparer.changed)
         incomplete = 0

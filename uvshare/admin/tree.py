@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from uvshare import acl, prepare
-from uvshare.safefs import open_node
+from uvshare.safefs import Guard, open_node, owner_name
 
 MAX_DEPTH = 256  # deeper than anything uv makes; a deeper subtree is reported and left alone (fds stay bounded)
 # A hard-linked file counts as inside the tree only if nothing changed its links (ctime) since before the walk
@@ -47,15 +47,18 @@ class Verdict:
     refuse: str = ""
     default_acl: bool = False
     hard_link: bool = False
+    take_owner: bool = False  # an outsider owns it: root takes it (they could always chmod or write it)
 
 
 @dataclass
 class Policy:
-    """What the judge needs: the group, whether ACLs are in use here, what a new default ACL gives others."""
+    """What the judge needs: the group, whether ACLs are in use here, what a new default ACL gives others, and who
+    counts as an outsider (GUARD: root, the caller and members may own entries; lookups cached per uid)."""
 
     gid: int
     acls: bool
     acl_other: int
+    guard: Guard
 
 
 RIGHT = Verdict(())
@@ -65,19 +68,22 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  #
     """Judge an entry by what sharing needs; every uvshare command uses these rules."""
     st = entry.st
     mode = st.st_mode
+    if stat.S_ISLNK(mode):
+        return RIGHT  # a link's own owner and mode mean nothing; it is never followed
+    owned = policy.guard.owner_ok(st)  # no outsider may own anything shared: they could always chmod or write it
     if (
-        stat.S_ISREG(mode)
+        owned
+        and stat.S_ISREG(mode)
         and st.st_gid == policy.gid
         and mode & 0o062 == 0o060
         and not (mode & 0o004 and entry.reachable and entry.name.endswith(".lock"))
     ):
         return RIGHT  # the common case, first: a group-owned, group-writable file others cannot write (or hold)
-    if stat.S_ISLNK(mode):
-        return RIGHT  # a link's own owner and mode mean nothing; it is never followed
     if entry.mount:
         return Verdict(("a mount point",), 0, "a mount point: what is mounted there is not the shared tree's")
+    outsider = [] if owned else [f"owned by {owner_name(st.st_uid)}, who is not a member"]
     if stat.S_ISDIR(mode):
-        problems = prepare.dir_problems(st, policy.gid, reachable=entry.reachable)
+        problems = outsider + prepare.dir_problems(st, policy.gid, reachable=entry.reachable)
         needs_acl = False
         if entry.fd is not None:
             try:
@@ -89,13 +95,13 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  #
             if needs_acl:
                 problems.append("no default ACL that shares what is made inside (made without uvshare)")
         fixed = prepare.fixed_dir_mode(mode) if entry.reachable else stat.S_IMODE(mode) | prepare.GROUP_DIR_BITS
-        return Verdict(tuple(problems), fixed & ~stat.S_ISVTX, default_acl=needs_acl)
+        return Verdict(tuple(problems), fixed & ~stat.S_ISVTX, default_acl=needs_acl, take_owner=not owned)
     if not stat.S_ISREG(mode):
         return Verdict(("a special file",), 0, "a special file (device, FIFO or socket)")
     lock = prepare.is_lock(entry.name, st)
-    problems = prepare.file_problems(st, policy.gid, lock=lock, reachable=entry.reachable)
+    problems = outsider + prepare.file_problems(st, policy.gid, lock=lock, reachable=entry.reachable)
     if not problems:
-        return Verdict(())
+        return RIGHT
     if mode & prepare.SETID:
         return Verdict(tuple(problems), 0, "setuid/setgid: never made group-writable")
     if not prepare.keeps_readers(st, policy.gid):
@@ -104,7 +110,7 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  #
     fixed = prepare.fixed_file_mode(mode, lock=lock and entry.reachable)
     if not entry.reachable:
         fixed |= stat.S_IMODE(mode) & 0o002  # others cannot reach it: nothing to take from them
-    return Verdict(tuple(problems), fixed, hard_link=st.st_nlink > 1)
+    return Verdict(tuple(problems), fixed, hard_link=st.st_nlink > 1, take_owner=not owned)
 
 
 @dataclass
@@ -114,8 +120,7 @@ class Sighting:
 
     path: str
     name: str
-    mode: int
-    problems: tuple[str, ...]
+    verdict: Verdict
     ctime_ns: int
     nlink: int
     places: set[tuple[int, int, str]] = field(default_factory=set)
@@ -134,13 +139,12 @@ class LinkBook:
         self.started_ns = time.time_ns()
         self.files: dict[tuple[int, int], Sighting] = {}
 
-    def note(self, entry: Entry, mode: int = 0, problems: tuple[str, ...] = ()) -> None:
-        """Record a sighting of the hard-linked file ENTRY, which needs MODE (for PROBLEMS)."""
+    def note(self, entry: Entry, verdict: Verdict) -> None:
+        """Record a sighting of the hard-linked file ENTRY, and what it needs (VERDICT)."""
         st = entry.st
         parent = os.fstat(entry.parent_fd)
         seen = self.files.setdefault(
-            (st.st_dev, st.st_ino),
-            Sighting(entry.path, entry.name, mode, problems, st.st_ctime_ns, st.st_nlink),
+            (st.st_dev, st.st_ino), Sighting(entry.path, entry.name, verdict, st.st_ctime_ns, st.st_nlink)
         )
         seen.places.add((parent.st_dev, parent.st_ino, entry.name))
         if (st.st_ctime_ns, st.st_nlink) != (seen.ctime_ns, seen.nlink):
