@@ -58,12 +58,13 @@ _uvshare_share() {
         init)
             case $prev in
                 --group) mapfile -t COMPREPLY < <(compgen -g -- "$cur") && return 0 ;;
+                --install-user) mapfile -t COMPREPLY < <(compgen -u -- "$cur") && return 0 ;;
                 --prefix | --config | --uv | --profile-file | --*-dir)
                     mapfile -t COMPREPLY < <(compgen -f -- "$cur")
                     return 0
                     ;;
             esac
-            options+=' --group --prefix --config --uv --force --no-acl --profile --profile-file'
+            options+=' --group --prefix --config --uv --install-user --force --no-acl --profile --profile-file'
             options+=' --python-install-dir --python-bin-dir --python-cache-dir --tool-dir --tool-bin-dir --cache-dir'
             ;;
         setup)

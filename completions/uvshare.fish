@@ -61,12 +61,16 @@ function __uvshare_share_candidates -a current
                 case --group
                     printf '%s\n' (string split -f1 : < /etc/group)
                     return 0
+                case --install-user
+                    printf '%s\n' (string split -f1 : < /etc/passwd)
+                    return 0
                 case --prefix --config --uv --profile-file '--*-dir'
                     __fish_complete_path $current
                     return 0
             end
             set -a options --group\t'The shared group' --prefix\t'The dir the shared dirs go below' \
                 --config\t'Where to write the config' --uv\t'The real uv' \
+                --install-user\t"The member account root's uv runs as on the shared tree" \
                 --force\t'Replace a config that says something else' \
                 --no-acl\t'No default ACLs: rely on the umask alone' \
                 --profile\t"Put the shared bin dirs on login shells' PATH" --profile-file\t'Where --profile writes' \

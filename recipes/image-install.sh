@@ -15,7 +15,8 @@
 # Settings (environment): UV (the real uv; default: the first uv on PATH that is not a uvshare launcher),
 # UVSHARE_GROUP (uvshare), UVSHARE_SHARED (/opt/uv), UVSHARE_HOME (/opt/uvshare: uvshare's own Python and venv),
 # UVSHARE_CONFIG (/etc/uvshare/config.toml), UVSHARE_LINK_DIR (/usr/local/bin), UVSHARE_PYTHON (3.12),
-# UVSHARE_PROFILE (/etc/profile.d/uvshare.sh; empty: none), UVSHARE_FORCE (1: replace a config that says otherwise).
+# UVSHARE_PROFILE (/etc/profile.d/uvshare.sh; empty: none), UVSHARE_FORCE (1: replace a config that says otherwise),
+# UVSHARE_INSTALL_USER (uvshare-install: the member account root's uv commands on the shared tree run as; created).
 set -eu
 
 what=${1:?usage: image-install.sh WHEEL-OR-DIR-OR-NAME}
@@ -26,33 +27,90 @@ config=${UVSHARE_CONFIG:-/etc/uvshare/config.toml}
 link_dir=${UVSHARE_LINK_DIR:-/usr/local/bin}
 python=${UVSHARE_PYTHON:-3.12}
 profile=${UVSHARE_PROFILE-/etc/profile.d/uvshare.sh}
+install_user=${UVSHARE_INSTALL_USER:-uvshare-install}
 
 # A uvshare launcher or console script names its entry module in its first lines.
 is_uvshare() { head -c 1024 "$1" 2>/dev/null | grep -q 'uvshare\.shim'; }
 
-# The real uv: never a uvshare launcher (a second run finds the one this script wrote, as `uv`, first on PATH).
+# Whether nobody but root can have written the dir $1 (lstat): root's, no write for group or others.
+root_alone_writes() {
+    [ -n "$1" ] || set -- /
+    # shellcheck disable=SC2046  # owner and octal mode, two words
+    set -- $(stat -c '%u %a' -- "$1" 2>/dev/null) || return 1
+    [ "${1:-}" = 0 ] && [ $((0${2:-2} & 022)) -eq 0 ]
+}
+
+# Whether root may run $1: uvshare's own rule (safefs.root_may_trust). Walked one name at a time from /: every dir on
+# the way is root's and writable by root alone (a root-owned dir in a root-owned sticky dir, as /var/tmp/x, also
+# counts), every symlink on the way is followed from there, `..` is walked, and the file is root's and writable by
+# root alone. A `uv` in a dir a member can write (the shared tool bin dir on root's PATH) is never run.
+root_may_run() {
+    rest=$1 current="" hops=0
+    case $rest in /*) ;; *) rest=$(pwd)/$rest ;; esac
+    while [ -n "$rest" ]; do
+        rest=${rest#/}
+        name=${rest%%/*}
+        if [ "$name" = "$rest" ]; then rest=""; else rest=/${rest#*/}; fi
+        case $name in
+            "" | .) continue ;;
+            ..) current=${current%/*}; continue ;;
+        esac
+        here="$current/$name"
+        if ! root_alone_writes "$current"; then
+            # shellcheck disable=SC2046
+            set -- $(stat -c '%u %a' -- "${current:-/}" 2>/dev/null)
+            [ "${1:-}" = 0 ] && [ $((0${2:-0} & 01000)) -ne 0 ] && [ -d "$here" ] && [ ! -L "$here" ] \
+                && root_alone_writes "$here" || return 1
+        fi
+        if [ -L "$here" ]; then
+            hops=$((hops + 1))
+            [ "$hops" -le 40 ] || return 1
+            target=$(readlink -- "$here") || return 1
+            case $target in
+                /*) current="" rest="$target$rest" ;;
+                *) rest="/$target$rest" ;;
+            esac
+            continue
+        fi
+        [ -e "$here" ] || return 1
+        current=$here
+    done
+    [ -f "$current" ] && root_alone_writes "$current"
+}
+
+# The real uv: never a uvshare launcher (a second run finds the one this script wrote, as `uv`, first on PATH), and
+# never one root may not run.
 real_uv() {
     if [ -n "${UV:-}" ]; then
+        if ! root_may_run "$UV"; then
+            echo "image-install.sh: root will not run $UV: others than root could have written it or a dir on the way; install uv where only root can write" >&2
+            return 1
+        fi
         printf '%s\n' "$UV"
         return 0
     fi
     old_ifs=$IFS
     IFS=:
-    for dir in $PATH; do
+    # shellcheck disable=SC2086  # split PATH at its colons, into the positional parameters
+    set -f
+    set -- $PATH
+    set +f
+    IFS=$old_ifs
+    for dir in "$@"; do
         candidate="${dir:-.}/uv"
-        if [ -f "$candidate" ] && [ -x "$candidate" ] && ! is_uvshare "$candidate"; then
-            IFS=$old_ifs
-            printf '%s\n' "$candidate"
-            return 0
+        if [ -f "$candidate" ] && [ -x "$candidate" ]; then
+            if ! root_may_run "$candidate"; then
+                echo "image-install.sh: skipped $candidate: others than root could have written it (root never runs that)" >&2
+            elif ! is_uvshare "$candidate"; then
+                printf '%s\n' "$candidate"
+                return 0
+            fi
         fi
     done
-    IFS=$old_ifs
+    echo "image-install.sh: no real uv on PATH that only root could have written (uvshare's launchers are skipped); set UV=/path/to/uv" >&2
     return 1
 }
-uv=$(real_uv) || {
-    echo "image-install.sh: no real uv on PATH (only uvshare's launcher); set UV=/path/to/uv" >&2
-    exit 2
-}
+uv=$(real_uv) || exit 2
 if is_uvshare "$uv"; then
     echo "image-install.sh: $uv is uvshare, not the real uv; set UV=/path/to/the/real/uv" >&2
     exit 2
@@ -69,7 +127,7 @@ UVSHARE_CONFIG='' UV_PYTHON_INSTALL_DIR="$home/python" UV_PYTHON_BIN_DIR="$home/
     "$uv" tool install --quiet --compile-bytecode --python "$python" "$refresh" uvshare "$what"
 rm -rf "$home/cache"
 
-set -- --group "$group" --prefix "$shared" --config "$config" --uv "$uv"
+set -- --group "$group" --prefix "$shared" --config "$config" --uv "$uv" --install-user "$install_user"
 if [ -n "$profile" ]; then set -- "$@" --profile-file "$profile"; fi
 if [ "${UVSHARE_FORCE:-}" = 1 ]; then set -- "$@" --force; fi
 mkdir -p "$link_dir"

@@ -54,8 +54,10 @@ def test_legacy_tree_doctor_repair_then_members_work(box: Sandbox) -> None:
 
 def test_bytecode_left_by_a_direct_run_is_repaired(box1: Sandbox) -> None:
     """A member runs a shared tool directly (not through uvshare) with umask 022: Python writes __pycache__ that
-    other members cannot remove. doctor names it, repair fixes it, and then another member can uninstall."""
+    other members cannot remove. doctor names it, repair fixes it, and then another member can uninstall. (Without
+    default ACLs: with them, the direct run's bytecode comes out group-writable anyway.)"""
     box = box1
+    box.write_config(acl=False)
     wheels = make_wheels(box)
     tool_install(box, "root", "hello-a", wheels)
     assert box.ok("alice", box.shared / "tool-bin" / "hello-a", umask=0o022).stdout.strip() == "hello-a 1.0"

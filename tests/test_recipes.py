@@ -7,7 +7,18 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.support.harness import GROUP, REPO, Sandbox, User, group_gid, network_env, not_shared, snapshot
+from tests.support.harness import (
+    GROUP,
+    INSTALLER,
+    INSTALLER_GID0,
+    REPO,
+    Sandbox,
+    User,
+    group_gid,
+    network_env,
+    not_shared,
+    snapshot,
+)
 from tests.support.wheels import make_wheel, tool_install_args
 
 RECIPE = REPO / "recipes" / "image-install.sh"
@@ -24,6 +35,7 @@ def test_image_recipe_runs_again_upgrades_and_fronts_uv_and_uvx(
     profile = box.root / "profile.d" / "uvshare.sh"
     settings = {
         "UVSHARE_GROUP": GROUP,
+        "UVSHARE_INSTALL_USER": INSTALLER,
         "UVSHARE_SHARED": str(box.shared),
         "UVSHARE_HOME": str(home),
         "UVSHARE_CONFIG": str(box.config),
@@ -80,7 +92,9 @@ def test_image_recipe_runs_again_upgrades_and_fronts_uv_and_uvx(
 def test_openshift_arbitrary_uid_in_group_0(box1: Sandbox) -> None:
     """`group = 0`, and a uid with no passwd entry whose gid is 0, as OpenShift runs images."""
     box = box1
-    box.write_config(group=0)
+    box.write_config(group=0, install_user=INSTALLER_GID0)
+    made = box.ok("root", "uvshare", "share", "setup")  # creates the install-user, in gid 0
+    assert f"created the account {INSTALLER_GID0}" in made.stdout, str(made)
     box.ok("root", "uvshare", "python", "install", "3.10")
     anybody = User("1000770000", 1000770000, 0, in_passwd=False)
     box.ok(anybody, "uvshare", "python", "install", "3.11")

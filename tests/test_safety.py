@@ -59,6 +59,7 @@ def test_symlinked_shared_dir_is_refused_for_root(prepared: Sandbox, secret: Pat
     """A member swaps the configured dir for a link to a root-only dir: root's uvshare stops, changes nothing."""
     box = prepared
     tools = box.shared / "tools"
+    box.member_writable_prefix()  # an older tree, or a group's project dir
     box.ok("alice", "sh", "-c", f'mv "{tools}" "{tools}.old" && ln -s "{secret}" "{tools}"')
     before = fingerprint(secret)
     result = box.run("root", "uvshare", "--version")

@@ -95,12 +95,11 @@ def perms(entries: "list[Entry]", tag: int) -> int:
 
 
 def foreign_writers(entries: "list[Entry]", gid: int) -> bool:
-    """Whether a named entry lets a user, or a group other than GID, write (through the mask): someone who is not
-    the shared group could then add to or change the shared tree (an outsider's own entry on a dir they made)."""
-    mask = perms(entries, MASK)
+    """Whether a named entry gives a user, or a group other than GID, write: someone who is not the shared group
+    could then add to or change the shared tree (an outsider's own entry on a dir they made). Whatever the mask: one
+    that hides the write today lets it through as soon as anyone (uvshare, uv) gives the group write with chmod."""
     return any(
-        tag in (USER, GROUP) and perm & 0o2 and mask & 0o2 and not (tag == GROUP and ident == gid)
-        for tag, perm, ident in entries
+        tag in (USER, GROUP) and perm & 0o2 and not (tag == GROUP and ident == gid) for tag, perm, ident in entries
     )
 
 

@@ -26,7 +26,11 @@ DIR_KEYS = {
     "tool-bin-dir": "UV_TOOL_BIN_DIR",
     "cache-dir": "UV_CACHE_DIR",
 }
-KEYS = ("group", "umask", "acl", "uv", "uvx", *DIR_KEYS, "skip-installed")
+KEYS = ("group", "umask", "acl", "uv", "uvx", "install-user", "link-mode", *DIR_KEYS, "skip-installed")
+# How uv puts files into venvs. Not hard links by default: a venv's file would share its inode with the shared
+# cache's, which every member can write, so one member could change what another member's own venv runs.
+LINK_MODES = ("copy", "clone", "hardlink", "symlink")
+DEFAULT_LINK_MODE = "copy"
 DEFAULT_UMASK = 0o002
 MAX_GID = 2**32 - 2  # (2**32 - 1 is the kernel's "no gid")
 # Dirs that must never be a shared dir: uvshare would make them group-owned, group-writable and setgid, handing the
@@ -39,6 +43,23 @@ SYSTEM_DIRS = frozenset(
 )
 
 
+def normal_path(path: str) -> str:
+    """PATH without `.`, `..`, doubled or trailing slashes, and with one leading slash: `//usr/local/bin` (which
+    normpath keeps, POSIX allowing `//` a meaning of its own; Linux gives it none) is `/usr/local/bin`."""
+    path = os.path.normpath(path)
+    return "/" + path.lstrip("/") if path.startswith("//") else path
+
+
+def is_system_dir(path: str) -> bool:
+    """Whether PATH, however spelled (`//etc`, `/usr/./bin/`, a symlink to one), is a system dir."""
+    if normal_path(path) in SYSTEM_DIRS:
+        return True
+    try:
+        return os.path.realpath(path) in SYSTEM_DIRS
+    except (OSError, ValueError):
+        return False
+
+
 def config_error(text: str) -> "ConfigError":
     """A ConfigError. uvshare.errors is imported only when there is an error: each module costs a call ~0.3 ms."""
     from uvshare.errors import ConfigError
@@ -49,7 +70,20 @@ def config_error(text: str) -> "ConfigError":
 class Config:
     """The effective config: every key resolved, with the file each one came from."""
 
-    __slots__ = ("acl", "dirs", "files", "gid", "group", "origins", "skip_installed", "umask", "uv", "uvx")
+    __slots__ = (
+        "acl",
+        "dirs",
+        "files",
+        "gid",
+        "group",
+        "install_user",
+        "link_mode",
+        "origins",
+        "skip_installed",
+        "umask",
+        "uv",
+        "uvx",
+    )
 
     group: "str | None"  # as written in the file: a name, or a gid as text
     gid: "int | None"
@@ -57,6 +91,8 @@ class Config:
     acl: bool  # give shared dirs default ACLs, and leave the caller's umask alone where they have them
     uv: "str | None"
     uvx: "str | None"
+    install_user: "str | None"  # the member account root's uv runs as on the shared tree: a name, or a uid as text
+    link_mode: str
     dirs: dict[str, str]  # dir key -> absolute path, configured dirs only
     skip_installed: bool
     origins: dict[str, str]  # key -> the file that set it (keys left out come from defaults)
@@ -72,7 +108,10 @@ class Config:
         setter(self, "acl", values.get("acl", True))
         setter(self, "uv", values.get("uv"))
         setter(self, "uvx", values.get("uvx"))
-        setter(self, "dirs", {key: os.path.normpath(str(values[key])) for key in DIR_KEYS if key in values})
+        install_user = values.get("install-user")
+        setter(self, "install_user", None if install_user is None else str(install_user))
+        setter(self, "link_mode", values.get("link-mode", DEFAULT_LINK_MODE))
+        setter(self, "dirs", {key: normal_path(str(values[key])) for key in DIR_KEYS if key in values})
         setter(self, "skip_installed", values.get("skip-installed", True))
         setter(self, "origins", origins)
         setter(self, "files", files)
@@ -287,7 +326,9 @@ def check_value(path: str, key: str, value: object) -> None:
         near = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.5)
         hint = f"did you mean '{near[0]}'?" if near else f"the keys are: {', '.join(KEYS)}"
         raise config_error(f"{path}: unknown key '{key}'; {hint}")
-    if key in ("skip-installed", "acl"):
+    if key in ("link-mode", "install-user"):
+        _check_word(where, key, value)
+    elif key in ("skip-installed", "acl"):
         if not isinstance(value, bool):
             raise config_error(f"{where} must be true or false, not {value!r}")
     elif key == "group":
@@ -304,11 +345,26 @@ def check_value(path: str, key: str, value: object) -> None:
         raise config_error(f"{where} must be an absolute path, not {value!r}")
     elif (key in DIR_KEYS or key in ("uv", "uvx")) and not value.isprintable():
         raise config_error(f"{where} must be a path without control characters (a NUL, a newline…), not {value!r}")
-    elif key in DIR_KEYS and os.path.normpath(value) in SYSTEM_DIRS:
+    elif key in DIR_KEYS and is_system_dir(value):
         raise config_error(
             f"{where} is {value}, a system dir: uvshare would make it group-writable; give the shared dirs dirs of "
             "their own (e.g. /opt/uv/python)"
         )
+
+
+def _check_word(where: str, key: str, value: object) -> None:
+    """Refuse a link-mode uv does not know, or an install-user that cannot be one."""
+    if key == "link-mode":
+        if value not in LINK_MODES:
+            raise config_error(f"{where} must be one of {', '.join(repr(m) for m in LINK_MODES)}, not {value!r}")
+        return
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() in ("", "0", "root"):
+        raise config_error(
+            f"{where} must name the member account root's uv runs as on the shared tree (not root), "
+            f'e.g. install-user = "uvshare-install", not {value!r}'
+        )
+    if isinstance(value, str) and not value.isprintable():
+        raise config_error(f"{where} must be a user name without control characters, not {value!r}")
 
 
 def _parse_umask(value: object, origin: str) -> int:

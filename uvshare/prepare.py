@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 GROUP_DIR_BITS = stat.S_ISGID | 0o070
 GROUP_FILE_BITS = 0o060
 SETID = stat.S_ISUID | stat.S_ISGID
+PARENT_MODE = 0o755  # a missing dir above the shared dirs, as root makes it (root's; see Preparer.spec)
 LOCK_MODE = 0o660  # group rw, nothing for others: whoever can open a lock file can hold it and block everybody
 # Dirs others must not enter: uv (0.13) makes its per-entry lock files in the cache 0666, and anyone who can reach
 # one can hold it. Outsiders never use the shared cache (uv keeps one of their own), so nothing is lost.
@@ -259,10 +260,13 @@ class Preparer:
         return not self.dry_run
 
     def spec(self, *, closed: bool = False) -> "DirSpec | None":
-        """How a missing dir is made (None in a dry run: nothing is)."""
+        """How a missing dir is made (None in a dry run: nothing is). Missing dirs above the shared dirs are root's
+        0755 when root makes them: a member who could write the dir above a shared dir could rename it and put a
+        link in its place, between uvshare's checks and uv's use."""
         if self.dry_run:
             return None
-        return DirSpec(new_dir_mode(self.umask, closed=closed), self.gid, self.acl_other)
+        parents = DirSpec(PARENT_MODE, 0, None) if self.euid == 0 else None
+        return DirSpec(new_dir_mode(self.umask, closed=closed), self.gid, self.acl_other, parents)
 
     def prepare(self, dirs: "Mapping[str, str]") -> list[str]:
         """Prepare each dir (config key -> path); return what was changed, one line each."""
@@ -282,8 +286,9 @@ class Preparer:
     def open_parent(self, parent: str) -> "int | None":
         """The open parent of shared dirs (made, like them, if missing); None when that fails (each dir reports)."""
         created: list[str] = []
+        spec = self.spec()
         try:
-            fd = open_dir(parent, self.spec(), created, self.guard)
+            fd = open_dir(parent, spec.parents or spec if spec else None, created, self.guard)
         except OSError:
             return None
         finally:

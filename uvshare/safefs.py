@@ -147,17 +147,19 @@ def _link_target(parent_fd: int, name: str, path: str) -> str:
 
 
 class DirSpec:
-    """How uvshare makes a directory: MODE, group GID, and the default ACL's permissions for others (None: no ACL).
+    """How uvshare makes a directory: MODE, group GID, and the default ACL's permissions for others (None: no ACL);
+    missing dirs above it as PARENTS says (None: the same way).
 
     UNSUPPORTED is set when making one found that the filesystem keeps no ACLs.
     """
 
-    __slots__ = ("acl_other", "gid", "mode", "unsupported")
+    __slots__ = ("acl_other", "gid", "mode", "parents", "unsupported")
 
-    def __init__(self, mode: int, gid: "int | None", acl_other: "int | None") -> None:
+    def __init__(self, mode: int, gid: "int | None", acl_other: "int | None", parents: "DirSpec | None" = None) -> None:
         self.mode = mode
         self.gid = gid
         self.acl_other = acl_other
+        self.parents = parents
         self.unsupported = False
 
 
@@ -194,7 +196,8 @@ def open_dir(  # noqa: PLR0912  # one walk, component by component: split up, th
                 if spec is None:
                     raise
                 here = "/" + "/".join([*walked, name])
-                if make_dir(stack[-1], name, spec, here) and created is not None:
+                made = spec if not parts or spec.parents is None else spec.parents  # the last one, or one above it
+                if make_dir(stack[-1], name, made, here) and created is not None:
                     created.append(here)
                 parts.insert(0, name)
                 continue

@@ -9,7 +9,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import NoReturn
 
     from uvshare.config import Config
@@ -41,12 +41,37 @@ OWN_DIR_OPTIONS = frozenset({"-i", "--install-dir"})  # the caller names a dir o
 # A dir that goes with another: a caller who sets UV_TOOL_DIR to a dir of their own gets uv's own tool bin dir too,
 # not the shared one (their tools' links would land among everybody's, or fail there).
 FOLLOWS = {"python-bin-dir": "python-install-dir", "python-cache-dir": "python-install-dir", "tool-bin-dir": "tool-dir"}
-# What each kind of caller is given. Root keeps its own caches: it never builds, links or runs what members can write
-# there. Outsiders get the shared Pythons to use read-only; uv keeps their cache and tools in their home (uv's tool
-# commands need to write the tool dir, even to list it).
+# What each kind of caller is given. Outsiders get the shared Pythons to use read-only; uv keeps their cache and tools
+# in their home (uv's tool commands need to write the tool dir, even to list it).
 CACHES = frozenset({"cache-dir", "python-cache-dir"})
 OUTSIDER_GETS = frozenset({"python-install-dir", "python-bin-dir"})  # the bin dir: for the skip's link check
 SAFE_LINK_MODES = frozenset({"copy", "clone"})  # a venv of root's shares no inode with anything a member can write
+# Root never gives uv a tree members can write, where member content could steer it (a receipt's install-path makes
+# uv delete; a renamed dir makes it link elsewhere; a sitecustomize.py in a shared Python runs as whoever runs it).
+# Root's commands ON the shared tree run uv as the config's install-user, a member account: whatever a member planted
+# can then do no more than a member could. Root's other commands get none of the shared dirs (and no shared bin dir
+# on PATH) — except during an image build, which says so with UVSHARE_BUILD=1 (a Dockerfile ARG: never in the image).
+TREE_COMMANDS = frozenset(
+    {
+        ("python", "install"),
+        ("python", "uninstall"),
+        ("python", "upgrade"),
+        ("python", "list"),
+        ("python", "find"),
+        ("python", "dir"),
+        ("tool", "install"),
+        ("tool", "uninstall"),
+        ("tool", "upgrade"),
+        ("tool", "list"),
+        ("tool", "dir"),
+        ("cache", "clean"),
+        ("cache", "prune"),
+        ("cache", "dir"),
+    }
+)
+ENV_BUILD = "UVSHARE_BUILD"
+# Root's variables that name its own dirs: uv run as the install user must not read or write root's config or data.
+ROOTS_OWN = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_BIN_HOME", "XDG_RUNTIME_DIR")
 # Set in the environment of the program that uvshare execs: "<pid>:<path>". After execve the pid stays the same, so
 # a uvshare that finds its own pid there was started by that exec: what it ran leads back to uvshare.
 ENV_EXEC = "UVSHARE_EXEC"
@@ -126,6 +151,87 @@ def refuse_outsider(args: "Sequence[str]", config: "Config", dirs: "Mapping[str,
     )
 
 
+def on_tree(args: "Sequence[str]", dirs: "Mapping[str, str]") -> bool:
+    """Whether ARGS is a command on the shared tree (see TREE_COMMANDS) that this config shares dirs for."""
+    words = command_words(args)
+    if words not in TREE_COMMANDS or any(a.split("=")[0] in OWN_DIR_OPTIONS for a in args):
+        return False
+    key = {"python": "python-install-dir", "tool": "tool-dir", "cache": "cache-dir"}[words[0]]
+    return key in dirs
+
+
+def without_shared(path: str, dirs: "Mapping[str, str]") -> str:
+    """PATH without the shared dirs and anything below them: root's uv must not find a member's `python3.12` or tool
+    there (uv runs candidate interpreters to query them)."""
+    from uvshare.config import normal_path
+
+    tops = tuple(dirs.values())
+    kept = []
+    for entry in path.split(os.pathsep):
+        here = normal_path(entry) if entry.startswith("/") else entry
+        if not any(here == top or here.startswith(top + "/") for top in tops):
+            kept.append(entry)
+    return os.pathsep.join(kept)
+
+
+def last_tools(args: "Sequence[str]", env: "Mapping[str, str]") -> "str | None":
+    """The shared tool dir, when ARGS (`tool uninstall …`) take the last tools out of it and the caller cannot write
+    the dir above it (root's, so that no member can rename it). uv 0.6 then removes the tool dir itself, fails to, and
+    says so with exit status 2 after uninstalling everything: see run_for_last_tools."""
+    if command_words(args) != ("tool", "uninstall"):
+        return None
+    tool_dir = env.get("UV_TOOL_DIR", "")
+    if not tool_dir.startswith("/") or os.access(os.path.dirname(tool_dir), os.W_OK):
+        return None
+    present = tool_names(tool_dir)
+    if not present:
+        return None
+    named = {normal_name(a) for a in args[args.index("uninstall") + 1 :] if not a.startswith("-")}
+    return tool_dir if "--all" in args or present <= named else None
+
+
+def normal_name(name: str) -> str:
+    """A package name as uv names its tool's dir (PEP 503: lower case, runs of -_. as one -)."""
+    out: list[str] = []
+    for char in name.lower():
+        if char in "-_.":
+            if out and out[-1] != "-":
+                out.append("-")
+        else:
+            out.append(char)
+    return "".join(out).strip("-")
+
+
+def tool_names(tool_dir: str) -> "set[str]":
+    """The tools in TOOL_DIR: its subdirs but uv's own dot-names (none when it cannot be read)."""
+    try:
+        with os.scandir(tool_dir) as entries:
+            return {e.name for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)}
+    except OSError:
+        return set()
+
+
+def run_for_last_tools(
+    path: str, args: "Sequence[str]", env: dict[str, str], tool_dir: str, after: "Callable[[], None]"
+) -> int:
+    """Run uv as a child, for the one case uvshare must read its result: uv 0.6 uninstalling the last tools, which
+    ends in "failed to remove directory …" (the tool dir itself, in a dir members may not write) after everything
+    was uninstalled. Then AFTER puts back what uv removed inside the dir (its lock file), and the call succeeded."""
+    import signal
+    import subprocess
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's ^C reaches uv, which decides; we wait for it
+    status = subprocess.call([path, *args], env=env)
+    if status == 0 or not os.path.isdir(tool_dir) or tool_names(tool_dir):
+        return status if status >= 0 else 128 - status
+    after()
+    sys.stderr.write(
+        f"uvshare: note: the tools were uninstalled; uv could not remove {tool_dir} itself (only root may: it stays, "
+        "shared and empty), so nothing is wrong\n"
+    )
+    return 0
+
+
 def check_loop(environ: "Mapping[str, str]") -> int:
     """Stop when uvshare has been re-entered through its own exec; return the nesting depth for the next exec."""
     pid, _, uv = environ.get(ENV_EXEC, "").partition(":")
@@ -143,7 +249,9 @@ def check_loop(environ: "Mapping[str, str]") -> int:
     return depth + 1
 
 
-def exec_program(path: str, args: "Sequence[str]", env: dict[str, str], depth: int) -> "NoReturn":
+def exec_program(
+    path: str, args: "Sequence[str]", env: dict[str, str], depth: int, runner: "str | None" = None
+) -> "NoReturn":
     """Replace this process with the real uv (or uvx): its exit status, signals and terminal are its own."""
     env[ENV_EXEC] = f"{os.getpid()}:{path}"
     env[ENV_DEPTH] = str(depth)
@@ -152,7 +260,64 @@ def exec_program(path: str, args: "Sequence[str]", env: dict[str, str], depth: i
     except OSError as e:
         from uvshare.errors import UvshareError
 
+        if runner:  # root's command, run as the install user
+            raise UvshareError(
+                f"cannot run {path} as {runner} (the install-user, which runs uv on the shared tree for root): "
+                f"{e.strerror}; install uv where every member can run it (e.g. /usr/local/bin) and point the 'uv' "
+                "setting there"
+            ) from None
         raise UvshareError(f"cannot run {path}: {e.strerror}; check the 'uv' setting or UVSHARE_UV") from None
+
+
+def install_account(config: "Config") -> "tuple[str, int, str]":
+    """The config's install-user (name, uid, home): the member account that runs uv on the shared tree for root (see
+    TREE_COMMANDS); ConfigError, saying how to set one up, when there is none fit for it."""
+    from uvshare.errors import ConfigError, invoked_as
+
+    name, gid = config.install_user, config.gid
+    where = config.origins.get("install-user", config.files[0])
+    if name is None or gid is None:
+        raise ConfigError(
+            f"{where}: root does not run uv on the shared tree itself (what members put there could steer it); "
+            f'name the member account it runs as: add install-user = "uvshare-install" to {where} and run '
+            f"'{invoked_as()} share setup' as root, which creates the account"
+        )
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwnam(name)
+    except KeyError:
+        raise ConfigError(
+            f"{where}: key 'install-user': there is no user '{name}'; run '{invoked_as()} share setup' as root, which "
+            f"creates it, or name an existing member of group '{config.group}'"
+        ) from None
+    try:
+        listed = name in grp.getgrgid(gid).gr_mem
+    except KeyError:
+        listed = False
+    if user.pw_uid == 0 or not (user.pw_gid == gid or listed):
+        why = "is root" if user.pw_uid == 0 else f"is not a member of group '{config.group}'"
+        raise ConfigError(
+            f"{where}: key 'install-user': '{name}' {why}; name a member account that is not root (or run "
+            f"'usermod -aG {config.group} {name}')"
+        )
+    return name, user.pw_uid, user.pw_dir
+
+
+def become(account: "tuple[str, int, str]", gid: int, umask: int, env: dict[str, str]) -> None:
+    """Turn this root process into ACCOUNT (see install_account) with the group GID only and UMASK; ENV becomes
+    theirs (their HOME, none of root's XDG dirs)."""
+    name, uid, home = account
+    os.setgroups([gid])
+    os.setgid(gid)
+    os.setuid(uid)  # real, effective and saved: there is no way back to root
+    os.umask(umask)  # uv chmods some files it copies: the umask keeps them group-writable where an ACL would not
+    for var in ROOTS_OWN:
+        env.pop(var, None)
+    env.update(HOME=home, USER=name, LOGNAME=name)
+    if not os.access(".", os.R_OK | os.X_OK):  # root's own dir (/root): uv reads config files where it runs
+        os.chdir("/")
 
 
 def say_installed(names: "Sequence[str]", env: "Mapping[str, str]") -> None:
@@ -186,18 +351,27 @@ class Call:
         self.given: dict[str, str] = {}
         self.quiet = False  # `-q` on a `python install` that uvshare answers itself
         self._uv = ""
+        self.as_install_user = False  # root's command on the shared tree: uv runs as the config's install-user
         if config is None:
             return
         self.dirs = shared_dirs(config, environ)
         self.role = membership(config.gid) if config.gid is not None else "none"
         if self.role == "root":
-            self.given = {k: p for k, p in self.dirs.items() if k not in CACHES}
-            if environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
+            if program == "uv" and on_tree(args, self.dirs):
+                self.as_install_user = True
+                self.given = self.dirs
+            elif environ.get(ENV_BUILD) == "1":  # an image build: the tree is root's own making so far
+                self.given = {k: p for k, p in self.dirs.items() if k not in CACHES}
+            else:
+                env["PATH"] = without_shared(environ.get("PATH", os.defpath), config.dirs)
+            if not self.as_install_user and environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
                 env["UV_LINK_MODE"] = "copy"  # none of root's installs shares an inode with what others can write
         elif self.role == "outsider":
             self.given = {k: p for k, p in self.dirs.items() if k in OUTSIDER_GETS}
         else:
             self.given = self.dirs
+        if "cache-dir" in self.given and not environ.get("UV_LINK_MODE"):
+            env["UV_LINK_MODE"] = config.link_mode  # members' own venvs share no inode with the shared cache
         env.update({DIR_KEYS[k]: p for k, p in self.given.items()})
 
     def real_uv(self) -> str:
@@ -274,10 +448,19 @@ class Call:
                     unsure = requests
         if self.role == "outsider" and config is not None and self.program == "uv":
             refuse_outsider(args, config, self.dirs)
+        account = install_account(config) if self.as_install_user and config is not None else None
         self.prepare()  # before any uv runs, `find` included
         if unsure and self.installed(unsure, ask_uv=True):
             return 0
-        return exec_program(self.target(), args, self.env, self.depth)
+        program = self.target()  # found as root: never a uv a member could have written
+        if account is not None and config is not None and config.gid is not None:
+            become(account, config.gid, config.umask, self.env)
+        tool_dir = last_tools(args, self.env) if self.program == "uv" and "tool-dir" in self.given else None
+        if tool_dir is not None:
+            self.env[ENV_EXEC] = f"{os.getpid()}:{program}"
+            self.env[ENV_DEPTH] = str(self.depth)
+            return run_for_last_tools(program, args, self.env, tool_dir, self.prepare)
+        return exec_program(program, args, self.env, self.depth, account[0] if account else None)
 
 
 def run(args: "Sequence[str]", program: str = "uv") -> int:

@@ -33,6 +33,8 @@ GROUP = f"{PREFIX}-share"
 LOGICAL = ("alice", "bob", "carol", "dave")  # the names tests use; dave is outside the group
 MEMBERS = tuple(f"{PREFIX}-{n}" for n in LOGICAL[:3])
 OUTSIDER = f"{PREFIX}-dave"
+INSTALLER = f"{PREFIX}-inst"  # the config's install-user: root's uv commands on the shared tree run as it
+INSTALLER_GID0 = f"{PREFIX}-inst0"  # one in gid 0 (OpenShift), made by `share setup` in the test that needs it
 SYSTEM_PYTHON = "/usr/bin/python3"
 NEWEST = "newest"
 
@@ -170,7 +172,7 @@ class User:
 
 def remove_users() -> None:
     """Remove this run's group and users (each only if it is there)."""
-    for name in (*MEMBERS, OUTSIDER):
+    for name in (*MEMBERS, OUTSIDER, INSTALLER, INSTALLER_GID0):
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)
             subprocess.run(["userdel", "-f", name], capture_output=True, check=False)
@@ -189,6 +191,7 @@ def create_users() -> dict[str, User]:
     for name in MEMBERS:
         run_root("useradd", "--no-create-home", "--shell", "/bin/sh", "--groups", GROUP, name)
     run_root("useradd", "--no-create-home", "--shell", "/bin/sh", OUTSIDER)
+    run_root("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--gid", GROUP, INSTALLER)
     users = {"root": User("root", 0, 0)}
     for logical, name in zip(LOGICAL, (*MEMBERS, OUTSIDER)):
         pw = pwd.getpwnam(name)
@@ -263,6 +266,7 @@ class Sandbox:
         if text is None:
             values: dict[str, object] = {
                 "group": GROUP,
+                "install-user": INSTALLER,
                 "python-install-dir": str(self.shared / "python"),
                 "python-bin-dir": str(self.shared / "bin"),
                 "python-cache-dir": str(self.shared / "python-cache"),
@@ -288,13 +292,24 @@ class Sandbox:
             str(self.shared if prefix is None else prefix),
             "--config",
             str(self.config if config is None else config),
+            "--install-user",
+            INSTALLER,
             *extra,
         ]
 
+    def member_writable_prefix(self) -> None:
+        """Make the dir above the shared dirs group-owned 2775, as older uvshare made it (and as a group's project
+        dir often is): members can then rename a shared dir, the way an attack needs. uvshare makes it root's 0755."""
+        os.chown(self.shared, 0, group_gid())
+        self.shared.chmod(0o2775)
+
     def not_shared(self) -> list[str]:
         """Everything in the whole shared tree — Pythons, tools, bin dirs and the cache — that another member could
-        not change: not group-owned or not group-writable."""
-        return not_shared(self.shared, group_gid()) if self.shared.exists() else []
+        not change: not group-owned or not group-writable. (The prefix above them is root's: see
+        test_members_cannot_rename_a_shared_dir_or_one_above.)"""
+        if not self.shared.exists():
+            return []
+        return sorted(bad for top in self.shared.iterdir() for bad in not_shared(top, group_gid()))
 
     def plain_uv_env(self) -> dict[str, str]:
         """The set-up uvshare replaces: uv's own variables pointing into the shared tree, no uvshare config."""

@@ -15,14 +15,17 @@ from uvshare.errors import UvshareError, escape
 from uvshare.prepare import covered
 from uvshare.safefs import open_dir
 
-# Who gets each dir exported (see shim): root keeps its own caches; outsiders get only the shared Pythons.
+# Who gets each dir exported (see shim): members, and root's commands on the shared tree, which run as the install-user;
+# root's other commands get none (during an image build, UVSHARE_BUILD=1: all but the caches); outsiders get only the
+# shared Pythons.
+ROOTS = "root's python/tool/cache commands, as the install-user"
 WHO_GETS = {
-    "cache-dir": " (members only: root and outsiders keep their own cache)",
-    "python-cache-dir": " (members only: root and outsiders keep their own)",
-    "python-bin-dir": " (root and members)",
-    "tool-dir": " (root and members)",
-    "tool-bin-dir": " (root and members)",
-    "python-install-dir": " (everyone: outsiders use the Pythons read-only)",
+    "cache-dir": f" (members and {ROOTS}; outsiders keep their own cache)",
+    "python-cache-dir": f" (members and {ROOTS}; outsiders keep their own)",
+    "python-bin-dir": f" (members and {ROOTS})",
+    "tool-dir": f" (members and {ROOTS})",
+    "tool-bin-dir": f" (members and {ROOTS})",
+    "python-install-dir": f" (members, {ROOTS}, and outsiders, who use the Pythons read-only)",
 }
 
 
@@ -47,6 +50,8 @@ def effective(config: Config) -> dict[str, Any]:
         "acl": config.acl,
         "uv": config.uv,
         "uvx": config.uvx,
+        "install-user": config.install_user,
+        "link-mode": config.link_mode,
         **{key: config.dirs.get(key) for key in DIR_KEYS},
         "skip-installed": config.skip_installed,
     }
@@ -57,7 +62,7 @@ def effective(config: Config) -> dict[str, Any]:
             line = key_line(origin, key)
             source = f"{origin}:{line}" if line else origin
         else:
-            source = "default" if key in ("umask", "acl", "skip-installed") else "not set"
+            source = "default" if key in ("umask", "acl", "skip-installed", "link-mode") else "not set"
         keys[key] = {"value": values[key], "source": source}
     exports = {}
     for key, var in DIR_KEYS.items():

@@ -23,23 +23,35 @@ def open_target_dir(path: str) -> tuple[int, str]:
     if not name or name in (".", ".."):
         raise UvshareError(f"{path} names a directory; give the file's path")
     directory = directory or "/"
+    directory = directory if directory.startswith("/") else os.path.join(os.getcwd(), directory)
+    if os.geteuid() == 0:  # before making anything: root makes dirs only in a dir nobody but root can write
+        existing = directory
+        while not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        refuse_untrusted(path, existing)
     try:
-        fd = open_dir(
-            directory if directory.startswith("/") else os.path.join(os.getcwd(), directory), DirSpec(0o755, None, None)
-        )
+        fd = open_dir(directory, DirSpec(0o755, None, None))
     except CannotCreate as e:
         raise UvshareError(f"cannot create {directory}: {e.strerror}") from None
     except OSError as e:
         raise UvshareError(f"cannot write in {directory}: {e.strerror}") from None
     if os.geteuid() == 0:
-        reason = root_may_trust(directory, directory=True)
-        if reason is not None:
+        try:
+            refuse_untrusted(path, directory)
+        except UvshareError:
             os.close(fd)
-            raise UvshareError(
-                f"root will not write {path}: {reason}; choose a dir only root can write (what root writes there is "
-                "what root later reads or runs)"
-            )
+            raise
     return fd, name
+
+
+def refuse_untrusted(path: str, directory: str) -> None:
+    """UvshareError unless nobody but root can write in DIRECTORY, where root is to write PATH (or dirs towards it)."""
+    reason = root_may_trust(directory, directory=True)
+    if reason is not None:
+        raise UvshareError(
+            f"root will not write {path}: {reason}; choose a dir only root can write (what root writes there is "
+            "what root later reads or runs)"
+        )
 
 
 def write_atomically(path: str, text: str, mode: int = 0o644) -> bool:

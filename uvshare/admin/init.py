@@ -15,7 +15,16 @@ from uvshare.admin.common import Command
 from uvshare.admin.doctor import run_checks
 from uvshare.admin.files import PROFILE, write_atomically
 from uvshare.admin.setup import Setup
-from uvshare.config import DIR_KEYS, ENV_CONFIG, SYSTEM_CONFIG, check_value, config_paths, load, read_file
+from uvshare.config import (
+    DIR_KEYS,
+    ENV_CONFIG,
+    SYSTEM_CONFIG,
+    check_value,
+    config_paths,
+    load,
+    normal_path,
+    read_file,
+)
 from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvNotFound, UvshareError
 from uvshare.finduv import find_uv, is_uvshare
 
@@ -27,6 +36,7 @@ LAYOUT = {
     "tool-bin-dir": "tool-bin",
     "cache-dir": "cache",
 }
+DEFAULT_INSTALL_USER = "uvshare-install"
 HEADER = "# Written by `uvshare share init`; see `uvshare share config` for what each key does.\n"
 
 
@@ -74,6 +84,13 @@ class Init(Command):
         "--config", str, argname="FILE", help=f"where to write the config ($UVSHARE_CONFIG, else {SYSTEM_CONFIG})"
     )
     uv = cli.SwitchAttr("--uv", str, argname="PATH", help="the real uv (default: the first uv on PATH not uvshare)")
+    install_user = cli.SwitchAttr(
+        "--install-user",
+        str,
+        argname="NAME",
+        default=DEFAULT_INSTALL_USER,
+        help="the member account root's uv runs as on the shared tree (created if missing)",
+    )
     force = cli.Flag("--force", help="replace a config that says something else")
     no_acl = cli.Flag("--no-acl", help="no default ACLs: rely on the umask alone (acl = false)")
     profile = cli.Flag("--profile", help=f"also put the shared bin dirs on login shells' PATH ({PROFILE})")
@@ -123,6 +140,8 @@ class Init(Command):
         uv = self.real_uv()
         if uv:
             values["uv"] = uv
+        check_value("--install-user", "install-user", self.install_user)
+        values["install-user"] = self.install_user
         for key in DIR_KEYS:
             given = getattr(self, key.replace("-", "_"))
             if given is None and key in LAYOUT:
@@ -131,7 +150,7 @@ class Init(Command):
                 if not given.startswith("/"):
                     raise UvshareError(f"--{key} must be an absolute path, not {given!r}")
                 check_value(f"--{key}", key, given)
-                values[key] = os.path.normpath(given)
+                values[key] = normal_path(given)
         return values
 
     def real_uv(self) -> str | None:

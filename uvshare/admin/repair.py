@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import sys
 import time
 from collections import Counter
@@ -161,12 +160,12 @@ class Repairer:
 
     def change(self, fd: int, st: os.stat_result, verdict: tree.Verdict) -> None:
         """Group, mode and (dirs) ACLs of the open file FD, as VERDICT says."""
-        gid, access = self.policy.gid, None
-        # Files are judged by their mode (see the README's known limits), but one taken from an outsider loses
-        # whatever its ACL gave them (or anyone outside the group) too.
-        if stat.S_ISDIR(st.st_mode) or verdict.take_owner:
-            entries, wrong = acl.access_state(fd, gid, verdict.mode >> 3 & 0o7)
-            access = entries if wrong else None
+        gid = self.policy.gid
+        # Files are judged by their mode (see the README's known limits), but one that is changed has its access ACL
+        # read first: the chmod that gives the group write sets the mask, which would let through a named entry's
+        # write the old mask hid; and one taken from an outsider loses whatever its ACL gave anyone outside the group.
+        entries, wrong = acl.access_state(fd, gid, verdict.mode >> 3 & 0o7)
+        access = entries if wrong else None
         default_other = self.policy.acl_other if verdict.default_acl else None
         owner = 0 if verdict.take_owner else None
         share_entry(fd, st, gid, verdict.mode, access=access, default_other=default_other, owner=owner)

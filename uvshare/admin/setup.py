@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from plumbum import cli
 
 from uvshare.admin.common import Command, as_root, group_label, load_group_config, shared_dirs
@@ -35,6 +37,7 @@ class Setup(Command):
         changes = preparer.prepare(dirs)
         for change in changes:
             self.say("ok", change)
+        self.ensure_install_user(config, warnings)
         for key, state in preparer.covered.items():
             if state is False and config.acl:
                 self.say(
@@ -52,6 +55,50 @@ class Setup(Command):
             self.note(f"some problems remain: run '{as_root('setup')}' as root, then '{as_root('repair')}'")
             return 1
         return 0
+
+    def ensure_install_user(self, config: Config, warnings: list[str]) -> None:
+        """Create the config's install-user (a system account in the group, no home, no login) when it is missing;
+        WARNINGS gets why it cannot be used, if it cannot."""
+        name = config.install_user
+        if name is None:
+            warnings.append(
+                f"{config.files[-1]}: no 'install-user': root's uv commands on the shared tree (python install, tool "
+                f'install, …) are refused until it names one; add install-user = "uvshare-install" and run '
+                f"'{as_root('setup')}', which creates the account"
+            )
+            return
+        import pwd
+
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            if os.geteuid() != 0:
+                warnings.append(f"there is no user '{name}' (the install-user); run '{as_root('setup')}' to create it")
+                return
+            from plumbum import local
+
+            useradd = local.get("useradd", "/usr/sbin/useradd")
+            label = group_label(config)
+            done = useradd.run(
+                [
+                    *("--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"),
+                    *("--gid", str(config.gid), "--comment", "uvshare, runs uv on the shared tree for root", name),
+                ],
+                retcode=None,
+            )
+            if done[0] != 0:
+                warnings.append(f"cannot create the install-user '{name}': {done[2].strip() or done[1].strip()}")
+                return
+            self.say(
+                "ok", f"created the account {name} (group {label}): root's uv commands on the shared tree run as it"
+            )
+            return
+        from uvshare.shim import install_account
+
+        try:
+            install_account(config)
+        except UvshareError as e:
+            warnings.append(str(e))
 
     def write_profile(self, config: Config) -> None:
         """Write the login profile that puts the bin dirs on PATH, and print the Dockerfile line."""

@@ -1,0 +1,383 @@
+"""Root is never a member's puppet through the uv that uvshare hands root to (issue 13): the attack review, as tests.
+
+uvshare's own steps are fd-safe (test_attacks.py); these attacks aim one exec later, at the real uv that root runs
+on a tree members can write: a receipt that names a root file, a shared dir swapped for a link while root's uv runs,
+a `sitecustomize.py` or `.pth` in a shared Python, a `uv` on root's PATH, a system dir spelt `//usr/local/bin`, and a
+cached file one member edits to reach another member's own venv. Each runs as real users against the real uv.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.harness import GROUP, REPO, Sandbox, group_gid
+from tests.support.wheels import tool_install_args, wheels_dir
+
+CANARY = "import os\nwith open({marks!r}, 'a') as f:\n    f.write(str(os.getuid()) + '\\n')\n"
+
+
+def root_only_file(box: Sandbox) -> Path:
+    """A file only root can read or change, in a dir only root can write: what an attacker wants root to delete."""
+    private = box.root / "private"
+    private.mkdir(mode=0o711, exist_ok=True)
+    secret = private / "secret"
+    secret.write_text("root only\n")
+    secret.chmod(0o600)
+    return secret
+
+
+def uids_that_ran(marks: Path) -> set[int]:
+    """Who ran the canary (their uids), from its record."""
+    return {int(line) for line in marks.read_text().split()} if marks.exists() else set()
+
+
+def plant_canaries(box: Sandbox, lib: Path, marks: Path) -> None:
+    """As a member: a sitecustomize.py in LIB (a shared Python's lib/pythonX.Y) and a .pth in its site-packages,
+    each recording the uid of whoever starts that interpreter."""
+    code = CANARY.format(marks=str(marks))
+    site = lib / "site-packages"
+    box.ok("alice", "/usr/bin/python3", "-c", f"open({str(lib / 'sitecustomize.py')!r}, 'w').write({code!r})")
+    pth = "import os; open(" + repr(str(marks)) + ", 'a').write(str(os.getuid()) + chr(10))\n"
+    box.ok("alice", "/usr/bin/python3", "-c", f"open({str(site / 'zz-canary.pth')!r}, 'w').write({pth!r})")
+
+
+def marks_file(box: Sandbox) -> Path:
+    """A file every test user may append to."""
+    marks = box.root / "marks"
+    marks.touch()
+    marks.chmod(0o666)
+    return marks
+
+
+def edit_receipt(box: Sandbox, tool: str, target: Path) -> None:
+    """As a member: make every entrypoint's install-path in TOOL's receipt name TARGET."""
+    receipt = box.shared / "tools" / tool / "uv-receipt.toml"
+    text = re.sub(r'install-path = "[^"]*"', f'install-path = "{target}"', receipt.read_text())
+    assert str(target) in text
+    box.ok("alice", "/usr/bin/python3", "-c", f"open({str(receipt)!r}, 'w').write({text!r})")
+
+
+# 1 ---------------------------------------------------------------------------------------------------------------
+
+
+def test_a_receipt_cannot_make_root_delete_a_file(box: Sandbox) -> None:
+    """A member installs a tool and points its receipt's install-path at a root-only file; root's `tool uninstall`
+    and `tool install --force` of it leave that file alone (uv runs as the install-user, who cannot touch it)."""
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+    secret = root_only_file(box)
+    box.ok("root", "uvshare", "share", "setup")
+    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    edit_receipt(box, "hello-a", secret)
+    uninstall = box.run("root", "uvshare", "tool", "uninstall", "hello-a")
+    assert "Traceback" not in str(uninstall)
+    assert secret.read_text() == "root only\n", str(uninstall)
+
+    box.ok("alice", *tool_install_args(wheels, "hello-a"), "--force")  # the member's own mess to clean up
+    edit_receipt(box, "hello-a", secret)
+    forced = box.run("root", *tool_install_args(wheels, "hello-a"), "--force")
+    assert "Traceback" not in str(forced)
+    assert secret.read_text() == "root only\n", str(forced)
+    assert sorted(p.name for p in secret.parent.iterdir()) == ["secret"]
+
+
+# 2 ---------------------------------------------------------------------------------------------------------------
+
+
+def test_members_cannot_rename_a_shared_dir_or_one_above(box: Sandbox) -> None:
+    """After `share init`, no member can rename any configured dir or any dir above it (they could put a link in
+    its place between uvshare's checks and uv's use); the tree still works for them."""
+    box.config.unlink()
+    box.ok("root", *box.init_args())
+    dirs = [box.shared / name for name in ("python", "bin", "tools", "tool-bin", "cache")]
+    above = [box.shared, *box.shared.parents]
+    for path in [*dirs, *(p for p in above if p != Path("/"))]:
+        moved = box.run("alice", "mv", path, f"{path}.moved")
+        assert moved.returncode != 0 and path.is_dir() and not Path(f"{path}.moved").exists(), str(moved)
+    for path in above:
+        st = path.stat()
+        writable_by_members = st.st_uid != 0 and (st.st_gid == group_gid() or st.st_mode & 0o002)
+        assert not writable_by_members and not (st.st_mode & 0o020 and st.st_gid == group_gid()), path
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    box.ok("bob", "uvshare", "tool", "uninstall", "hello-a")  # uv 0.6 removes the tool dir here: see last_tools
+    box.ok("bob", *tool_install_args(wheels, "hello-a"))
+    assert not box.not_shared()
+
+
+# A member's attack: watch /proc until root's uv (REAL_UV) runs an install — after uvshare's checks, which the exec
+# leaves behind — then swap DIR for a symlink to TARGET, and put it back once that uv has exited (or STOP exists).
+SWAPPER = r"""
+import os, sys, time
+path, target, real_uv, stop = sys.argv[1:]
+aside = path + ".aside"
+
+def installing():
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    args = f.read().split(b"\0")
+            except OSError:
+                continue
+            if args[0] == real_uv.encode() and b"install" in args:
+                return pid
+    return None
+
+swapped = 0
+while not os.path.exists(stop) and not swapped:
+    pid = installing()
+    if pid is None:
+        time.sleep(0.0002)
+        continue
+    try:
+        os.rename(path, aside)
+        os.symlink(target, path)
+    except OSError as e:
+        print("could not swap:", e, flush=True)
+        break
+    swapped = 1
+    while os.path.exists(f"/proc/{pid}") and not os.path.exists(stop):
+        time.sleep(0.001)
+    os.unlink(path)
+    os.rename(aside, path)
+print(swapped)
+"""
+
+
+@pytest.mark.parametrize("shared", ["tool-bin", "bin"])
+def test_roots_install_during_a_swap_leaves_nothing_outside(box: Sandbox, shared: str) -> None:
+    """On a tree whose prefix members CAN write (an older tree, a group's project dir), a member swaps the shared
+    bin dir for a link to a root-only dir the moment root's uv starts installing a tool (or a Python with its
+    `python3.X` link), after uvshare's checks: nothing appears in the root-only dir."""
+    box.ok("root", "uvshare", "share", "setup")
+    box.member_writable_prefix()
+    rootonly = box.root / "usr-local-bin"  # stands in for root's /usr/local/bin
+    rootonly.mkdir(mode=0o755)
+    stop = box.root / "stop-swapping"
+    target = box.shared / shared
+    swapper = box.popen("alice", "/usr/bin/python3", "-c", SWAPPER, target, rootonly, box.uv, stop)
+    try:
+        time.sleep(0.3)
+        if shared == "tool-bin":
+            wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+            box.run("root", *tool_install_args(wheels, "hello-a"))
+        else:
+            box.run("root", "uvshare", "python", "install", "3.11")
+    finally:
+        stop.touch()
+        out, _ = swapper.communicate(timeout=60)
+    assert out.strip().endswith("1"), f"the member never swapped during root's install: the test proves nothing: {out}"
+    assert list(rootonly.iterdir()) == [], "root's uv wrote into the dir a member swapped in"
+    assert target.is_dir() and not target.is_symlink()
+
+
+# 3 ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def planted(box: Sandbox) -> tuple[Sandbox, Path, Path, dict[str, str]]:
+    """A shared Python 3.11 and a shared tool (hello-a), each with a member's sitecustomize.py and .pth canary; root's
+    PATH lists the shared bin dirs first (as the README's Dockerfile ENV line gives root too), and a `uvx` links to
+    uvshare."""
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+    marks = marks_file(box)
+    box.ok("root", "uvshare", "python", "install", "3.11")
+    install = next(p for p in (box.shared / "python").glob("cpython-3.11.*-linux-*") if not p.is_symlink())
+    box.ok("alice", *tool_install_args(wheels, "hello-a")[:-3], "--python", "3.11", "hello-a")
+    plant_canaries(box, install / "lib" / "python3.11", marks)
+    plant_canaries(box, box.shared / "tools" / "hello-a" / "lib" / "python3.11", marks)
+    assert box.ok("bob", box.shared / "tool-bin" / "hello-a").stdout == "hello-a 1.0\n"
+    assert uids_that_ran(marks) == {box.users["bob"].uid}, "the canaries do not work: the test would prove nothing"
+    marks.write_text("")
+    alias = box.root / "alias"
+    alias.mkdir(mode=0o755)
+    (alias / "uvx").symlink_to(box.bin_dir / "uvshare")
+    path = f"{box.shared / 'bin'}:{box.shared / 'tool-bin'}:{alias}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"
+    return box, wheels, marks, {"PATH": path}
+
+
+def test_root_runs_no_interpreter_a_member_can_write(planted: tuple[Sandbox, Path, Path, dict[str, str]]) -> None:
+    """Root's uvx, `uv tool run`, `uv run`, `uv venv` and `uv python list` on a live tree: none starts a shared
+    Python or tool env as root (they run root's own, or uv runs as the install-user)."""
+    box, wheels, marks, env = planted
+    found = ("--no-index", "--find-links", str(wheels))
+    runs = [
+        ("uvx", "--python", "3.11", *found, "--from", "hello-a", "hello-a"),
+        ("uvx", *found, "hello-a"),
+        ("uvshare", "tool", "run", *found, "hello-a"),
+        ("uvshare", "run", "--no-project", "--python", "3.11", "python", "-c", "print('ran')"),
+        ("uvshare", "run", "--no-project", "python3.11", "-c", "print('ran')"),
+        ("uvshare", "venv", "--python", "3.11", str(box.root / "root-venv")),
+        ("uvshare", "python", "list"),
+        ("uvshare", "python", "find", "3.11"),
+    ]
+    for args in runs:
+        result = box.run("root", *args, env=env)
+        assert "Traceback" not in str(result), str(result)
+        assert 0 not in uids_that_ran(marks), f"root ran a member's code with {args}:\n{result}"
+        if args[0] == "uvx" or args[1:3] == ("tool", "run"):
+            assert result.stdout == "hello-a 1.0\n", str(result)  # root's own tool env, not nothing
+        if args[1:2] == ("run",):
+            assert result.returncode != 0 or result.stdout == "ran\n", str(result)
+    assert (box.root / "root-venv" / "pyvenv.cfg").exists()
+    assert str(box.shared) not in (box.root / "root-venv" / "pyvenv.cfg").read_text()
+
+
+def test_an_image_build_says_so_and_uses_the_shared_pythons(box: Sandbox) -> None:
+    """UVSHARE_BUILD=1 (a Dockerfile ARG during the build): root's `uv venv` uses the shared Python, offline. Without
+    it root's uv does not see the shared Pythons at all. (3.12: this machine's own Python is 3.11.)"""
+    box.ok("root", "uvshare", "python", "install", "3.12")
+    offline = {"UV_PYTHON_DOWNLOADS": "never"}
+    venv = box.root / "app-venv"
+    box.ok("root", "uvshare", "venv", "--python", "3.12", venv, env={**offline, "UVSHARE_BUILD": "1"})
+    assert str(box.shared / "python") in (venv / "pyvenv.cfg").read_text()
+    live = box.run("root", "uvshare", "venv", "--python", "3.12", box.root / "live-venv", env=offline)
+    assert live.returncode != 0 and not (box.root / "live-venv" / "pyvenv.cfg").exists(), str(live)
+
+
+# 4 ---------------------------------------------------------------------------------------------------------------
+
+
+def test_the_recipe_never_runs_a_uv_a_member_planted(box1: Sandbox, uvshare_wheel: Path) -> None:
+    """recipes/image-install.sh on a re-run, no UV=, the shared tool bin dir on PATH ahead of the real uv (the
+    README's ENV line gives root that PATH too): a member's `uv` there is skipped, never run."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    marks = marks_file(box)
+    planted = box.shared / "tool-bin" / "uv"
+    box.ok(
+        "alice", "sh", "-c", f'printf "#!/bin/sh\\nid -u >> {marks}\\nexit 1\\n" > "{planted}"; chmod 775 "{planted}"'
+    )
+    home = box.root / "uvshare-home"
+    settings = {
+        "UVSHARE_GROUP": GROUP,
+        "UVSHARE_INSTALL_USER": box.config.read_text().split("install-user = ")[1].split()[0].strip('"'),
+        "UVSHARE_SHARED": str(box.shared),
+        "UVSHARE_HOME": str(home),
+        "UVSHARE_CONFIG": str(box.config),
+        "UVSHARE_LINK_DIR": str(box.root / "links"),
+        "UVSHARE_PROFILE": "",
+        "UVSHARE_FORCE": "1",
+        "PATH": f"{box.shared / 'tool-bin'}:{box.uv.parent}:/usr/sbin:/usr/bin:/sbin:/bin",
+    }
+    result = box.run("root", "sh", REPO / "recipes" / "image-install.sh", uvshare_wheel, env=settings)
+    assert 0 not in uids_that_ran(marks), str(result)
+    assert f"skipped {planted}" in result.stderr, str(result)
+    named = box.run(
+        "root", "sh", REPO / "recipes" / "image-install.sh", uvshare_wheel, env={**settings, "UV": str(planted)}
+    )
+    assert named.returncode == 2 and "root will not run" in named.stderr, str(named)
+    assert 0 not in uids_that_ran(marks)
+
+
+# 5 ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spelling", ["//usr/local/bin", "//etc", "//", "/usr/local/./bin/", "///usr//local/bin", "link"]
+)
+def test_no_spelling_of_a_system_dir_is_a_shared_dir(box1: Sandbox, spelling: str) -> None:
+    """`//usr/local/bin` (normpath keeps a leading `//`), other spellings, and a link to a system dir are all
+    refused, by every call and by repair; the system dir is left as it was."""
+    box = box1
+    if spelling == "link":
+        link = box.root / "looks-harmless"
+        link.symlink_to("/usr/local/bin")
+        spelling = str(link)
+    before = {d: os.stat(d) for d in ("/usr/local/bin", "/etc", "/")}
+    box.write_config(python_bin_dir=spelling)
+    for command in (("uvshare", "--version"), ("uvshare", "share", "repair"), ("uvshare", "share", "setup")):
+        result = box.run("root", *command)
+        assert result.returncode == 2 and "a system dir" in result.stderr, str(result)
+    init = box.run("root", *box.init_args("--python-bin-dir", spelling, config=str(box.root / "init.toml")))
+    assert init.returncode == 2 and "a system dir" in init.stderr, str(init)
+    for path, st in before.items():
+        now = os.stat(path)
+        assert (now.st_mode, now.st_uid, now.st_gid) == (st.st_mode, st.st_uid, st.st_gid), path
+
+
+# 6 ---------------------------------------------------------------------------------------------------------------
+
+
+def test_a_cached_file_one_member_edits_never_reaches_another_members_venv(box: Sandbox) -> None:
+    """Each member's own venv is fed by the shared cache; alice appends to the cached module; bob's venv still runs
+    the package as it was, and shares no inode with the cache. (What the cache holds feeds venvs made LATER: the
+    cache is shared, see the README's trust model.)"""
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+    tmp = box.root / "tmp"  # uv 0.6 makes temp dirs in TMPDIR; this machine's /tmp is root's 0755
+    tmp.mkdir(mode=0o1777)
+    tmp.chmod(0o1777)
+    box.extra_env["TMPDIR"] = str(tmp)
+    box.ok("root", "uvshare", "share", "setup")
+    alice_venv = box.venv_with("alice", wheels, "hello-a")
+    bob_venv = box.venv_with("bob", wheels, "hello-a")
+    cached = [p for p in (box.shared / "cache").rglob("hello_a.py") if not p.is_symlink()]
+    assert cached, "the shared cache holds no copy of the module: the test would prove nothing"
+    for path in cached:
+        box.ok("alice", "sh", "-c", f'echo "raise SystemExit(\'alice was here\')" >> "{path}"')
+    assert box.ok("bob", bob_venv / "bin" / "hello-a").stdout == "hello-a 1.0\n"
+    assert box.ok("alice", alice_venv / "bin" / "hello-a").stdout == "hello-a 1.0\n"
+    inodes = {p.stat().st_ino for p in (box.shared / "cache").rglob("*") if p.is_file() and not p.is_symlink()}
+    shared_inodes = [p for p in bob_venv.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_ino in inodes]
+    assert not shared_inodes, shared_inodes[:5]
+
+
+# found by reading -------------------------------------------------------------------------------------------------
+
+
+def test_a_write_hidden_behind_the_acl_mask_never_comes_alive(box1: Sandbox) -> None:
+    """A member gives an outsider write on a file through a named ACL entry hidden behind `mask::r--` (mode 0644, so
+    nothing looks wrong); repair, which adds group write with a chmod (that sets the mask), must not let it through."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    dave = box.users["dave"].name
+    mine = box.shared / "tools" / "mine"
+    box.ok("alice", "sh", "-c", f'mkdir "{mine}" && chmod 2755 "{mine}" && echo x > "{mine}/f" && chmod 644 "{mine}/f"')
+    box.ok("alice", "setfacl", "-m", f"u:{dave}:rw,m::r", mine / "f")
+    assert box.run("dave", "sh", "-c", f'echo y >> "{mine}/f"').returncode != 0  # hidden, for now
+    box.ok("root", "uvshare", "share", "repair")
+    assert box.run("dave", "sh", "-c", f'echo y >> "{mine}/f"').returncode != 0, "repair woke the hidden write"
+    assert (mine / "f").read_text() == "x\n"
+    assert box.ok("alice", "sh", "-c", f'echo z >> "{mine}/f"')  # the group can write it now
+
+
+def test_root_makes_no_dir_where_it_will_not_write(box1: Sandbox) -> None:
+    """`share setup --profile-file` below a dir a member can write: refused before root makes any dir there."""
+    box = box1
+    open_dir = box.root / "members-dir"
+    open_dir.mkdir()
+    os.chown(open_dir, box.users["alice"].uid, group_gid())
+    open_dir.chmod(0o2775)
+    target = open_dir / "new" / "sub" / "uvshare.sh"
+    result = box.run("root", "uvshare", "share", "setup", "--profile-file", target)
+    assert "root will not write" in result.stdout + result.stderr, str(result)
+    assert list(open_dir.iterdir()) == []
+
+
+def test_root_with_no_install_user_is_told_how(box1: Sandbox) -> None:
+    """An older config without install-user: root's tree commands stop before anything runs, saying what to add;
+    `share setup` creates the account the config names."""
+    box = box1
+    box.write_config(install_user=None)
+    refused = box.run("root", "uvshare", "python", "install", "3.11")
+    assert refused.returncode == 2, str(refused)
+    assert "install-user" in refused.stderr and "share setup" in refused.stderr, str(refused)
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert not list((box.shared / "python").glob("cpython-*"))
+    setup = box.run("root", "uvshare", "share", "setup")
+    assert setup.returncode == 1 and "no 'install-user'" in setup.stdout, str(setup)
+    # a member is not affected
+    box.ok("alice", "uvshare", "python", "install", "3.11")
+    st = next((box.shared / "python").glob("cpython-3.11*")).stat()
+    assert stat.S_ISDIR(st.st_mode)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
