@@ -111,6 +111,25 @@ def test_members_cannot_rename_a_shared_dir_or_one_above(box: Sandbox) -> None:
     assert not box.not_shared()
 
 
+def test_setup_closes_an_older_trees_prefix(box1: Sandbox) -> None:
+    """A tree whose prefix older uvshare made group-writable: doctor warns that members can rename the shared dirs,
+    setup makes the prefix root's alone (it holds nothing else), and then no member can."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    box.member_writable_prefix()
+    warned = box.ok("root", "uvshare", "share", "doctor")
+    assert f"{box.shared}, above" in warned.stdout and "a member can rename" in warned.stdout, warned.stdout
+    fixed = box.ok("root", "uvshare", "share", "setup")
+    assert f"made {box.shared} writable by root alone" in fixed.stdout, fixed.stdout
+    assert box.run("alice", "mv", box.shared / "tools", box.shared / "tools.moved").returncode != 0
+    assert "a member can rename" not in box.ok("root", "uvshare", "share", "doctor").stdout
+    # a group's project dir that holds more than the shared dirs is theirs: warned about, left alone
+    (box.shared / "notes").mkdir()
+    box.member_writable_prefix()
+    box.ok("root", "uvshare", "share", "setup")
+    assert box.shared.stat().st_mode & 0o020
+
+
 # A member's attack: watch /proc until root's uv (REAL_UV) runs an install — after uvshare's checks, which the exec
 # leaves behind — then swap DIR for a symlink to TARGET, and put it back once that uv has exited (or STOP exists).
 SWAPPER = r"""
@@ -311,10 +330,6 @@ def test_a_cached_file_one_member_edits_never_reaches_another_members_venv(box: 
     the package as it was, and shares no inode with the cache. (What the cache holds feeds venvs made LATER: the
     cache is shared, see the README's trust model.)"""
     wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
-    tmp = box.root / "tmp"  # uv 0.6 makes temp dirs in TMPDIR; this machine's /tmp is root's 0755
-    tmp.mkdir(mode=0o1777)
-    tmp.chmod(0o1777)
-    box.extra_env["TMPDIR"] = str(tmp)
     box.ok("root", "uvshare", "share", "setup")
     alice_venv = box.venv_with("alice", wheels, "hello-a")
     bob_venv = box.venv_with("bob", wheels, "hello-a")

@@ -96,6 +96,18 @@ def public_dir(path: Path) -> Path:
     return path
 
 
+def shared_tmp() -> Path:
+    """A world-writable sticky dir for every test user's temporary files, as /tmp is on most machines (not on these:
+    their /tmp is root's 0755, and uv 0.6 makes temporary dirs there when it copies into a venv)."""
+    tmp = BASE / "tmp"
+    if not tmp.is_dir():
+        public_dir(BASE)
+        tmp.mkdir(exist_ok=True)
+    if stat.S_IMODE(tmp.stat().st_mode) != 0o1777:
+        tmp.chmod(0o1777)
+    return tmp
+
+
 def make_public(tree: Path) -> None:
     """Let every user read TREE and run what is executable in it."""
     for p in (tree, *tree.rglob("*")):
@@ -365,6 +377,7 @@ class Sandbox:
             "UVSHARE_CONFIG": str(self.config),
             "UV_PYTHON_DOWNLOADS_JSON_URL": self.mirror,
             "UV_NO_PROGRESS": "1",
+            "TMPDIR": str(shared_tmp()),
         }
         env.update(self.extra_env)
         env.update(extra)

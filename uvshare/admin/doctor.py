@@ -186,6 +186,18 @@ def check_parents(path: str, guard: Guard, subject: str) -> list[Check]:
                     f"chmod o-w {current}",
                 )
             )
+        elif st.st_mode & 0o020 and st.st_gid == guard.gid:
+            checks.append(
+                Check(
+                    "warning",
+                    subject,
+                    f"{current}, above {path}, can be written by group '{guard.group_label}': a member can rename "
+                    "a shared dir and put a link in its place (root is safe: its uv commands on the tree run as the "
+                    "install-user; other members are not)",
+                    f"chmod g-w {current} if nothing else of the group lives there ('share setup' does it when it "
+                    "holds only shared dirs)",
+                )
+            )
         elif st.st_mode & 0o020 and st.st_gid not in (guard.gid, 0):
             checks.append(
                 Check(
@@ -464,6 +476,38 @@ def check_self() -> Check:
     return Check("ok", "uvshare", f"{places[1]} on {places[0]}: only root can change them")
 
 
+def check_roots_uv(config: Config) -> list[Check]:
+    """What root's uv is given: the install-user that runs its commands on the tree, and no build mode left on."""
+    from uvshare.shim import ENV_BUILD, install_account
+
+    checks = []
+    try:
+        name, uid, _ = install_account(config)
+    except UvshareError as e:
+        fix = f"run '{as_root('setup')}'" if config.install_user else 'add install-user = "uvshare-install"'
+        checks.append(Check("problem", "install-user", str(e), fix))
+    else:
+        checks.append(
+            Check(
+                "ok",
+                "install-user",
+                f"{name} (uid {uid}): root's uv commands on the shared tree (python/tool install, …) run as it; "
+                "root's other uv commands get none of the shared dirs",
+            )
+        )
+    if os.environ.get(ENV_BUILD) == "1":
+        checks.append(
+            Check(
+                "warning",
+                "root",
+                f"{ENV_BUILD}=1 is set: root's uv uses the shared Pythons and tools, which members can change",
+                f"set it only while an image is built (ARG {ENV_BUILD}=1 in the Dockerfile), never in a running "
+                "image's or server's environment",
+            )
+        )
+    return checks
+
+
 def run_checks() -> tuple[list[Check], bool]:
     """The whole report, in order, and whether the config could be used at all."""
     config, checks = check_config()
@@ -491,17 +535,7 @@ def run_checks() -> tuple[list[Check], bool]:
     checks.extend(check_path(config))
     if os.geteuid() == 0:
         checks.append(check_self())
-    python_dir = config.dirs.get("python-install-dir")
-    if os.geteuid() == 0 and python_dir and os.path.isdir(python_dir):
-        checks.append(
-            Check(
-                "warning",
-                "root",
-                f"as root, uv would run Pythons from {python_dir}, which members of group '{label}' can modify",
-                "run root's own jobs with a Python only root can write (e.g. /usr/bin/python3 or a root-owned "
-                "install dir); see 'Trust model' in the README",
-            )
-        )
+    checks.extend(check_roots_uv(config))
     return checks, True
 
 

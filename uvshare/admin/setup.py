@@ -35,6 +35,7 @@ class Setup(Command):
         label = group_label(config)
         preparer = Preparer(config.gid, config.umask, label, warnings.append, acl=config.acl, take_back=True)
         changes = preparer.prepare(dirs)
+        changes += self.close_prefixes(dirs, warnings)
         for change in changes:
             self.say("ok", change)
         self.ensure_install_user(config, warnings)
@@ -55,6 +56,43 @@ class Setup(Command):
             self.note(f"some problems remain: run '{as_root('setup')}' as root, then '{as_root('repair')}'")
             return 1
         return 0
+
+    def close_prefixes(self, dirs: dict[str, str], warnings: list[str]) -> list[str]:
+        """Make each dir above the shared dirs that members (or anyone) can write, and that holds nothing but shared
+        dirs, root's alone: a member could rename a shared dir in it and put a link in its place. One that holds
+        anything else is the group's own (a project dir): doctor warns about it, nothing is changed."""
+        if os.geteuid() != 0:
+            return []
+        import stat
+
+        from uvshare.safefs import open_dir
+
+        changes = []
+        for parent in sorted({os.path.dirname(p) for p in dirs.values()}):
+            try:
+                fd = open_dir(parent)
+            except (OSError, UvshareError):
+                continue  # missing, or refused: preparing the dirs said why
+            try:
+                st = os.fstat(fd)
+                open_to_others = st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX
+                if st.st_uid != 0 or not open_to_others or parent == "/":
+                    continue
+                with os.scandir(fd) as entries:
+                    names = {e.name for e in entries}
+                if not names <= {os.path.basename(p) for p in dirs.values() if os.path.dirname(p) == parent}:
+                    continue
+                mode = stat.S_IMODE(st.st_mode) & ~0o022 & ~stat.S_ISGID
+                os.fchmod(fd, mode)
+                changes.append(
+                    f"made {parent} writable by root alone (mode {mode:04o}): it holds only shared dirs, "
+                    "which members could otherwise rename"
+                )
+            except OSError as e:
+                warnings.append(f"cannot make {parent} root's alone: {e.strerror}")
+            finally:
+                os.close(fd)
+        return changes
 
     def ensure_install_user(self, config: Config, warnings: list[str]) -> None:
         """Create the config's install-user (a system account in the group, no home, no login) when it is missing;
