@@ -7,6 +7,7 @@ tests/support/images.py).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -33,9 +34,17 @@ def debian() -> str:
 
 @pytest.fixture(scope="module")
 def debian_python() -> str:
-    """debian:12 with Python (`apt install python3-venv`)."""
+    """debian:12 after the README's `apt install python3-venv`."""
     images.need_podman()
     return images.base_image(images.DEBIAN_PYTHON)
+
+
+def readme_line(marker: str) -> str:
+    """The README's command on the line ending in `# MARKER`, without that comment (as .ci/run reads it)."""
+    for line in (harness.REPO / "README.md").read_text().splitlines():
+        if line.endswith(f"# {marker}"):
+            return re.sub(rf"\s+# {re.escape(marker)}$", "", line)
+    raise AssertionError(f"README.md has no line ending in '# {marker}'")
 
 
 def test_seed_dockerfile_with_plain_uv_fails_at_the_members_step(debian: str, context: images.Context) -> None:
@@ -98,3 +107,27 @@ RUN umask 022 && touch /shared/made-after && stat -c '%n %a' /shared/made-after 
         context,
     )
     assert result.ok, str(result)
+
+
+def test_readme_first_line_from_a_fresh_clone_on_debian_12(debian_python: str, context: images.Context) -> None:
+    """The README's first command, as written, in a fresh clone on debian:12 with only what the README says to
+    `apt install` first: it installs uvshare and uv (offline here, from /wheels), sets up a shared tree that doctor
+    calls healthy, and runs uv through uvshare; the system's Python is left alone."""
+    apt = f"apt install {' '.join(images.DEBIAN_PYTHON.packages)}"
+    assert f"`{apt}`" in (harness.REPO / "README.md").read_text(), f"the README no longer says to `{apt}` first"
+    first_line = readme_line("install uvshare and set up a shared tree")
+    result = images.build(
+        f"""\
+FROM {debian_python}
+{context.OFFLINE}
+COPY uvshare /src/uvshare
+WORKDIR /src/uvshare
+RUN {first_line}
+RUN cd / && ! python3 -c "import uvshare" 2>/dev/null && ! python3 -m pip --version 2>/dev/null
+""",
+        context,
+    )
+    assert result.ok, str(result)
+    printed = result.step(f"RUN {first_line}").text.splitlines()
+    assert "healthy" in printed, str(result)
+    assert printed[-1] == "/tmp/uvshare-demo/tree/tools", str(result)  # `uv tool dir`, through uvshare
