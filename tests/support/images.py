@@ -287,6 +287,11 @@ class Build:
     output: str
     steps: list[Step]
     seconds: float
+    tag: str  # the image's name, while it is kept (`build(..., keep=True)`): a later Dockerfile may start FROM it
+
+    def remove(self) -> None:
+        """Remove the image and the layers this build made (what build() does unless told to keep them)."""
+        remove_build(self.tag, self.output)
 
     @property
     def ok(self) -> bool:
@@ -343,7 +348,9 @@ _builds = iter(range(1, 1 << 30))
 
 def build(dockerfile: str, context: Context | Path, *, keep: bool = False) -> Build:
     """Build DOCKERFILE (text) in CONTEXT with podman, one committed layer per step; the images it made are removed
-    afterwards (unless KEEP, or UVSHARE_TEST_KEEP is set). Never raises on a failed build: look at the result.
+    afterwards (unless KEEP: then call the result's remove(); or UVSHARE_TEST_KEEP is set, to look at them with
+    `CONTAINERS_STORAGE_CONF=BASE/podman/storage.conf podman images`). Never raises on a failed build: look at the
+    result (`ok`, `failed_step`, `step(instruction).text`; `str()` for an assertion message).
 
     `--isolation=chroot` (the only kind that runs here), `--layers` (every step committed as a layer diff, which is
     what drops ACLs between steps, as Docker's builder does), `--no-cache` (every step runs each time: a cached step
@@ -361,9 +368,9 @@ def build(dockerfile: str, context: Context | Path, *, keep: bool = False) -> Bu
     # the steps' stdout and stderr and podman's own messages, in the order written
     done = podman(*cmd, "--file", file, "--tag", tag, base, check=False, timeout=BUILD_TIMEOUT, merge=True)
     output = done.stdout
-    result = Build(dockerfile, done.returncode, output, _parse_steps(output), time.monotonic() - started)
+    result = Build(dockerfile, done.returncode, output, _parse_steps(output), time.monotonic() - started, tag)
     if not (keep or os.environ.get("UVSHARE_TEST_KEEP")):
-        remove_build(tag, output)
+        result.remove()
     return result
 
 
