@@ -1,0 +1,133 @@
+"""Real container builds (podman, one committed layer per step, as Docker's builder makes an image), offline.
+
+Each Dockerfile is text in its test, one `RUN` per step with its check in the same line, so that a failure names the
+step that broke. `podman run` does not work on these machines: every check is a `RUN` step (see
+tests/support/images.py).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support import harness, images
+
+# Pythons from the context's mirror (/mirror): root's, then the member's.
+ROOTS_PYTHON, MEMBERS_PYTHON = "3.10", "3.11"
+
+
+@pytest.fixture(scope="module")
+def context(uvshare_wheel: Path) -> images.Context:
+    """One build context for the module: uv, the Python mirror, wheels, config files, a fresh clone."""
+    images.need_podman()
+    return images.make_context(harness.RUN_BASE / "images" / "context", uvshare_wheel)
+
+
+@pytest.fixture(scope="module")
+def debian() -> str:
+    """debian:12 as Docker Hub ships it (minimal: no Python), made from Debian's packages."""
+    images.need_podman()
+    return images.base_image(images.DEBIAN)
+
+
+@pytest.fixture(scope="module")
+def debian_python() -> str:
+    """debian:12 after the README's `apt install python3-venv`."""
+    images.need_podman()
+    return images.base_image(images.DEBIAN_PYTHON)
+
+
+def readme_line(marker: str) -> str:
+    """The README's command on the line ending in `# MARKER`, without that comment (as .ci/run reads it)."""
+    for line in (harness.REPO / "README.md").read_text().splitlines():
+        if line.endswith(f"# {marker}"):
+            return re.sub(rf"\s+# {re.escape(marker)}$", "", line)
+    raise AssertionError(f"README.md has no line ending in '# {marker}'")
+
+
+def test_seed_dockerfile_with_plain_uv_fails_at_the_members_step(debian: str, context: images.Context) -> None:
+    """The reproduction, for real: plain uv's variables pointing into a setgid group dir, root installs a Python,
+    then the member's first install fails with Permission denied — what uvshare exists for."""
+    roots_step = f"RUN uv python install {ROOTS_PYTHON}"
+    members_step = f"RUN uv python install {MEMBERS_PYTHON}"
+    result = images.build(
+        f"""\
+FROM {debian}
+{context.OFFLINE}
+{context.UV}
+RUN groupadd uvshare && useradd -m -G uvshare ubuntu
+ENV UV_PYTHON_INSTALL_DIR=/opt/uv/python UV_PYTHON_BIN_DIR=/opt/uv/bin \\
+    UV_TOOL_DIR=/opt/uv/tools UV_TOOL_BIN_DIR=/opt/uv/tool-bin UV_CACHE_DIR=/opt/uv/cache
+RUN mkdir -p /opt/uv && chgrp uvshare /opt/uv && chmod 2775 /opt/uv
+{roots_step}
+USER ubuntu
+{members_step}
+RUN echo the member installed a second Python
+""",
+        context,
+    )
+    failed = result.failed_step
+    assert failed is not None and failed.instruction == members_step, str(result)
+    assert "Permission denied" in failed.text, str(result)
+    assert f"Installed Python {context.pythons[ROOTS_PYTHON]}" in result.step(roots_step).text, str(result)
+
+
+# The kernel's xattr layout of a default ACL (acl(5), linux/posix_acl_xattr.h): version 2, then (tag, perm, id)
+# entries: user::rwx, group::rwx, other::r-x — what uvshare gives every shared dir.
+SET_DEFAULT_ACL = (
+    "import os, struct; os.setxattr('/shared', 'system.posix_acl_default', struct.pack('<I', 2) + "
+    "b''.join(struct.pack('<HHI', tag, perm, 0xFFFFFFFF) for tag, perm in ((0x01, 7), (0x04, 7), (0x20, 5))))"
+)
+HAS_DEFAULT_ACL = "import os; assert 'system.posix_acl_default' in os.listxattr('{}'), os.listxattr('{}')"
+NO_ACLS = (
+    "import os; acls = [(p, x) for p in ('/shared', '/shared/sub', '/shared/made-under-acl') "
+    "for x in os.listxattr(p) if x.startswith('system.posix_acl')]; assert not acls, acls"
+)
+
+
+def test_layers_drop_default_acls_and_keep_modes_and_owners(debian_python: str, context: images.Context) -> None:
+    """What the design builds on: a default ACL works within its `RUN` and is gone in the next layer (with the
+    default ACL its subdir inherited); mode bits, setgid, owner and group survive, and then the umask rules again."""
+    result = images.build(
+        f"""\
+FROM {debian_python}
+RUN groupadd uvshare && useradd -m -G uvshare ubuntu
+RUN mkdir /shared && chown ubuntu:uvshare /shared && chmod 2775 /shared
+# Within one RUN the default ACL decides: umask 022, yet a group-writable file; the new subdir inherits the ACL.
+RUN python3 -c "{SET_DEFAULT_ACL}" && umask 022 && touch /shared/made-under-acl && mkdir /shared/sub && stat -c '%n %a' /shared/made-under-acl && test "$(stat -c %a /shared/made-under-acl)" = 664 && python3 -c "{HAS_DEFAULT_ACL.format("/shared/sub", "/shared/sub")}"
+# The next layer has no ACLs at all.
+RUN python3 -c "{NO_ACLS}"
+# Mode bits, setgid, owner and group are kept.
+RUN stat -c '%n %a %U %G' /shared /shared/sub /shared/made-under-acl && test "$(stat -c '%a %U %G' /shared)" = "2775 ubuntu uvshare" && test "$(stat -c '%a %U %G' /shared/sub)" = "2775 root uvshare" && test "$(stat -c '%a %G' /shared/made-under-acl)" = "664 uvshare"
+# Without its ACL the dir follows the umask again.
+RUN umask 022 && touch /shared/made-after && stat -c '%n %a' /shared/made-after && test "$(stat -c %a /shared/made-after)" = 644
+""",  # noqa: E501  # one RUN a line, each with its check: a failure names the fact that broke
+        context,
+    )
+    assert result.ok, str(result)
+
+
+def test_readme_first_line_from_a_fresh_clone_on_debian_12(debian_python: str, context: images.Context) -> None:
+    """The README's first command, as written, in a fresh clone on debian:12 with only what the README says to
+    `apt install` first: it installs uvshare and uv (offline here, from /wheels), sets up a shared tree that doctor
+    calls healthy, and runs uv through uvshare; the system's Python is left alone."""
+    apt = f"apt install {' '.join(images.DEBIAN_PYTHON.packages)}"
+    assert f"`{apt}`" in (harness.REPO / "README.md").read_text(), f"the README no longer says to `{apt}` first"
+    first_line = readme_line("install uvshare and set up a shared tree")
+    result = images.build(
+        f"""\
+FROM {debian_python}
+{context.OFFLINE}
+COPY uvshare /src/uvshare
+WORKDIR /src/uvshare
+RUN {first_line}
+RUN cd / && ! python3 -c "import uvshare" 2>/dev/null && ! python3 -m pip --version 2>/dev/null
+""",
+        context,
+    )
+    assert result.ok, str(result)
+    printed = result.step(f"RUN {first_line}").text.splitlines()
+    assert "healthy" in printed, str(result)
+    assert printed[-1] == "/tmp/uvshare-demo/tree/tools", str(result)  # `uv tool dir`, through uvshare
