@@ -485,7 +485,8 @@ def check_roots_uv(config: Config) -> list[Check]:
         name, uid, _ = install_account(config)
     except UvshareError as e:
         fix = f"run '{as_root('setup')}'" if config.install_user else 'add install-user = "uvshare-install"'
-        checks.append(Check("problem", "install-user", str(e), fix))
+        # only root's commands need it: for anybody else it is worth knowing, not a problem of theirs
+        checks.append(Check("problem" if os.geteuid() == 0 else "warning", "install-user", str(e), fix))
     else:
         checks.append(
             Check(

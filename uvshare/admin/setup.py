@@ -110,8 +110,12 @@ class Setup(Command):
         try:
             pwd.getpwnam(name)
         except KeyError:
-            if os.geteuid() != 0:
-                warnings.append(f"there is no user '{name}' (the install-user); run '{as_root('setup')}' to create it")
+            if os.geteuid() != 0:  # only root's commands need it: a note, not a problem
+                self.say(
+                    "warning",
+                    f"there is no user '{name}' (the install-user): root's uv commands on the shared tree are refused "
+                    f"until '{as_root('setup')}' creates it",
+                )
                 return
             from plumbum import local
 
