@@ -58,6 +58,7 @@ def test_bytecode_left_by_a_direct_run_is_repaired(box1: Sandbox) -> None:
     default ACLs: with them, the direct run's bytecode comes out group-writable anyway.)"""
     box = box1
     box.write_config(acl=False)
+    box.extra_env["UV_COMPILE_BYTECODE"] = "0"  # installed without bytecode (uvshare compiles it unless told not to)
     wheels = make_wheels(box)
     tool_install(box, "root", "hello-a", wheels)
     assert box.ok("alice", box.shared / "tool-bin" / "hello-a", umask=0o022).stdout.strip() == "hello-a 1.0"

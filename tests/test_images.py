@@ -131,3 +131,80 @@ RUN cd / && ! python3 -c "import uvshare" 2>/dev/null && ! python3 -m pip --vers
     printed = result.step(f"RUN {first_line}").text.splitlines()
     assert "healthy" in printed, str(result)
     assert printed[-1] == "/tmp/uvshare-demo/tree/tools", str(result)  # `uv tool dir`, through uvshare
+
+
+# The README's Docker recipe (section Recipes), then every member step of the story, each its own layer; `hello-a`
+# and `hello-b` stand in for ruff (the context's /wheels). TREE lists what a re-run of the recipe must leave alone.
+TREE = (
+    "find /opt/uv /etc/uvshare /usr/local/bin/uv /usr/local/bin/uvx /etc/profile.d/uvshare.sh "
+    "-printf '%p %m %U %G %s %T@ %l\\n' | sort"
+)
+
+
+def test_readme_docker_recipe_layer_by_layer(debian: str, context: images.Context) -> None:
+    """The README's Docker recipe as written, with a uv-only base: root's installs (a Python and tools) and the app's
+    venv during the build (ARG UVSHARE_BUILD=1); then as members, each step its own layer (where no ACL survives):
+    "already installed", another version, a tool by name, its upgrade, uvx, a venv of their own, uninstalling root's
+    Python, a tool run directly by one member then upgraded and uninstalled by another; doctor healthy in a later
+    layer for members and root; the recipe run again changes nothing."""
+    wheel = context.uvshare_wheel
+    result = images.build(
+        f"""\
+FROM {debian}
+{context.OFFLINE}
+{context.UV}
+RUN groupadd uvshare && useradd -m -G uvshare ubuntu && useradd -m -G uvshare bob
+COPY uvshare /src/uvshare
+RUN sh /src/uvshare/recipes/image-install.sh {wheel}
+ENV PATH="$PATH:/opt/uv/bin:/opt/uv/tool-bin"
+ARG UVSHARE_BUILD=1
+RUN uv python install 3.12 3.10 && uv tool install hello-b
+RUN mkdir /app && printf '[project]\\nname = "app"\\nversion = "1"\\nrequires-python = ">=3.12"\\ndependencies = ["hello-a==1.0"]\\n' > /app/pyproject.toml
+RUN cd /app && uv venv --python 3.12 && uv sync && rm -rf /root/.cache/uv && .venv/bin/hello-a | grep -x 'hello-a 1.0'
+RUN stat -c '%n %U:%G %a' /opt/uv/tools/hello-b /opt/uv/tool-bin/hello-b && test "$(stat -c %U /opt/uv/tools/hello-b)" = uvshare-install
+USER ubuntu
+RUN uv python install 3.12 2>&1 | tee /dev/stderr | grep -q 'already installed'
+RUN uv python install 3.11
+RUN hello-b | grep -x 'hello-b 1.0'
+RUN uv tool install hello-a==1.0 && hello-a | grep -x 'hello-a 1.0'
+RUN uv tool install hello-a==2.0 && hello-a | grep -x 'hello-a 2.0'
+RUN uvx --python 3.11 --from hello-a==1.0 hello-a | grep -x 'hello-a 1.0'
+RUN uv venv --python 3.12 ~/venv && uv pip install --python ~/venv/bin/python hello-b && ~/venv/bin/hello-b
+RUN uv python uninstall 3.10
+RUN umask 022 && hello-b && /opt/uv/bin/python3.12 -c 'import json, email.mime.text'
+USER bob
+RUN uv tool upgrade hello-b && uv tool uninstall hello-b && uv tool uninstall hello-a
+RUN uv share doctor
+USER root
+RUN uv share doctor
+RUN {TREE} > /tmp/before && sh /src/uvshare/recipes/image-install.sh {wheel} && {TREE} | diff /tmp/before -
+""",  # noqa: E501  # one RUN a line, each with its check: a failure names the README step that broke
+        context,
+    )
+    assert result.ok, str(result)
+    assert "healthy" in result.step("RUN uv share doctor").text.splitlines(), str(result)
+
+
+def test_openshift_arbitrary_uid_in_group_0(debian: str, context: images.Context) -> None:
+    """The README's OpenShift variant: the recipe with the group 0, then a uid with no passwd entry in gid 0 uses and
+    adds to the tree, and doctor is healthy for it."""
+    wheel = context.uvshare_wheel
+    result = images.build(
+        f"""\
+FROM {debian}
+{context.OFFLINE}
+{context.UV}
+COPY uvshare /src/uvshare
+RUN UVSHARE_GROUP=0 sh /src/uvshare/recipes/image-install.sh {wheel}
+ENV PATH="$PATH:/opt/uv/bin:/opt/uv/tool-bin"
+RUN uv python install 3.12 && uv tool install hello-b
+USER 12345:0
+RUN uv python install 3.12 2>&1 | tee /dev/stderr | grep -q 'already installed'
+RUN uv python install 3.11 && uv tool install hello-a==1.0 && hello-a && hello-b
+RUN uv tool uninstall hello-b && uv python uninstall 3.12
+RUN uv share doctor
+""",
+        context,
+    )
+    assert result.ok, str(result)
+    assert "healthy" in result.step("RUN uv share doctor").text.splitlines(), str(result)

@@ -343,8 +343,9 @@ class Preparer:
             inner = True  # `.temp` and the sdists buckets have theirs too: covered()'s rule, from the checks made here
             for name, is_dir in MADE.get(key, ()):
                 self.entry(dfd, path, name, want_dir=is_dir, create=True)
-                if is_dir:
-                    inner = self.inner_acl(dfd, path, name) and inner
+                if is_dir:  # given one only under a covered dir: where layers or a copy dropped the ACLs, not
+                    # re-added on every call (each would be a change, and an image layer)
+                    inner = (top is True and self.inner_acl(dfd, path, name)) and inner
             for name in KEPT.get(key, ()):
                 self.entry(dfd, path, name, want_dir=False, create=False)
             if key == "cache-dir":

@@ -70,6 +70,9 @@ TREE_COMMANDS = frozenset(
     }
 )
 ENV_BUILD = "UVSHARE_BUILD"
+# Installs into the shared tree, which uvshare has uv compile to bytecode (`python install` compiles the stdlib from
+# uv 0.9.25 on; older uv ignores the variable there).
+COMPILES = frozenset({("python", "install"), ("python", "upgrade"), ("tool", "install"), ("tool", "upgrade")})
 # Root's variables that name its own dirs: uv run as the install user must not read or write root's config or data.
 ROOTS_OWN = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_BIN_HOME", "XDG_RUNTIME_DIR")
 # Set in the environment of the program that uvshare execs: "<pid>:<path>". After execve the pid stays the same, so
@@ -453,6 +456,16 @@ class Call:
         if unsure and self.installed(unsure, ask_uv=True):
             return 0
         program = self.target()  # found as root: never a uv a member could have written
+        if (
+            self.program == "uv"
+            and command_words(args) in COMPILES
+            and self.given
+            and not self.environ.get("UV_COMPILE_BYTECODE")
+        ):
+            # Bytecode made now, as the installer: a Python or tool run directly later then writes no __pycache__
+            # with its user's umask (where no default ACL makes it shared: image layers, copies) for another
+            # member's upgrade to trip on. Set after the skip, which steps aside when this is set by the caller.
+            self.env["UV_COMPILE_BYTECODE"] = "1"
         if account is not None and config is not None and config.gid is not None:
             become(account, config.gid, config.umask, self.env)
         tool_dir = last_tools(args, self.env) if self.program == "uv" and "tool-dir" in self.given else None

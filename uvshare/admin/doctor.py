@@ -326,13 +326,30 @@ def check_acl(key: str, path: str, fd: int, config: Config) -> Check:
         return Check("ok", key, f"{path} has a default ACL: the group gets rwx on everything made inside{note}")
     if not config.acl:
         return Check("info", key, f"{path} has no default ACL (acl = false): umask {umask} is applied on uv calls")
+    if not has_default_acl(fd, config.gid if config.gid is not None else -1):
+        return Check(
+            "warning",
+            key,
+            f"{path} has no default ACL: none kept by this filesystem or these image layers (each layer drops them), "
+            f"or the tree was copied without them; uvshare applies umask {umask} on its own calls, but files made "
+            "without it (plain uv, a tool run directly) follow their maker's umask",
+            f"where ACLs are kept, {as_root('repair')} gives it one; in an image, nothing to do (see Known limits)",
+        )
     return Check(
         "warning",
         key,
-        f"{path} (or a subdir made before it) has no default ACL: uvshare applies umask {umask} on its own calls, "
-        "but files made without it (plain uv, a tool run directly) will not be shared",
+        f"{path} has a default ACL, but a subdir made before it has none: uvshare applies umask {umask} on its own "
+        "calls, but files made without it (plain uv, a tool run directly) will not be shared",
         as_root("repair"),
     )
+
+
+def has_default_acl(fd: int, gid: int) -> bool:
+    """Whether the open dir FD has a default ACL that shares what is made inside with group GID."""
+    try:
+        return not acl.default_problems(acl.read(fd, acl.DEFAULT), gid)
+    except OSError:
+        return False
 
 
 def check_filesystem(path: str, all_mounts: list[mounts.Mount], subject: str) -> list[Check]:
@@ -418,7 +435,9 @@ def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: lis
         checks.append(check_acl(key, path, fd, config))
         for name, want_dir in prepare.MADE.get(key, ()):
             checks.append(check_entry(os.path.join(path, name), gid, want_dir, key))
-        policy = tree.Policy(gid, config.acl, prepare.acl_other(config.umask), guard)
+        # Below a dir without its default ACL (image layers and copies drop them; see check_acl), a subdir without
+        # one is shared as rightly as the dir itself: what counts is what members can do now, judged by the modes.
+        policy = tree.Policy(gid, config.acl and has_default_acl(fd, gid), prepare.acl_other(config.umask), guard)
         checks.extend(check_tree(path, fd, policy, key))
     finally:
         os.close(fd)
