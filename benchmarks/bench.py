@@ -167,7 +167,8 @@ def report(
         print(f"\n{summary}")
 
 
-def main() -> int:  # one straight script: set up, measure, print
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 runs each: check that it works, not how fast")
     parser.add_argument("--runs", type=int, default=30)
@@ -179,7 +180,11 @@ def main() -> int:  # one straight script: set up, measure, print
     parser.add_argument("--interpreter", default="/usr/bin/python3", help="the Python to install uvshare on")
     parser.add_argument("--python", default="3.12", help="the Python version the skip path asks for")
     parser.add_argument("--python-json", help="UV_PYTHON_DOWNLOADS_JSON_URL for installing it (default: test mirror)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:  # one straight script: set up, measure, print
+    args = parse_args()
     runs = 3 if args.quick else args.runs
     uv = find_real_uv()
     work = Path(tempfile.mkdtemp(prefix="uvshare-bench-", dir="/var/tmp"))
