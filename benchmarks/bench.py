@@ -391,7 +391,7 @@ def parse_args() -> argparse.Namespace:
         metavar="PACKAGES,FILES,MB",
         help=f"the synthetic package set of the UV_LINK_MODE table (default {LINK_SET}; --quick {LINK_SET_QUICK})",
     )
-    parser.add_argument("--link-runs", type=int, default=5, help="runs of each UV_LINK_MODE (--quick: 3)")
+    parser.add_argument("--link-runs", type=int, default=9, help="runs of each UV_LINK_MODE (--quick: 3)")
     parser.add_argument(
         "--link-dir",
         default="/var/tmp",  # noqa: S108  # mkdtemp makes a private dir in it
