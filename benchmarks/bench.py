@@ -4,22 +4,35 @@ Run by hand (as root or any user; it makes its own shared tree with your own gro
 
     python3 benchmarks/bench.py            # 30 runs of each, alternating; doctor and repair on 10,000 and 200,000
     python3 benchmarks/bench.py --quick    # 3 runs, 10,000 entries: only shows that it still works (CI)
+    python3 benchmarks/bench.py --link-modes-only   # only the UV_LINK_MODE table below
 
 It prints a Markdown table of medians; the README carries the latest one. The skip-path rows need a managed Python:
 it installs one from the local mirror the tests build (pyenv's CPython builds), or uses --python-json.
+
+A second table prices UV_LINK_MODE=copy (a venv's files its own, so that no group member can change another's venv
+through the shared cache) against hardlink and clone: a large synthetic package set (--link-set), installed offline
+into fresh venvs from a warm cache on one filesystem (--link-dir), timed, and the venv's own disk counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import fcntl
+import hashlib
+import itertools
 import os
 import platform
+import re
 import shutil
+import stat
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,6 +42,9 @@ BUDGET_ADMIN_MS = 1000.0
 BUDGET_ADMIN_AT_SCALE_MS = 3000.0
 SMALL_TREE, BIG_TREE = 10_000, 200_000
 MIRROR = Path("/var/tmp/uvshare-tests/mirror")  # noqa: S108  # the tests' mirror, shared on purpose
+LINK_MODES = ("copy", "hardlink", "clone")
+LINK_SET, LINK_SET_QUICK = "20,5000,300", "3,60,2"  # packages, files, MB: thousands of files and hundreds of MB
+FS_IOC_FIEMAP, FIEMAP_FLAG_SYNC, FIEMAP_EXTENT_SHARED = 0xC020660B, 0x1, 0x2000  # from linux/fs.h and linux/fiemap.h
 
 
 def find_real_uv() -> str:
@@ -115,6 +131,195 @@ def break_tree(top: Path) -> None:
         subprocess.run(["setfacl", "-R", "-b", str(top)], check=True)
 
 
+def file_sizes(files: int, total: int) -> list[int]:
+    """FILES sizes adding up to TOTAL bytes, as many in each of twelve octaves (many small files, a few big ones)."""
+    weights = [1 << (i * 7 % 12) for i in range(files)]
+    sizes = [max(1, w * total // sum(weights)) for w in weights]
+    sizes[sizes.index(max(sizes))] += total - sum(sizes)
+    return sizes
+
+
+def record_line(name: str, data: bytes) -> str:
+    """NAME's line in a wheel's RECORD."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def write_big_wheel(dest: Path, name: str, sizes: list[int]) -> None:
+    """Write `NAME-1.0-py3-none-any.whl` into DEST: package NAME, files of SIZES random bytes (stored), RECORD."""
+    dist = f"{name}-1.0.dist-info"
+    payload = ((f"{name}/sub{i // 100:02d}/m{i:04d}.bin", os.urandom(size)) for i, size in enumerate(sizes))
+    meta = [
+        (f"{name}/__init__.py", b""),
+        (f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode()),
+        (f"{dist}/WHEEL", b"Wheel-Version: 1.0\nGenerator: uvshare-bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+    ]
+    record = []
+    with zipfile.ZipFile(dest / f"{name}-1.0-py3-none-any.whl", "w") as zf:
+        for arcname, data in itertools.chain(payload, meta):
+            zf.writestr(arcname, data)
+            record.append(record_line(arcname, data))
+        zf.writestr(f"{dist}/RECORD", "\n".join([*record, f"{dist}/RECORD,,"]) + "\n")
+
+
+def make_link_set(dest: Path, packages: int, files: int, megabytes: int) -> list[str]:
+    """PACKAGES wheels in DEST holding FILES files of MEGABYTES MB in all (and 4 small files each); their names."""
+    sizes = file_sizes(files, megabytes << 20)
+    dest.mkdir(parents=True)
+    names = [f"bigpkg{i:03d}" for i in range(packages)]
+    for i, name in enumerate(names):
+        write_big_wheel(dest, name, sizes[i::packages])
+    return names
+
+
+def reflinked(path: str) -> bool:
+    """Whether PATH's first extent is shared with another file (FIEMAP's SHARED flag: a reflink, or a snapshot)."""
+    request = bytearray(struct.pack("=QQIIII", 0, 2**64 - 1, FIEMAP_FLAG_SYNC, 0, 1, 0) + bytes(56))
+    try:
+        with open(path, "rb") as f:
+            fcntl.ioctl(f, FS_IOC_FIEMAP, request)
+    except OSError:  # no FIEMAP here (tmpfs, some network filesystems): no reflinks either
+        return False
+    mapped, flags = struct.unpack_from("=I", request, 20)[0], struct.unpack_from("=I", request, 32 + 40)[0]
+    return mapped > 0 and bool(flags & FIEMAP_EXTENT_SHARED)
+
+
+def venv_blocks(venv: Path) -> tuple[int, int, int, int]:
+    """VENV's own bytes (st_blocks*512 of every entry but files shared), its files, those hard-linked, reflinked."""
+    own, files, linked, cloned = os.lstat(venv).st_blocks * 512, 0, 0, 0
+    for top, dirs, names in os.walk(venv):
+        for name in dirs + names:
+            path = os.path.join(top, name)
+            st = os.lstat(path)
+            files += stat.S_ISREG(st.st_mode)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                linked += 1
+            elif stat.S_ISREG(st.st_mode) and st.st_size and reflinked(path):
+                cloned += 1
+            else:
+                own += st.st_blocks * 512
+    return own, files, linked, cloned
+
+
+def fs_used(path: Path) -> int:
+    """Bytes in use on PATH's filesystem (statvfs), after a sync so that delayed allocation has happened."""
+    os.sync()
+    st = os.statvfs(path)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+def filesystem(path: Path) -> str:
+    """The type of the filesystem PATH is on (the longest mount point above it in /proc/self/mounts)."""
+    best, kind = "", "?"
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _, point, fstype = line.split()[:3]
+        if (str(path.resolve()) + "/").startswith(point.rstrip("/") + "/") and len(point) > len(best):
+            best, kind = point, fstype
+    return kind
+
+
+def what_uv_said(stderr: str) -> str:
+    """The first warning or fallback in uv's -v output, its paths elided, and whether only -v shows it; or ''."""
+    for line in stderr.splitlines():
+        if re.search(r"^warning|falling back", line, re.IGNORECASE):
+            text = re.sub(r"`[^`]*`", "…", line.removeprefix("DEBUG ").strip())
+            return f"only `uv -v` says: {text}" if line.startswith("DEBUG") else f"uv says: {text}"
+    return ""
+
+
+def link_modes(uv: str, interpreter: str, top: str, link_set: str, runs: int) -> None:
+    """Install a big package set into fresh venvs from a warm cache, per UV_LINK_MODE, alternating; print a table."""
+    started = time.perf_counter()
+    packages, files, megabytes = (int(n) for n in link_set.split(","))
+    work = Path(tempfile.mkdtemp(prefix="uvshare-bench-links-", dir=top))
+    wheels, venv = work / "wheels", work / "venv"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(work),
+        "LANG": "C.UTF-8",
+        "UV_CACHE_DIR": str(work / "cache"),
+        "UV_NO_CONFIG": "1",
+        "UV_PYTHON_DOWNLOADS": "never",
+    }
+    create = [uv, "venv", "--quiet", "--python", interpreter, str(venv)]
+    samples: dict[str, dict[str, list[float]]] = {mode: {} for mode in LINK_MODES}
+    said: dict[str, str] = {}
+    try:
+        names = make_link_set(wheels, packages, files, megabytes)
+        install = [uv, "pip", "install", "--python", str(venv), "--no-index", "--find-links", str(wheels), *names]
+        for mode in LINK_MODES:  # warms the cache (the first one unpacks the wheels), and hears uv's fallbacks
+            timed(create, env, [str(venv)])
+            verbose, verbose_env = [uv, "-v", *install[1:]], {**env, "UV_LINK_MODE": mode}
+            done = subprocess.run(verbose, env=verbose_env, capture_output=True, text=True, check=True)
+            said[mode] = what_uv_said(done.stderr)
+        for _ in range(runs):  # alternate, so that drift hits every mode alike
+            for mode in LINK_MODES:
+                shutil.rmtree(venv)
+                used = fs_used(work)
+                timed(create, env)
+                row = samples[mode]
+                row.setdefault("install", []).append(timed(install, {**env, "UV_LINK_MODE": mode}))
+                start = time.perf_counter()
+                row.setdefault("delta", []).append(fs_used(work) - used)
+                row.setdefault("sync", []).append((time.perf_counter() - start) * 1000)
+                for key, value in zip(("own", "files", "linked", "cloned"), venv_blocks(venv)):
+                    row.setdefault(key, []).append(value)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    link_report(
+        {mode: {k: statistics.median(v) for k, v in row.items()} for mode, row in samples.items()},
+        said,
+        uv=uv,
+        where=f"{filesystem(Path(top))} ({top})",
+        link_set=(packages, files + 4 * packages, megabytes),
+        runs=runs,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def link_report(
+    med: dict[str, dict[str, float]],
+    said: dict[str, str],
+    *,
+    uv: str,
+    where: str,
+    link_set: tuple[int, int, int],
+    runs: int,
+    seconds: float,
+) -> None:
+    """Print the UV_LINK_MODE table: install time, the venv's own disk, and what uv actually did."""
+    uv_version = subprocess.run([uv, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    packages, files, megabytes = link_set
+    print(
+        f"\nUV_LINK_MODE: {packages} packages, {files:,} files, {megabytes} MB, installed offline "
+        f"(`uv pip install --no-index --find-links`) into a fresh venv from a warm cache, cache and venvs on {where}; "
+        f"{uv_version}; {runs} runs each (medians); {seconds:.0f} s in all\n"
+    )
+    print("| UV_LINK_MODE | install ms | sync ms | venv's own MB | df delta MB | files linked/cloned/all | uv did |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    mb = 1 << 20
+    for mode, row in med.items():
+        if row["linked"] > row["files"] / 2:
+            did = "hard links (the cache's inodes)"
+        elif row["cloned"] > row["files"] / 2:
+            did = "reflinks (the cache's blocks, copy-on-write)"
+        else:
+            did = "copies"
+        if said[mode]:
+            did += f"; {said[mode]}"
+        print(
+            f"| {mode} | {row['install']:.0f} | {row['sync']:.0f} | {row['own'] / mb:.1f} | {row['delta'] / mb:.1f} "
+            f"| {row['linked']:,.0f} / {row['cloned']:,.0f} / {row['files']:,.0f} | {did} |"
+        )
+    print(
+        "\ninstall ms: `uv pip install` alone (the venv made before, untimed); sync ms: the `sync` that follows it "
+        "(the copy's writeback). venv's own MB: st_blocks*512 of every entry in the venv but the files it shares: "
+        "hard-linked ones (st_nlink > 1: the cache's inode) and cloned ones (FIEMAP says their extents are shared: "
+        "a reflink). df delta: statvfs used bytes after `uv venv` and the install, less before (a sync each); "
+        "other writers to the filesystem make it noisy."
+    )
+
+
 def report(
     med: dict[str, float], memory: dict[str, float], *, uv: str, interpreter: str, python: str, runs: int, quick: bool
 ) -> None:
@@ -167,7 +372,8 @@ def report(
         print(f"\n{summary}")
 
 
-def main() -> int:  # one straight script: set up, measure, print
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 runs each: check that it works, not how fast")
     parser.add_argument("--runs", type=int, default=30)
@@ -179,9 +385,29 @@ def main() -> int:  # one straight script: set up, measure, print
     parser.add_argument("--interpreter", default="/usr/bin/python3", help="the Python to install uvshare on")
     parser.add_argument("--python", default="3.12", help="the Python version the skip path asks for")
     parser.add_argument("--python-json", help="UV_PYTHON_DOWNLOADS_JSON_URL for installing it (default: test mirror)")
-    args = parser.parse_args()
+    parser.add_argument("--link-modes-only", action="store_true", help="only the UV_LINK_MODE table")
+    parser.add_argument(
+        "--link-set",
+        metavar="PACKAGES,FILES,MB",
+        help=f"the synthetic package set of the UV_LINK_MODE table (default {LINK_SET}; --quick {LINK_SET_QUICK})",
+    )
+    parser.add_argument("--link-runs", type=int, default=9, help="runs of each UV_LINK_MODE (--quick: 3)")
+    parser.add_argument(
+        "--link-dir",
+        default="/var/tmp",  # noqa: S108  # mkdtemp makes a private dir in it
+        help="where its cache and venvs go, in one dir (one filesystem)",
+    )
+    return parser.parse_args()
+
+
+def main() -> int:  # one straight script: set up, measure, print
+    args = parse_args()
     runs = 3 if args.quick else args.runs
     uv = find_real_uv()
+    link_args = (args.link_set or (LINK_SET_QUICK if args.quick else LINK_SET), 3 if args.quick else args.link_runs)
+    if args.link_modes_only:
+        link_modes(uv, args.interpreter, args.link_dir, *link_args)
+        return 0
     work = Path(tempfile.mkdtemp(prefix="uvshare-bench-", dir="/var/tmp"))
     if not args.uvshare:
         args.uvshare = install_uvshare(uv, work, args.interpreter)
@@ -266,6 +492,7 @@ def main() -> int:  # one straight script: set up, measure, print
         runs=runs,
         quick=args.quick,
     )
+    link_modes(uv, args.interpreter, args.link_dir, *link_args)
     return 0
 
 
