@@ -45,7 +45,9 @@ FOLLOWS = {"python-bin-dir": "python-install-dir", "python-cache-dir": "python-i
 # in their home (uv's tool commands need to write the tool dir, even to list it).
 CACHES = frozenset({"cache-dir", "python-cache-dir"})
 OUTSIDER_GETS = frozenset({"python-install-dir", "python-bin-dir"})  # the bin dir: for the skip's link check
-SAFE_LINK_MODES = frozenset({"copy", "clone"})  # a venv of root's shares no inode with anything a member can write
+# A venv of root's shares no inode with anything a member can write: a copy. (Not `clone`: where the filesystem has no
+# reflinks, newer uv (astral-sh/uv#18104) falls back to hard links, silently.)
+SAFE_LINK_MODES = frozenset({"copy"})
 # Root never gives uv a tree members can write, where member content could steer it (a receipt's install-path makes
 # uv delete; a renamed dir makes it link elsewhere; a sitecustomize.py in a shared Python runs as whoever runs it).
 # Root's commands ON the shared tree run uv as the config's install-user, a member account: whatever a member planted
