@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import Sandbox, User, fingerprint, group_gid
+from tests.support.harness import Sandbox, User, fingerprint, group_gid, with_system_read_only
 from tests.support.wheels import tool_install_args, wheels_dir
 
 ANYBODY = User("1000770000", 1000770000, 0, in_passwd=False)  # an arbitrary uid in gid 0, as OpenShift runs
@@ -696,9 +696,10 @@ def test_a_system_dir_is_never_a_shared_dir(box1: Sandbox) -> None:
     box = box1
     before = (os.stat("/").st_mode, os.stat("/").st_gid, os.stat("/usr/bin").st_mode)
     box.write_config(python_bin_dir="/usr/local/bin")
-    result = box.run("root", "uvshare", "--version")
+    # in a namespace where / is read-only: code that failed to refuse would chmod the real dirs otherwise
+    result = box.run("root", *with_system_read_only("uvshare", "--version"))
     assert result.returncode == 2 and "a system dir" in result.stderr, str(result)
-    init = box.run("root", *box.init_args(prefix="/", config=str(box.root / "init.toml")))
+    init = box.run("root", *with_system_read_only(*box.init_args(prefix="/", config=str(box.root / "init.toml"))))
     assert init.returncode == 2 and "a system dir" in init.stderr, str(init)
     empty = box.run("root", *box.init_args(prefix="/x", config=""))
     assert empty.returncode == 2 and "--config needs" in empty.stderr, str(empty)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import GROUP, REPO, Sandbox, group_gid
+from tests.support.harness import GROUP, REPO, Sandbox, group_gid, with_system_read_only
 from tests.support.wheels import tool_install_args, wheels_dir
 
 CANARY = "import os\nwith open({marks!r}, 'a') as f:\n    f.write(str(os.getuid()) + '\\n')\n"
@@ -312,10 +312,12 @@ def test_no_spelling_of_a_system_dir_is_a_shared_dir(box1: Sandbox, spelling: st
         spelling = str(link)
     before = {d: os.stat(d) for d in ("/usr/local/bin", "/etc", "/")}
     box.write_config(python_bin_dir=spelling)
+    # each in a namespace where / is read-only: code that failed to refuse would chmod the real /etc otherwise
     for command in (("uvshare", "--version"), ("uvshare", "share", "repair"), ("uvshare", "share", "setup")):
-        result = box.run("root", *command)
+        result = box.run("root", *with_system_read_only(*command))
         assert result.returncode == 2 and "a system dir" in result.stderr, str(result)
-    init = box.run("root", *box.init_args("--python-bin-dir", spelling, config=str(box.root / "init.toml")))
+    init_args = box.init_args("--python-bin-dir", spelling, config=str(box.root / "init.toml"))
+    init = box.run("root", *with_system_read_only(*init_args))
     assert init.returncode == 2 and "a system dir" in init.stderr, str(init)
     for path, st in before.items():
         now = os.stat(path)

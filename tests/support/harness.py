@@ -466,6 +466,14 @@ def not_shared(tree: Path, gid: int) -> list[str]:
     return sorted(set(bad))
 
 
+def with_system_read_only(*cmd: str | os.PathLike[str]) -> list[str]:
+    """CMD, run (as root) in a mount namespace of its own where / is mounted read-only: for a test that checks that
+    uvshare refuses a system dir as a shared dir, so that a regression (or the code before a fix) cannot chmod /etc
+    on the machine running the tests. The machine's own mounts are left as they are."""
+    script = 'mount -o remount,bind,ro / && exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *(str(c) for c in cmd)]
+
+
 def toml_value(value: object) -> str:
     """VALUE as TOML."""
     if isinstance(value, bool):

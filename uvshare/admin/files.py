@@ -54,6 +54,19 @@ def refuse_untrusted(path: str, directory: str) -> None:
         )
 
 
+def check_target(path: str) -> None:
+    """UvshareError now, before anything is written, when PATH could not be written later (see open_target_dir):
+    as root, the nearest dir of it that exists must be one nobody but root can write."""
+    directory, _, name = path.rpartition("/")
+    if not name or name in (".", ".."):
+        raise UvshareError(f"{path} names a directory; give the file's path")
+    if os.geteuid() == 0:
+        existing = directory if directory.startswith("/") else os.path.join(os.getcwd(), directory or ".")
+        while not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        refuse_untrusted(path, existing)
+
+
 def write_atomically(path: str, text: str, mode: int = 0o644) -> bool:
     """Write TEXT to PATH through a new temporary file and a rename in the same (safely opened) dir: never
     half-written, never through a link at PATH (the rename replaces the name). False when PATH already holds exactly

@@ -13,12 +13,14 @@ from plumbum import cli
 
 from uvshare.admin.common import Command
 from uvshare.admin.doctor import run_checks
-from uvshare.admin.files import PROFILE, write_atomically
+from uvshare.admin.files import PROFILE, check_target, write_atomically
 from uvshare.admin.setup import Setup
 from uvshare.config import (
     DIR_KEYS,
     ENV_CONFIG,
     SYSTEM_CONFIG,
+    Config,
+    check_uv,
     check_value,
     config_paths,
     load,
@@ -92,6 +94,7 @@ class Init(Command):
         help="the member account root's uv runs as on the shared tree (created if missing)",
     )
     force = cli.Flag("--force", help="replace a config that says something else")
+    dry_run = cli.Flag("--dry-run", help="check everything and say what would be written and made; change nothing")
     no_acl = cli.Flag("--no-acl", help="no default ACLs: rely on the umask alone (acl = false)")
     profile = cli.Flag("--profile", help=f"also put the shared bin dirs on login shells' PATH ({PROFILE})")
     profile_file = cli.SwitchAttr("--profile-file", str, argname="FILE", help=f"where --profile writes ({PROFILE})")
@@ -107,7 +110,11 @@ class Init(Command):
             raise UvshareError("--config needs a file's path; leave it out for $UVSHARE_CONFIG or " + SYSTEM_CONFIG)
         path = self.config_file or os.environ.get(ENV_CONFIG) or SYSTEM_CONFIG
         path = path if path.startswith("/") else os.path.join(os.getcwd(), path)
-        values = self.values()
+        values = self.values()  # everything checked before anything is written: a typo breaks nobody's uv
+        if self.profile or self.profile_file:
+            check_target(self.profile_file or PROFILE)
+        if self.dry_run:
+            return self.show(path, values)
         self.write_config(path, values)
         os.environ[ENV_CONFIG] = path  # what follows acts on this config, whatever else is around
         config = load(os.environ)
@@ -127,10 +134,42 @@ class Init(Command):
         print("healthy" if not problems else f"{problems} problem{'s' if problems != 1 else ''} found")
         return EXIT_PROBLEMS if problems or status else 0
 
+    def show(self, path: str, values: dict[str, object]) -> int:
+        """--dry-run: what would be written and made, and nothing written or made."""
+        try:
+            old = read_file(path) if os.path.lexists(path) else None
+        except ConfigError as e:
+            old, broken = {}, str(e)
+        else:
+            broken = ""
+        if old == values:
+            self.say("ok", f"config {path} already says this")
+        elif old is None:
+            self.say("info", f"would write {path}:")
+            print(render(values), end="")
+        else:
+            self.say("info", f"would {'replace' if self.force else 'refuse to replace (no --force)'} {path}: {broken}")
+            for line in difference(old, values):
+                print(line)
+        config = Config(values, dict.fromkeys(values, path), (path,))
+        setup = Setup("setup")
+        setup.quiet, setup.profile, setup.profile_file = self.quiet, self.profile, self.profile_file
+        return setup.set_up(config, dry_run=True)
+
     def values(self) -> dict[str, object]:
-        """The config's keys, in order."""
+        """The config's keys, in order, each checked as every call will check it (the group must exist)."""
         group: object = int(self.group) if self.group.isascii() and self.group.isdigit() else self.group
         check_value("--group", "group", group)
+        if isinstance(group, str):
+            import grp
+
+            try:
+                grp.getgrnam(group)
+            except KeyError:
+                raise UvshareError(
+                    f"--group: unknown group '{group}'; create it (groupadd {group}) or name an existing group "
+                    "(nothing was written)"
+                ) from None
         prefix = self.prefix
         if not prefix.startswith("/"):
             raise UvshareError(f"--prefix must be an absolute path, not {prefix!r}")
@@ -157,6 +196,7 @@ class Init(Command):
         """The real uv to record: --uv, or the first uv on PATH that is not uvshare; never a uvshare launcher."""
         if self.uv:
             uv = os.path.abspath(self.uv)
+            check_uv(uv, "--uv", "uv")
             if is_uvshare(uv, os.path.realpath(sys.argv[0])):
                 raise UvshareError(f"--uv {uv} is uvshare itself (a launcher), not the real uv; give the real uv")
             return uv

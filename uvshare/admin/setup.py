@@ -7,7 +7,7 @@ import os
 from plumbum import cli
 
 from uvshare.admin.common import Command, as_root, group_label, load_group_config, shared_dirs
-from uvshare.admin.files import PROFILE, dockerfile_line, profile_text, write_atomically
+from uvshare.admin.files import PROFILE, check_target, dockerfile_line, profile_text, write_atomically
 from uvshare.config import Config
 from uvshare.errors import UvshareError
 from uvshare.prepare import Preparer
@@ -24,17 +24,29 @@ class Setup(Command):
 
     def main(self) -> int:
         config, _ = load_group_config()
+        if self.profile or self.profile_file:
+            check_target(self.profile_file or PROFILE)  # before anything is made
         return self.set_up(config)
 
-    def set_up(self, config: Config) -> int:
-        """Prepare CONFIG's dirs (taking back empty ones an outsider owns), write the profile if asked; exit status."""
+    def set_up(self, config: Config, *, dry_run: bool = False) -> int:
+        """Prepare CONFIG's dirs (taking back empty ones an outsider owns), write the profile if asked; exit status.
+        With DRY_RUN, say what would be done and do nothing."""
         if config.gid is None:
             raise UvshareError(f"{config.files[-1]}: no 'group' key; name the shared group, e.g. group = \"uvshare\"")
         warnings: list[str] = []
         dirs = shared_dirs(config)
         label = group_label(config)
-        preparer = Preparer(config.gid, config.umask, label, warnings.append, acl=config.acl, take_back=True)
+        preparer = Preparer(
+            config.gid, config.umask, label, warnings.append, acl=config.acl, take_back=True, dry_run=dry_run
+        )
         changes = preparer.prepare(dirs)
+        if dry_run:
+            for change in changes:
+                self.say("info", change)
+            for warning in warnings:
+                self.say("problem", warning)
+            self.say("info", "nothing was written or made (--dry-run)")
+            return 1 if warnings else 0
         changes += self.close_prefixes(dirs, warnings)
         for change in changes:
             self.say("ok", change)
