@@ -43,7 +43,7 @@ def test_legacy_tree_doctor_repair_then_members_work(box: Sandbox) -> None:
     box.ok("alice", "uvshare", "python", "install", "3.12")
     box.ok("bob", "uvshare", "python", "uninstall", "3.11")
     assert not list((box.shared / "python").glob("cpython-3.11.*"))
-    make_wheel(wheels, "hello-a", "2.0")
+    make_wheel(wheels, "hello-a", "2.0", "hello-a, version 2.0")  # not 1.0's size: see Known limits
     tool_install(box, "carol", "hello-a==2.0", wheels)
     # another tool stays: uv 0.6 removes the tool dir itself with the last tool, which needs the (legacy, root-only)
     # dir above it

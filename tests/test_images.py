@@ -167,7 +167,7 @@ RUN uv python install 3.12 2>&1 | tee /dev/stderr | grep -q 'already installed'
 RUN uv python install 3.11
 RUN hello-b | grep -x 'hello-b 1.0'
 RUN uv tool install hello-a==1.0 && hello-a | grep -x 'hello-a 1.0'
-RUN uv tool install hello-a==2.0 && hello-a | grep -x 'hello-a 2.0'
+RUN uv tool install hello-a==2.0 && hello-a | grep -x 'hello-a, version 2.0'
 RUN uvx --python 3.11 --from hello-a==1.0 hello-a | grep -x 'hello-a 1.0'
 RUN uv venv --python 3.12 ~/venv && uv pip install --python ~/venv/bin/python hello-b && ~/venv/bin/hello-b
 RUN uv python uninstall 3.10

@@ -199,15 +199,10 @@ def read_bytes(path: str) -> "bytes | None":
     """
     if not os.path.lexists(path):
         return None
+    if os.path.isdir(path):  # (a stat, nothing opened) what it is comes before who could have written it
+        raise config_error(f"{path}: is a directory, not a config file")
     if os.geteuid() == 0:
-        from uvshare.safefs import root_may_trust  # only root: what it reads decides what it creates and chmods
-
-        reason = root_may_trust(path)
-        if reason is not None:
-            raise config_error(
-                f"{path}: root will not read a config file others could have written: {reason}; make it and the "
-                f"dirs above it root's and writable by root only (chown root: {path}; chmod go-w {path})"
-            )
+        refuse_untrusted(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -235,6 +230,19 @@ def read_bytes(path: str) -> "bytes | None":
     if len(data) > MAX_CONFIG_BYTES:
         raise config_error(f"{path}: is bigger than {MAX_CONFIG_BYTES} bytes, which no uvshare config is")
     return data
+
+
+def refuse_untrusted(path: str) -> None:
+    """As root: ConfigError unless only root could have written the config file PATH (what root reads decides what
+    it creates and chmods), naming the path at fault and a fix that is right to follow."""
+    from uvshare.safefs import root_may_trust, trust_fix
+
+    reason = root_may_trust(path)
+    if reason is not None:
+        raise config_error(
+            f"{path}: root will not read a config file others could have written: {reason}; "
+            + trust_fix(reason, "the config file", path, SYSTEM_CONFIG)
+        )
 
 
 BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

@@ -12,6 +12,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from uvshare.safefs import Untrusted
+
 ENV = {"uv": "UVSHARE_UV", "uvx": "UVSHARE_UVX"}
 ENTRY_MODULE = b"uvshare.shim"  # what every uvshare launcher imports: `from uvshare.shim import main`
 
@@ -35,7 +37,7 @@ def is_uvshare(path: str, own: str) -> bool:
     return head.startswith(b"#!") and ENTRY_MODULE in head
 
 
-def _refused_for_root(path: str) -> "str | None":
+def _refused_for_root(path: str) -> "Untrusted | None":
     """Why root must not run PATH (None: it may, or we are not root)."""
     if os.geteuid() != 0:
         return None
@@ -54,10 +56,10 @@ def _explicit(path: str, where: str, program: str, *, checked: bool = False) -> 
     reason = _refused_for_root(path)
     if reason is not None:
         from uvshare.errors import UvNotFound
+        from uvshare.safefs import trust_fix
 
-        raise UvNotFound(
-            f"{where}: root will not run {path}: {reason}; install {program} where only root can write and point there"
-        )
+        fix = trust_fix(reason, program, path, f"/usr/local/bin/{program}")
+        raise UvNotFound(f"{where}: root will not run {path}: {reason}; {fix}, and point there")
     return path
 
 

@@ -206,6 +206,20 @@ def sdists_buckets(dfd: int) -> list[str]:
         return [e.name for e in entries if e.name.startswith("sdists-v") and e.is_dir(follow_symlinks=False)]
 
 
+def not_a_dir_on_the_way(path: str) -> str:
+    """The message for a shared dir PATH that cannot be a dir: names the entry in the way (which may be anything, a
+    system file say: never to be removed on uvshare's word) and the fix, another path."""
+    culprit = path
+    parts = path.split("/")
+    for end in range(2, len(parts) + 1):
+        here = "/".join(parts[:end])
+        if os.path.lexists(here) and not os.path.isdir(here):
+            culprit = here
+            break
+    what = "is not a directory" if culprit == path else f"is in the way: {culprit} is not a directory"
+    return f"{path} {what}; configure the shared dirs somewhere else"
+
+
 def repair_hint() -> str:
     """`run 'uv share repair' as root`, under the name uvshare was run as."""
     from uvshare.errors import admin
@@ -323,7 +337,7 @@ class Preparer:
                 self.change(path, f"create {path}")
             return  # (or a parent vanished meanwhile: nothing to prepare)
         except NotADirectoryError:
-            self.warn(f"{path} is not a directory; remove what is there or configure another path")
+            self.warn(not_a_dir_on_the_way(path))
             return
         except PermissionError:
             self.warn(

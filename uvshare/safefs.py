@@ -388,7 +388,19 @@ TRUST_HOPS = 40  # symlinks followed on the way to one file root may run or read
 ROOT = (0,)
 
 
-def root_may_trust(path: str, *, directory: bool = False) -> "str | None":  # noqa: PLR0911, PLR0912  # one reason per return
+class Untrusted(str):
+    """Why root may not trust a path (the text), and the path at fault: CULPRIT, the file or dir others could have
+    written ("" when it is not one path: a missing file, a loop)."""
+
+    culprit: str
+
+    def __new__(cls, text: str, culprit: str = "") -> "Untrusted":
+        made = super().__new__(cls, text)
+        made.culprit = culprit
+        return made
+
+
+def root_may_trust(path: str, *, directory: bool = False) -> "Untrusted | None":  # noqa: PLR0911, PLR0912  # one reason per return
     """None when nobody but root can have made PATH what it is; otherwise why not, naming the culprit.
 
     Every directory from "/" must be root's and writable by root only. A world-writable sticky directory (/tmp)
@@ -413,7 +425,7 @@ def root_may_trust(path: str, *, directory: bool = False) -> "str | None":  # no
         try:
             st = os.lstat(here)
         except OSError as e:
-            return f"{here}: {e.strerror}"
+            return Untrusted(f"{here}: {e.strerror}")
         if not writable_only_by(parent, ROOT):
             sticky_root_dir = (
                 parent.st_uid == 0 and parent.st_mode & stat.S_ISVTX and stat.S_ISDIR(st.st_mode) and st.st_uid == 0
@@ -423,7 +435,7 @@ def root_may_trust(path: str, *, directory: bool = False) -> "str | None":  # no
         if stat.S_ISLNK(st.st_mode):
             hops += 1
             if hops > TRUST_HOPS:
-                return f"{path}: too many symlinks"
+                return Untrusted(f"{path}: too many symlinks")
             target = os.readlink(here)
             if target.startswith("/"):
                 current, parent = "/", os.lstat("/")
@@ -431,21 +443,33 @@ def root_may_trust(path: str, *, directory: bool = False) -> "str | None":  # no
             continue
         if pending:
             if not stat.S_ISDIR(st.st_mode):
-                return f"{here} is not a directory"
+                return Untrusted(f"{here} is not a directory", here)
             current, parent = here, st
             continue
         if directory:
             if not stat.S_ISDIR(st.st_mode):
-                return f"{here} is not a directory"
+                return Untrusted(f"{here} is not a directory", here)
             return _root_alone_writes(here, st)
         if not stat.S_ISREG(st.st_mode):
-            return f"{here} is not a regular file"
+            return Untrusted(f"{here} is not a regular file", here)
         return _root_alone_writes(here, st)
     if directory:
         return _root_alone_writes(current, parent)
-    return "the path names a directory, not a file"
+    return Untrusted("the path names a directory, not a file")
 
 
-def _root_alone_writes(path: str, st: os.stat_result) -> "str | None":
+def _root_alone_writes(path: str, st: os.stat_result) -> "Untrusted | None":
     """None when root alone can change PATH (lstat ST); otherwise the reason, naming its owner, group and mode."""
-    return None if writable_only_by(st, ROOT) else f"{path} ({describe(st)}) can be written by others than root"
+    if writable_only_by(st, ROOT):
+        return None
+    return Untrusted(f"{path} ({describe(st)}) can be written by others than root", path)
+
+
+def trust_fix(reason: "Untrusted", what: str, path: str, example: str) -> str:
+    """The fix for REASON that is right to follow: move WHAT (at PATH) into a dir only root can write (EXAMPLE) —
+    never a chown or chmod of a dir, which may be a system dir or one members need to write; for the file itself,
+    making it root's is offered too."""
+    fix = f"move {what} into a dir only root can write (e.g. {example})"
+    if reason.culprit == path and os.path.isfile(path):
+        fix += f", or make it root's and writable by root only (chown root {path}; chmod go-w {path})"
+    return fix

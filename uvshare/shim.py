@@ -156,6 +156,59 @@ def refuse_outsider(args: "Sequence[str]", config: "Config", dirs: "Mapping[str,
     )
 
 
+def outsider_notes(
+    args: "Sequence[str]", config: "Config", dirs: "Mapping[str, str]", env: "Mapping[str, str]", program: str
+) -> None:
+    """What an outsider is about to meet in uv's own words, said plainly first: a `--python X` that is not in the
+    shared install dir (uv would download it there, which they cannot write), and a `tool list` that will not show
+    the shared tools (uv keeps their tools in their home)."""
+    words = command_words(args)
+    if words == ("tool", "list") and program == "uv" and "tool-dir" in dirs:
+        tools = sorted(tool_names(dirs["tool-dir"]))
+        if tools:
+            where = f", run from {dirs['tool-bin-dir']}" if "tool-bin-dir" in dirs else ""
+            warn(
+                f"the shared tools ({', '.join(tools)}{where}) are not listed below: you are not a member of group "
+                f"'{config.group}', so uv lists your own"
+            )
+        return
+    request = python_request(args, program)
+    if request is None or "python-install-dir" not in dirs:
+        return
+    from uvshare.skip import MISSING, answer_from_names
+
+    if answer_from_names([request], env)[0] == MISSING:
+        warn(
+            f"Python {request} is not installed in the shared dir {dirs['python-install-dir']}; if uv finds none "
+            f"elsewhere it will try to download it there, which only members of group '{config.group}' may: ask "
+            f"one to run 'uv python install {request}', or set UV_PYTHON_INSTALL_DIR to a dir of your own"
+        )
+
+
+def python_request(args: "Sequence[str]", program: str) -> "str | None":
+    """The value of uv's own `--python`/`-p` in ARGS, if any: not past a `--`, nor past the program that `uvx TOOL`
+    or `uv run CMD` starts (what follows is that program's)."""
+    running = program == "uvx"  # the next positional is the program started
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if arg == "--":
+            return None
+        if arg in ("--python", "-p"):
+            return args[i + 1] if i + 1 < len(args) else None
+        if arg.startswith("--python="):
+            return arg.partition("=")[2]
+        if arg in VALUE_OPTIONS or arg in ("--from", "--with"):
+            skip = True
+        elif not arg.startswith("-"):
+            if running:
+                return None
+            running = arg == "run"
+    return None
+
+
 def on_tree(args: "Sequence[str]", dirs: "Mapping[str, str]") -> bool:
     """Whether ARGS is a command on the shared tree (see TREE_COMMANDS) that this config shares dirs for."""
     words = command_words(args)
@@ -451,8 +504,10 @@ class Call:
                     return 0
                 if answer is None and os.geteuid() != 0:  # root never asks `find`: it runs members' interpreters
                     unsure = requests
-        if self.role == "outsider" and config is not None and self.program == "uv":
-            refuse_outsider(args, config, self.dirs)
+        if self.role == "outsider" and config is not None:
+            if self.program == "uv":
+                refuse_outsider(args, config, self.dirs)
+            outsider_notes(args, config, self.dirs, self.env, self.program)
         account = install_account(config) if self.as_install_user and config is not None else None
         self.prepare()  # before any uv runs, `find` included
         if unsure and self.installed(unsure, ask_uv=True):

@@ -153,7 +153,9 @@ def base_image(image: BaseImage) -> str:
 
 
 # The test tools in the context's wheels dir: an upgrade needs two versions of one.
-TOOL_WHEELS = (("hello-a", "1.0"), ("hello-a", "2.0"), ("hello-b", "1.0"))
+# hello-a 2.0 prints a longer line than 1.0: bytecode is checked against its source's mtime (in seconds) and size, and
+# an upgrade within the same second to a module of the same size would run the old bytecode (see Known limits).
+TOOL_WHEELS = (("hello-a", "1.0", None), ("hello-a", "2.0", "hello-a, version 2.0"), ("hello-b", "1.0", None))
 # What uvshare needs from PyPI at build time, and at install time on Debian's Python 3.11 and on the mirror's
 # Pythons (tomli before 3.11), plus what `pip install .` needs to build it (setuptools).
 DEPENDENCIES = ("plumbum", "platformdirs", "setuptools")
@@ -240,8 +242,8 @@ def make_context(dest: Path, uvshare_wheel: Path, uv: Path | None = None) -> Con
     for wheel in download_wheels(version).glob("*.whl"):
         _copy_public(wheel, wheel_dir / wheel.name)
     _copy_public(uvshare_wheel, wheel_dir / uvshare_wheel.name)
-    for name, tool_version in TOOL_WHEELS:
-        wheels.make_wheel(wheel_dir, name, tool_version)
+    for name, tool_version, message in TOOL_WHEELS:
+        wheels.make_wheel(wheel_dir, name, tool_version, message)
 
     # uv 0.13 has no UV_NO_INDEX: its system config file says it, for root and every user alike.
     (_mkdirs(offline / "etc" / "uv") / "uv.toml").write_text(

@@ -8,7 +8,7 @@ import sys
 from plumbum import cli, colors
 
 from uvshare.config import DIR_KEYS, Config, config_paths, load
-from uvshare.errors import ConfigError, admin, escape
+from uvshare.errors import ConfigError, UvshareError, admin, escape
 
 # Which uv lock guards which dir: uv changes the Python bin and download dirs under the install dir's lock, and the
 # tool bin dir under the tool dir's.
@@ -76,6 +76,25 @@ def load_group_config() -> tuple[Config, int]:
             f"or run '{as_root('init --group GROUP --prefix DIR')}'"
         )
     return config, config.gid
+
+
+def refuse_outsider_admin(config: Config, doing: str) -> None:
+    """UvshareError, first of all, when the caller is neither root nor in the config's group: only they may DOING
+    the shared tree, and any other message (x bits, a missing lock) would send an outsider the wrong way."""
+    if os.geteuid() == 0 or config.gid is None or config.gid == os.getegid() or config.gid in os.getgroups():
+        return
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = f"uid {os.getuid()}"
+    label = group_label(config)
+    raise UvshareError(
+        f"{user} is not a member of group '{label}': only root and members may {doing} the shared tree; ask an "
+        f"administrator to run '{as_root(doing.replace('set up', 'setup'))}' (or 'usermod -aG {label} {user}' for "
+        "you, then log in again)"
+    )
 
 
 def group_label(config: Config) -> str:

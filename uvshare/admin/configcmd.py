@@ -22,7 +22,7 @@ ROOTS = "root's python/tool/cache commands, as the install-user"
 WHO_GETS = {
     "cache-dir": f" (members and {ROOTS}; outsiders keep their own cache)",
     "python-cache-dir": f" (members and {ROOTS}; outsiders keep their own)",
-    "python-bin-dir": f" (members and {ROOTS})",
+    "python-bin-dir": f" (members, {ROOTS}, and outsiders, for the Pythons' links)",
     "tool-dir": f" (members and {ROOTS})",
     "tool-bin-dir": f" (members and {ROOTS})",
     "python-install-dir": f" (members, {ROOTS}, and outsiders, who use the Pythons read-only)",
@@ -83,11 +83,17 @@ def effective(config: Config) -> dict[str, Any]:
 
 
 def umask_decision(config: Config) -> dict[str, Any]:
-    """Whether uvshare applies its umask on uv calls (for root and members), and why: per dir, its default ACL."""
+    """Whether uvshare applies its umask on uv calls (for root and members), and why: per dir, its default ACL (None:
+    none kept, or the caller cannot see it)."""
     states: dict[str, bool | None] = {}
+    closed: list[str] = []
+    outsider = os.geteuid() != 0 and config.gid is not None and config.gid not in (os.getegid(), *os.getgroups())
     for key, path in config.dirs.items():
         try:
             fd = open_dir(path)
+        except PermissionError:  # the cache is closed to outsiders on purpose: say so, not "no default ACL"
+            closed.append(path)
+            continue
         except (OSError, UvshareError):
             states[key] = False
             continue
@@ -96,6 +102,14 @@ def umask_decision(config: Config) -> dict[str, Any]:
         finally:
             os.close(fd)
     lacking = [config.dirs[k] for k, state in states.items() if not state]
+    if outsider:
+        return {
+            "applied": False,
+            "value": f"{config.umask:04o}",
+            "why": f"you are not in group '{config.group}': uvshare changes nothing shared for you and leaves your "
+            "umask alone" + (f" ({', '.join(closed)}: closed to you)" if closed else ""),
+            "default_acls": {config.dirs[k]: state for k, state in states.items()},
+        }
     if not config.acl:
         why = "acl = false"
     elif lacking:
@@ -129,7 +143,9 @@ class ConfigCommand(Command):
         for var, item in data["exports"].items():
             print(escape(f"  {var}={item['value']}  # {item['source']}"))
         umask = data["umask"]
-        if umask["applied"]:
+        if umask["why"].startswith("you are not in group"):
+            print(escape(f"umask on uv calls: your own ({umask['why']})"))
+        elif umask["applied"]:
             print(escape(f"umask on uv calls: {umask['value']} (for root and members), because of {umask['why']}"))
         else:
             print(escape(f"umask on uv calls: the caller's own, left alone ({umask['why']})"))

@@ -407,8 +407,11 @@ def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: lis
     except UvshareError as e:
         return [*checks, Check("problem", key, str(e), as_root("setup"))]
     except OSError as e:
-        what = "something on the way is not a directory" if e.errno == errno.ENOTDIR else e.strerror
-        return [*checks, Check("problem", key, f"cannot open {path}: {what}", f"remove it, then {as_root('setup')}")]
+        if e.errno == errno.ENOTDIR:  # what is in the way may be anything (/etc/passwd): never "remove it"
+            problem, fix = prepare.not_a_dir_on_the_way(path), ""
+        else:
+            problem, fix = f"cannot open {path}: {e.strerror}", f"remove it, then {as_root('setup')}"
+        return [*checks, Check("problem", key, problem, fix)]
     try:
         st = os.fstat(fd)
         access = acl.access_state(fd, gid, 0o7)[1]

@@ -6,7 +6,14 @@ import os
 
 from plumbum import cli
 
-from uvshare.admin.common import Command, as_root, group_label, load_group_config, shared_dirs
+from uvshare.admin.common import (
+    Command,
+    as_root,
+    group_label,
+    load_group_config,
+    refuse_outsider_admin,
+    shared_dirs,
+)
 from uvshare.admin.files import PROFILE, check_target, dockerfile_line, profile_text, write_atomically
 from uvshare.config import Config
 from uvshare.errors import UvshareError
@@ -24,6 +31,7 @@ class Setup(Command):
 
     def main(self) -> int:
         config, _ = load_group_config()
+        refuse_outsider_admin(config, "set up")
         if self.profile or self.profile_file:
             check_target(self.profile_file or PROFILE)  # before anything is made
         return self.set_up(config)
@@ -41,12 +49,7 @@ class Setup(Command):
         )
         changes = preparer.prepare(dirs)
         if dry_run:
-            for change in changes:
-                self.say("info", change)
-            for warning in warnings:
-                self.say("problem", warning)
-            self.say("info", "nothing was written or made (--dry-run)")
-            return 1 if warnings else 0
+            return self.report_dry_run(changes, warnings)
         changes += self.close_prefixes(dirs, warnings)
         for change in changes:
             self.say("ok", change)
@@ -65,9 +68,21 @@ class Setup(Command):
         if not changes and not warnings:
             self.say("ok", f"nothing needed changing: {len(dirs)} shared dirs are set up")
         if warnings:
-            self.note(f"some problems remain: run '{as_root('setup')}' as root, then '{as_root('repair')}'")
+            if os.geteuid() == 0:
+                self.note(f"some problems remain: fix what the lines above say, then run '{as_root('setup')}' again")
+            else:
+                self.note(f"some problems remain: run '{as_root('setup')}' as root, then '{as_root('repair')}'")
             return 1
         return 0
+
+    def report_dry_run(self, changes: list[str], warnings: list[str]) -> int:
+        """What a dry run found: the changes it would make, the problems it would leave; exit status."""
+        for change in changes:
+            self.say("info", change)
+        for warning in warnings:
+            self.say("problem", warning)
+        self.say("info", "nothing was written or made (--dry-run)")
+        return 1 if warnings else 0
 
     def close_prefixes(self, dirs: dict[str, str], warnings: list[str]) -> list[str]:
         """Make each dir above the shared dirs that members (or anyone) can write, and that holds nothing but shared
