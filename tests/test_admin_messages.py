@@ -8,7 +8,7 @@ import stat
 import uuid
 from pathlib import Path
 
-from tests.support.harness import GROUP, RUN_ID, Sandbox
+from tests.support.harness import GROUP, RUN_ID, Sandbox, group_gid
 from tests.support.wheels import tool_install_args, wheels_dir
 
 
@@ -121,3 +121,26 @@ def test_outsiders_hear_what_uv_will_not_say(box1: Sandbox) -> None:
     assert "outsiders" in bin_line, bin_line
     assert "no default ACL" not in config.stdout, config.stdout
     assert stat.S_IMODE((box.shared / "cache").stat().st_mode) == 0o2770  # closed to them, as it should be
+
+
+def test_help_and_output_say_it_plainly(box1: Sandbox) -> None:
+    """No plumbum artefacts in the help (`DIR:str`, a default said twice, `.;`), a missing argument said in words,
+    init's differences in TOML, and a group given by gid named by its name."""
+    box = box1
+    texts = [box.ok("root", "uvshare", "share", *args).stdout for args in (("--help",), ("init", "--help"))]
+    texts.append(box.ok("root", "uvshare", "share", "repair", "--help").stdout)
+    for text in texts:
+        assert ":str" not in text and "the default is 60" not in text and ".;" not in text, text
+    assert "--timeout SECONDS " in texts[2] and "(default" in texts[2]
+    missing = box.run("root", "uvshare", "share", "completion")
+    assert missing.returncode == 2 and "needs the shell: bash, zsh or fish" in missing.stderr, str(missing)
+
+    box.config.unlink()
+    box.ok("root", *box.init_args())
+    differs = box.run("root", *box.init_args("--no-acl"))
+    assert differs.returncode == 2 and "  + acl = false" in differs.stdout, str(differs)
+    assert "False" not in differs.stdout
+
+    box.write_config(group=group_gid())
+    doctor = box.run("root", "uvshare", "share", "doctor")
+    assert f"'{GROUP}' is gid" in doctor.stdout, doctor.stdout

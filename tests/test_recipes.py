@@ -104,7 +104,7 @@ def test_openshift_arbitrary_uid_in_group_0(box1: Sandbox) -> None:
     assert ran.stdout == "ok\n"
     doctor = box.run(anybody, "uvshare", "share", "doctor")
     assert "Traceback" not in doctor.stderr + doctor.stdout
-    assert "uid 1000770000 is in group '0' in this session" in doctor.stdout
+    assert "uid 1000770000 is in group 'root' in this session" in doctor.stdout  # gid 0, by its name
 
 
 def test_ci_runner_read_only_pythons(box1: Sandbox) -> None:

@@ -40,6 +40,20 @@ Share.subcommand("completion", "uvshare.admin.completion.Completion")
 Share.subcommand("launcher", "uvshare.admin.launcher.Launcher")
 
 
+# What each command that takes an argument needs, for the one-line error when it is missing.
+NEEDS = {"completion": "the shell: bash, zsh or fish", "launcher": "the launcher's path (e.g. /usr/local/bin/uv)"}
+
+
+def clean_help(text: str) -> str:
+    """plumbum's help without its artefacts: `DIR:str` (every value is a string), a default said twice (`(default
+    60); the default is 60`), and `.;` where a description that ends a sentence meets plumbum's `; see …`."""
+    import re
+
+    text = re.sub(r"(\b[A-Z][A-Z_-]*):str\b", r"\1    ", text)  # (padded: the columns stay aligned)
+    text = re.sub(r"\(default(\s+)([^)\s]+)\);\s+the\s+default\s+is\s+\2\b", r"(default\1\2)", text)
+    return text.replace(".;", ";")
+
+
 def usable_stdout() -> None:
     """A closed stdout (`>&-`) becomes /dev/null; names that the terminal's encoding lacks are escaped, not fatal."""
     if sys.stdout is None:
@@ -89,10 +103,14 @@ def _run(args: list[str]) -> int:
         return 0
     use_colors()
     Share.PROGNAME = program_name()
-    catcher = UsageCatcher(sys.stdout)
+    helping = not args or any(a in ("-h", "--help", "--help-all") for a in args)
+    out = io.StringIO() if helping else sys.stdout  # help is cleaned of plumbum's artefacts before it is shown
+    catcher = UsageCatcher(out)
     try:
         with contextlib.redirect_stdout(catcher):
             _, status = Share.run([Share.PROGNAME, *args], exit=False)
+        if helping:
+            print(clean_help(out.getvalue()), end="")
     except UvshareError as e:
         sys.stdout.flush()
         say("error", str(e))
@@ -106,6 +124,8 @@ def _run(args: list[str]) -> int:
     if catcher.state == "held":
         usage = "".join(catcher.held).splitlines()[0].removeprefix("Error: ")
         command = f"{Share.PROGNAME} {args[0]}" if args and not args[0].startswith("-") else Share.PROGNAME
+        if usage.startswith("Expected at least") and args and args[0] in NEEDS:  # plumbum's words for it
+            usage = f"'{command}' needs {NEEDS[args[0]]}"
         say("error", f"{usage}; see '{command} --help'")
         return UvshareError.exit_code
     sys.stdout.flush()

@@ -98,8 +98,15 @@ def refuse_outsider_admin(config: Config, doing: str) -> None:
 
 
 def group_label(config: Config) -> str:
-    """The group as people know it: its name, or its gid."""
-    return config.group if config.group is not None else str(config.gid)
+    """The group as people know it: its name (also when the config gives its gid), or its gid."""
+    if config.gid is not None and (config.group is None or config.group.isdigit()):
+        import grp
+
+        try:
+            return grp.getgrgid(config.gid).gr_name
+        except KeyError:
+            return str(config.gid)
+    return str(config.group)
 
 
 def shared_dirs(config: Config) -> dict[str, str]:

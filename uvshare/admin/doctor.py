@@ -58,7 +58,9 @@ def check_config() -> tuple[Config | None, list[Check]]:
     try:
         config = load_config()
     except UvshareError as e:
-        return None, [Check("problem", "config", str(e), "edit the file as the message says, then run doctor again")]
+        # a message that names a file says how to fix it; with no file at all it says how to make one
+        fix = "" if "no config file found" in str(e) else "edit the file as the message says, then run doctor again"
+        return None, [Check("problem", "config", str(e), fix)]
     checks = []
     for path in config.files:
         keys = [k for k, origin in config.origins.items() if origin == path]

@@ -52,16 +52,16 @@ def toml_string(value: str) -> str:
 
 def render(values: dict[str, object]) -> str:
     """The config file for VALUES, in a fixed order, so that the same values always give the same text."""
-    lines = [HEADER]
-    for key, value in values.items():
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int):
-            text = str(value)
-        else:
-            text = toml_string(str(value))
-        lines.append(f"{key} = {text}\n")
-    return "".join(lines)
+    return HEADER + "".join(f"{key} = {toml_value(value)}\n" for key, value in values.items())
+
+
+def toml_value(value: object) -> str:
+    """VALUE as TOML: `false`, `2`, `'/opt/uv'`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return toml_string(str(value))
 
 
 def difference(old: dict[str, object], new: dict[str, object]) -> list[str]:
@@ -69,11 +69,11 @@ def difference(old: dict[str, object], new: dict[str, object]) -> list[str]:
     lines = []
     for key in dict.fromkeys([*old, *new]):
         if key not in new:
-            lines.append(f"  - {key} = {old[key]!r}")
+            lines.append(f"  - {key} = {toml_value(old[key])}")
         elif key not in old:
-            lines.append(f"  + {key} = {new[key]!r}")
+            lines.append(f"  + {key} = {toml_value(new[key])}")
         elif old[key] != new[key]:
-            lines.append(f"  {key}: {old[key]!r} -> {new[key]!r}")
+            lines.append(f"  {key}: {toml_value(old[key])} -> {toml_value(new[key])}")
     return lines
 
 
