@@ -64,7 +64,7 @@ _uvshare_share() {
                     return 0
                     ;;
             esac
-            options+=' --group --prefix --config --uv --install-user --force --no-acl --profile --profile-file'
+            options+=' --group --prefix --config --uv --install-user --force --dry-run --no-acl --profile --profile-file'
             options+=' --python-install-dir --python-bin-dir --python-cache-dir --tool-dir --tool-bin-dir --cache-dir'
             ;;
         setup)

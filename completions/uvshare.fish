@@ -72,6 +72,7 @@ function __uvshare_share_candidates -a current
                 --config\t'Where to write the config' --uv\t'The real uv' \
                 --install-user\t"The member account root's uv runs as on the shared tree" \
                 --force\t'Replace a config that says something else' \
+                --dry-run\t'Check everything and say what would be written and made' \
                 --no-acl\t'No default ACLs: rely on the umask alone' \
                 --profile\t"Put the shared bin dirs on login shells' PATH" --profile-file\t'Where --profile writes' \
                 --python-install-dir\t'Instead of PREFIX/python' --python-bin-dir\t'Instead of PREFIX/bin' \
