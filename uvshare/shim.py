@@ -223,11 +223,12 @@ def without_shared(path: str, dirs: "Mapping[str, str]") -> str:
     there (uv runs candidate interpreters to query them)."""
     from uvshare.config import normal_path
 
-    tops = tuple(dirs.values())
+    # as written, and as resolved: an entry may reach a shared dir through a symlink, `..`, or relative to the cwd
+    tops = {*dirs.values(), *(os.path.realpath(d) for d in dirs.values())}
     kept = []
     for entry in path.split(os.pathsep):
-        here = normal_path(entry) if entry.startswith("/") else entry
-        if not any(here == top or here.startswith(top + "/") for top in tops):
+        spellings = {normal_path(entry) if entry.startswith("/") else entry, os.path.realpath(entry or ".")}
+        if not any(here == top or here.startswith(top + "/") for here in spellings for top in tops):
             kept.append(entry)
     return os.pathsep.join(kept)
 
