@@ -218,7 +218,9 @@ def planted(box: Sandbox) -> tuple[Sandbox, Path, Path, dict[str, str]]:
     alias = box.root / "alias"
     alias.mkdir(mode=0o755)
     (alias / "uvx").symlink_to(box.bin_dir / "uvshare")
-    path = f"{box.shared / 'bin'}:{box.shared / 'tool-bin'}:{alias}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"
+    (box.root / "bin-by-another-name").symlink_to(box.shared / "bin")  # the shared bin dir, spelt otherwise
+    spelt = f"{box.root / 'bin-by-another-name'}:{box.shared}/tool-bin/"
+    path = f"{spelt}:{box.shared / 'bin'}:{alias}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"
     return box, wheels, marks, {"PATH": path}
 
 
