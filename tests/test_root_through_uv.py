@@ -400,3 +400,45 @@ def test_root_with_no_install_user_is_told_how(box1: Sandbox) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+# A member's sitecustomize.py: push a line into the terminal of whoever starts this interpreter (TIOCSTI on the
+# controlling terminal, reached through /dev/tty even when uv gives the interpreter no terminal fd at all). Whatever
+# reads that terminal next — root's shell, once uv has exited — reads the line as if root had typed it.
+INJECTOR = """import fcntl, os, termios
+try:
+    fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    for ch in b"INJECTED-BY-A-MEMBER\\n":
+        fcntl.ioctl(fd, termios.TIOCSTI, bytes([ch]))
+except OSError:
+    pass
+"""
+
+
+def test_nothing_uv_runs_for_root_can_type_into_roots_terminal(box: Sandbox) -> None:
+    """Root's `uv python list` starts the shared interpreters (as the install-user): a member's sitecustomize.py
+    there pushes a line into root's terminal. Nothing must arrive: what runs as the install-user has no terminal of
+    root's to push into (with dev.tty.legacy_tiocsti on, as on this kernel, it would be typed into root's shell)."""
+    import pty
+
+    box.ok("root", "uvshare", "python", "install", "3.11")
+    install = next(p for p in (box.shared / "python").glob("cpython-3.11.*-linux-*") if not p.is_symlink())
+    site = install / "lib" / "python3.11" / "sitecustomize.py"
+    box.ok("alice", "/usr/bin/python3", "-c", f"open({str(site)!r}, 'w').write({INJECTOR!r})")
+    script = 'uvshare python list >/dev/null 2>&1; read -t 2 line; echo "after uv: [$line]"'
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover  # the child: root's session on a terminal of its own
+        os.chdir(box.root)
+        os.execve("/bin/bash", ["bash", "-c", script], box.env(box.users["root"]))
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert "after uv: []" in text and "INJECTED" not in text.split("after uv:")[1], text

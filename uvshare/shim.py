@@ -270,19 +270,64 @@ def tool_names(tool_dir: str) -> "set[str]":
         return set()
 
 
-def run_for_last_tools(
-    path: str, args: "Sequence[str]", env: dict[str, str], tool_dir: str, after: "Callable[[], None]"
-) -> int:
-    """Run uv as a child, for the one case uvshare must read its result: uv 0.6 uninstalling the last tools, which
-    ends in "failed to remove directory …" (the tool dir itself, in a dir members may not write) after everything
-    was uninstalled. Then AFTER puts back what uv removed inside the dir (its lock file), and the call succeeded."""
+def run_child(path: str, args: "Sequence[str]", env: dict[str, str], depth: int) -> int:
+    """Run the real uv as a child and wait for it (for the one case uvshare must read its result: see last_tools);
+    its exit status, or 128 + the signal that ended it."""
     import signal
     import subprocess
 
+    env[ENV_EXEC] = f"{os.getpid()}:{path}"
+    env[ENV_DEPTH] = str(depth)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's ^C reaches uv, which decides; we wait for it
     status = subprocess.call([path, *args], env=env)
+    return status if status >= 0 else 128 - status
+
+
+def run_as(
+    account: "tuple[str, int, str]", config: "Config", path: str, args: "Sequence[str]", env: dict[str, str]
+) -> int:
+    """Run the real uv as ACCOUNT (see install_account) in a session of its own, root waiting; uv's exit status, or
+    128 + the signal that ended it.
+
+    Not an exec in place: whatever the install-user runs (a member's sitecustomize.py in a shared Python, a build
+    backend) must not have root's terminal as its controlling terminal, or it could push keystrokes into it
+    (TIOCSTI, through /dev/tty) for root's shell to run once uv exits. A new session has no controlling terminal;
+    uv keeps the terminal's fds for its output. Root only waits, and passes on the signals the terminal sends.
+    """
+    import signal
+
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            os.setsid()
+            become(account, config.gid if config.gid is not None else -1, config.umask, env)
+            exec_program(path, args, env, int(env.get(ENV_DEPTH, "1")), account[0])
+        except BaseException as e:  # one line on stderr, whatever it is: a child never unwinds into uvshare
+            from uvshare.errors import say
+
+            say("error", str(e))
+        finally:
+            os._exit(2)
+
+    def forward(signum: int, _frame: object) -> None:
+        try:  # noqa: SIM105  # contextlib would be one more import
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, forward)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def settle_last_tools(status: int, tool_dir: str, after: "Callable[[], None]") -> int:
+    """STATUS of uv's `tool uninstall` of the last tools (see last_tools): uv 0.6 ends it in "failed to remove
+    directory …" (the tool dir itself, in a dir members may not write) after everything was uninstalled. Then AFTER
+    puts back what uv removed inside the dir (its lock file), and the call succeeded."""
     if status == 0 or not os.path.isdir(tool_dir) or tool_names(tool_dir):
-        return status if status >= 0 else 128 - status
+        return status
     after()
     sys.stderr.write(
         f"uvshare: note: the tools were uninstalled; uv could not remove {tool_dir} itself (only root may: it stays, "
@@ -524,14 +569,15 @@ class Call:
             # with its user's umask (where no default ACL makes it shared: image layers, copies) for another
             # member's upgrade to trip on. Set after the skip, which steps aside when this is set by the caller.
             self.env["UV_COMPILE_BYTECODE"] = "1"
-        if account is not None and config is not None and config.gid is not None:
-            become(account, config.gid, config.umask, self.env)
         tool_dir = last_tools(args, self.env) if self.program == "uv" and "tool-dir" in self.given else None
-        if tool_dir is not None:
-            self.env[ENV_EXEC] = f"{os.getpid()}:{program}"
+        if account is not None and config is not None and config.gid is not None:
             self.env[ENV_DEPTH] = str(self.depth)
-            return run_for_last_tools(program, args, self.env, tool_dir, self.prepare)
-        return exec_program(program, args, self.env, self.depth, account[0] if account else None)
+            status = run_as(account, config, program, args, self.env)
+        elif tool_dir is not None:
+            status = run_child(program, args, self.env, self.depth)
+        else:
+            return exec_program(program, args, self.env, self.depth)
+        return settle_last_tools(status, tool_dir, self.prepare) if tool_dir is not None else status
 
 
 def run(args: "Sequence[str]", program: str = "uv") -> int:
