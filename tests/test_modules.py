@@ -149,6 +149,28 @@ def test_text_depends_on_the_tree_alone(kind: str) -> None:
     assert first.endswith("\n") and "proja.lua" not in first
 
 
+@pytest.mark.parametrize("kind", ["lua", "tcl"])
+def test_doctor_finds_the_module_that_set_the_config(kind: str, tmp_path: Path) -> None:
+    """Of the loaded modules, the one named is share module's file that pushes exactly this UVSHARE_CONFIG: not a
+    foreign module, not the file of another tree, and none when UVSHARE_CONFIG was set by hand."""
+    from uvshare.admin.modules import loaded_module
+
+    make = lua_text if kind == "lua" else tcl_text
+    odd = "/proj/a b$[x]{y}\\/uvshare.toml"
+    files = {
+        "gcc/12": "#%Module1.0\nprepend-path PATH /opt/gcc/bin\n",
+        "uvshare/projb": make("/proj/b/uvshare.toml", ["/proj/b/bin"], "projb"),
+        "uvshare/proja": make(odd, ["/proj/a/bin"], "proja"),
+    }
+    for n, text in enumerate(files.values()):
+        (tmp_path / str(n)).write_text(text)
+    environ = {"LOADEDMODULES": ":".join(files), "_LMFILES_": ":".join(str(tmp_path / str(n)) for n in range(3))}
+    assert loaded_module({**environ, "UVSHARE_CONFIG": odd}) == "uvshare/proja"
+    assert loaded_module({**environ, "UVSHARE_CONFIG": "/proj/b/uvshare.toml"}) == "uvshare/projb"
+    assert loaded_module({**environ, "UVSHARE_CONFIG": "/proj/c/uvshare.toml"}) is None
+    assert loaded_module({"UVSHARE_CONFIG": odd}) is None
+
+
 def write_config(path: Path, **keys: object) -> Path:
     """A config file with the caller's group and KEYS."""
     values = {"group": os.getgid(), **{k.replace("_", "-"): v for k, v in keys.items()}}
@@ -367,17 +389,20 @@ report unloaded
 
 @pytest.mark.parametrize("system", SYSTEMS, ids=lambda s: s.name)
 def test_unload_restores_a_config_set_before(trees: Trees, system: ModuleSystem) -> None:
-    """UVSHARE_CONFIG set before loading (a user's own choice) is back after unloading: the module pushes it."""
+    """UVSHARE_CONFIG set before loading (a user's own choice) is back after unloading: the module pushes it. While
+    it is loaded, doctor names the module that set UVSHARE_CONFIG."""
     steps = f"""
 export UVSHARE_CONFIG={trees.b_config}
 module load uvshare/proja
 report a
+uvshare share doctor | grep -F 'UVSHARE_CONFIG is set by'
 module unload uvshare/proja
 report unloaded
 """
     result = run_shell(trees, "bob", "bash", system, steps)
     stages = reports(result.stdout)
     assert stages["a"]["config"] == str(trees.a_config), str(result)
+    assert "· config: UVSHARE_CONFIG is set by the module uvshare/proja\n" in result.stdout, str(result)
     assert stages["unloaded"]["config"] == str(trees.b_config), str(result)
 
 

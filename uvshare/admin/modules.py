@@ -9,17 +9,19 @@ of the family "uvshare" exclude each other: loading another tree's module switch
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from plumbum import cli
 
 from uvshare.admin.common import Command, group_label, load_group_config
 from uvshare.admin.files import check_target, write_atomically
-from uvshare.config import Config
+from uvshare.config import ENV_CONFIG, Config
 from uvshare.errors import UvshareError, admin
 
 BIN_KEYS = ("python-bin-dir", "tool-bin-dir")
 FAMILY = "uvshare"
 WRITTEN_BY = "Written by `uvshare share module`"
+MAX_MODULEFILE = 1 << 16  # what doctor reads of a loaded modulefile: share module's are a few lines
 
 
 def lua_string(text: str) -> str:
@@ -136,6 +138,29 @@ def tcl_text(config_file: str, bins: list[str], group: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def loaded_module(environ: Mapping[str, str]) -> str | None:
+    """The loaded module (Lmod's or Environment Modules') that set UVSHARE_CONFIG as it is in ENVIRON, or None.
+
+    Both systems list the loaded modules' names in LOADEDMODULES and their files in _LMFILES_, in the same order; the
+    one meant is a file of `share module`'s that pushes exactly this config.
+    """
+    config = environ.get(ENV_CONFIG)
+    names, files = environ.get("LOADEDMODULES", ""), environ.get("_LMFILES_", "")
+    if not config or not names or not files:
+        return None
+    config = os.path.abspath(config)
+    lines = (f'pushenv("UVSHARE_CONFIG", {lua_string(config)})', f"pushenv UVSHARE_CONFIG {tcl_word(config)}")
+    for name, path in zip(names.split(":"), files.split(":")):
+        try:
+            with open(path, "rb") as f:
+                text = f.read(MAX_MODULEFILE).decode("utf-8", "replace")
+        except OSError:
+            continue
+        if WRITTEN_BY in text and any(line in text.splitlines() for line in lines):
+            return name
+    return None
 
 
 class Module(Command):
