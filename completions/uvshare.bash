@@ -54,7 +54,7 @@ _uvshare_share() {
     done
     local options=$meta words=''
     case $command in
-        '') words='init setup doctor repair config completion launcher' ;;
+        '') words='init setup doctor repair config completion launcher module' ;;
         init)
             case $prev in
                 --group) mapfile -t COMPREPLY < <(compgen -g -- "$cur") && return 0 ;;
@@ -80,6 +80,13 @@ _uvshare_share() {
             options+=' --dry-run --timeout --verbose'
             ;;
         completion) ((COMP_CWORD == i + 1)) && words='bash zsh fish' ;;
+        module)
+            if [[ $prev == --lua || $prev == --tcl ]]; then
+                mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+                return 0
+            fi
+            options+=' --lua --tcl'
+            ;;
         launcher)
             options+=' --force'
             if [[ $cur != -* ]]; then # the path to write

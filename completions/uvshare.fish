@@ -55,7 +55,8 @@ function __uvshare_share_candidates -a current
                 repair\t'Fix the group, modes and lock files of the shared dirs' \
                 config\t'Show the config uvshare uses and where each setting comes from' \
                 completion\t'Print the completion script for a shell' \
-                launcher\t'Write a fast launcher for uvshare (name it uv)'
+                launcher\t'Write a fast launcher for uvshare (name it uv)' \
+                module\t'Write modulefiles (Lmod, Environment Modules) for the tree of the config'
         case init
             switch "$words[-1]"
                 case --group
@@ -96,6 +97,13 @@ function __uvshare_share_candidates -a current
                 --timeout\t'How long to wait for a lock (seconds)'
         case completion
             test $after -eq 0; and set positional bash zsh fish
+        case module
+            if contains -- "$words[-1]" --lua --tcl
+                __fish_complete_path $current
+                return 0
+            end
+            set -a options --lua\t'Write the Lmod modulefile (Lua) to this file' \
+                --tcl\t'Write the Environment Modules modulefile (Tcl) to this file'
         case launcher
             set -a options --force\t'Replace the path even when it is not a uvshare launcher'
             test $after -eq 0; and set positional (__fish_complete_path $current)

@@ -38,6 +38,7 @@ Share.subcommand("repair", "uvshare.admin.repair.Repair")
 Share.subcommand("config", "uvshare.admin.configcmd.ConfigCommand")
 Share.subcommand("completion", "uvshare.admin.completion.Completion")
 Share.subcommand("launcher", "uvshare.admin.launcher.Launcher")
+Share.subcommand("module", "uvshare.admin.modules.Module")
 
 
 # What each command that takes an argument needs, for the one-line error when it is missing.

@@ -24,7 +24,7 @@ from plumbum import cli
 from uvshare import acl, prepare
 from uvshare.admin import mounts, tree
 from uvshare.admin.common import Command, as_root, group_label, load_config, mark, shared_dirs
-from uvshare.config import DIR_KEYS, Config
+from uvshare.config import DIR_KEYS, ENV_CONFIG, Config
 from uvshare.errors import EXIT_ERROR, EXIT_PROBLEMS, UvshareError, escape
 from uvshare.finduv import find_program, find_uv
 from uvshare.safefs import Guard, describe, open_dir, owner_name
@@ -65,6 +65,12 @@ def check_config() -> tuple[Config | None, list[Check]]:
     for path in config.files:
         keys = [k for k, origin in config.origins.items() if origin == path]
         checks.append(Check("ok", "config", f"{path} sets {', '.join(keys) if keys else 'nothing'}"))
+    if os.environ.get(ENV_CONFIG):
+        from uvshare.admin.modules import loaded_module
+
+        module = loaded_module(os.environ)
+        if module is not None:
+            checks.append(Check("info", "config", f"{ENV_CONFIG} is set by the module {module}"))
     for key, var in DIR_KEYS.items():
         if os.environ.get(var) and key in config.dirs:
             checks.append(
