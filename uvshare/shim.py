@@ -292,7 +292,8 @@ def run_as(
     Not an exec in place: whatever the install-user runs (a member's sitecustomize.py in a shared Python, a build
     backend) must not have root's terminal as its controlling terminal, or it could push keystrokes into it
     (TIOCSTI, through /dev/tty) for root's shell to run once uv exits. A new session has no controlling terminal;
-    uv keeps the terminal's fds for its output. Root only waits, and passes on the signals the terminal sends.
+    uv keeps the terminal for its output, but reads nothing from it. Root only waits, and passes on the signals the
+    terminal sends.
     """
     import signal
 
@@ -300,6 +301,9 @@ def run_as(
     if pid == 0:  # the child: never returns
         try:
             os.setsid()
+            null = os.open(os.devnull, os.O_RDONLY)  # nor read what root types ahead: these commands ask nothing
+            os.dup2(null, 0)
+            os.close(null)
             become(account, config.gid if config.gid is not None else -1, config.umask, env)
             exec_program(path, args, env, int(env.get(ENV_DEPTH, "1")), account[0])
         except BaseException as e:  # one line on stderr, whatever it is: a child never unwinds into uvshare
