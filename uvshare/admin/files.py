@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import stat
 
 from uvshare.errors import UvshareError
 from uvshare.safefs import CannotCreate, DirSpec, kind_of, open_dir, root_may_trust
 
-PROFILE = "/etc/profile.d/uvshare.sh"
 MAX_TEXT = 1 << 20  # a profile or a shell's startup file is a few lines; anything bigger is not one
 
 
@@ -177,22 +175,3 @@ def remove_own_file(path: str, mark: str) -> bool | None:
         return True
     finally:
         os.close(dir_fd)
-
-
-def profile_text(bin_dirs: list[str]) -> str:
-    """A POSIX sh snippet for /etc/profile.d that appends BIN_DIRS to PATH, for everybody but root."""
-    lines = [
-        "# Written by `uvshare share setup --profile`: the shared Python and tool bin dirs on login shells' PATH.",
-        "# Not for root: members can write these dirs, and root must not run what they put there.",
-        'if [ "$(id -u)" -ne 0 ]; then',
-    ]
-    for path in bin_dirs:
-        quoted = shlex.quote(path)
-        lines.append(f'    case ":$PATH:" in *:{quoted}:*) ;; *) PATH="${{PATH:+$PATH:}}"{quoted} ;; esac')
-    lines += ["    export PATH", "fi", ""]
-    return "\n".join(lines)
-
-
-def dockerfile_line(bin_dirs: list[str]) -> str:
-    """The Dockerfile line that does what the profile does (images run no profile)."""
-    return f'ENV PATH="$PATH:{":".join(bin_dirs)}"'

@@ -11,10 +11,9 @@ import sys
 
 from plumbum import cli
 
-from uvshare.admin.common import Command
 from uvshare.admin.doctor import run_checks
-from uvshare.admin.files import PROFILE, write_atomically
-from uvshare.admin.setup import Setup
+from uvshare.admin.files import write_atomically
+from uvshare.admin.setup import ProfileSwitches, Setup
 from uvshare.config import (
     DIR_KEYS,
     ENV_CONFIG,
@@ -75,7 +74,7 @@ def difference(old: dict[str, object], new: dict[str, object]) -> list[str]:
     return lines
 
 
-class Init(Command):
+class Init(ProfileSwitches):
     """Set up a shared tree below a prefix from nothing: write the config, create the dirs, check them"""
 
     group = cli.SwitchAttr("--group", str, mandatory=True, argname="GROUP", help="the shared group (name or gid)")
@@ -93,8 +92,6 @@ class Init(Command):
     )
     force = cli.Flag("--force", help="replace a config that says something else")
     no_acl = cli.Flag("--no-acl", help="no default ACLs: rely on the umask alone (acl = false)")
-    profile = cli.Flag("--profile", help=f"also put the shared bin dirs on login shells' PATH ({PROFILE})")
-    profile_file = cli.SwitchAttr("--profile-file", str, argname="FILE", help=f"where --profile writes ({PROFILE})")
     python_cache_dir = cli.SwitchAttr("--python-cache-dir", str, argname="DIR", help="share Python downloads too")
     python_install_dir = cli.SwitchAttr("--python-install-dir", str, argname="DIR", help="instead of PREFIX/python")
     python_bin_dir = cli.SwitchAttr("--python-bin-dir", str, argname="DIR", help="instead of PREFIX/bin")
@@ -115,6 +112,7 @@ class Init(Command):
             raise UvshareError(f"{path}: cannot read the config just written")
         setup = Setup("setup")
         setup.quiet, setup.profile, setup.profile_file = self.quiet, self.profile, self.profile_file
+        setup.zsh_profile_file, setup.fish_profile_file = self.zsh_profile_file, self.fish_profile_file
         status = setup.set_up(config)
         checks, _ = run_checks()
         for check in checks:
