@@ -59,20 +59,21 @@ _uvshare_share() {
             case $prev in
                 --group) mapfile -t COMPREPLY < <(compgen -g -- "$cur") && return 0 ;;
                 --install-user) mapfile -t COMPREPLY < <(compgen -u -- "$cur") && return 0 ;;
-                --prefix | --config | --uv | --profile-file | --*-dir)
+                --prefix | --config | --uv | --*profile-file | --*-dir)
                     mapfile -t COMPREPLY < <(compgen -f -- "$cur")
                     return 0
                     ;;
             esac
-            options+=' --group --prefix --config --uv --install-user --force --dry-run --no-acl --profile --profile-file'
+            options+=' --group --prefix --config --uv --install-user --force --dry-run --no-acl'
+            options+=' --profile --profile-file --zsh-profile-file --fish-profile-file'
             options+=' --python-install-dir --python-bin-dir --python-cache-dir --tool-dir --tool-bin-dir --cache-dir'
             ;;
         setup)
-            if [[ $prev == --profile-file ]]; then
+            if [[ $prev == --*profile-file ]]; then
                 mapfile -t COMPREPLY < <(compgen -f -- "$cur")
                 return 0
             fi
-            options+=' --profile --profile-file'
+            options+=' --profile --no-profile --profile-file --zsh-profile-file --fish-profile-file'
             ;;
         doctor | config) options+=' --json' ;;
         repair)

@@ -65,7 +65,7 @@ function __uvshare_share_candidates -a current
                 case --install-user
                     printf '%s\n' (string split -f1 : < /etc/passwd)
                     return 0
-                case --prefix --config --uv --profile-file '--*-dir'
+                case --prefix --config --uv '--*profile-file' '--*-dir'
                     __fish_complete_path $current
                     return 0
             end
@@ -75,17 +75,23 @@ function __uvshare_share_candidates -a current
                 --force\t'Replace a config that says something else' \
                 --dry-run\t'Check everything and say what would be written and made' \
                 --no-acl\t'No default ACLs: rely on the umask alone' \
-                --profile\t"Put the shared bin dirs on login shells' PATH" --profile-file\t'Where --profile writes' \
+                --profile\t"Put the shared bin dirs on login shells' PATH (not root's)" \
+                --profile-file\t'The profile for bash and sh' \
+                --zsh-profile-file\t'The file zsh login shells read (a block in it)' \
+                --fish-profile-file\t'The profile for fish' \
                 --python-install-dir\t'Instead of PREFIX/python' --python-bin-dir\t'Instead of PREFIX/bin' \
                 --python-cache-dir\t'Share Python downloads too' --tool-dir\t'Instead of PREFIX/tools' \
                 --tool-bin-dir\t'Instead of PREFIX/tool-bin' --cache-dir\t'Instead of PREFIX/cache'
         case setup
-            if test "$words[-1]" = --profile-file
+            if string match -q -- '--*profile-file' "$words[-1]"
                 __fish_complete_path $current
                 return 0
             end
-            set -a options --profile\t"Put the shared bin dirs on login shells' PATH" \
-                --profile-file\t'Where --profile writes'
+            set -a options --profile\t"Put the shared bin dirs on login shells' PATH (not root's)" \
+                --no-profile\t'Only remove what --profile wrote' \
+                --profile-file\t'The profile for bash and sh' \
+                --zsh-profile-file\t'The file zsh login shells read (a block in it)' \
+                --fish-profile-file\t'The profile for fish'
         case doctor
             set -a options --json\t'Print the report as JSON'
         case config

@@ -166,6 +166,12 @@ def config_paths(environ: "Mapping[str, str]") -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def default_config_paths() -> list[str]:
+    """The config files every login reads without UVSHARE_CONFIG, a user's own aside: /etc/uvshare/config.toml and
+    the XDG site dir of an environment that sets no XDG_CONFIG_DIRS (what other users have cannot be known here)."""
+    return list(dict.fromkeys([SYSTEM_CONFIG, *(os.path.join(d, "config.toml") for d in site_config_dirs({}))]))
+
+
 MAX_CONFIG_BYTES = 1 << 20  # a config file is a few lines; anything bigger is not one
 
 

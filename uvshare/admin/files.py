@@ -1,16 +1,16 @@
-"""Files the `share` commands write for the admin — the config, the login profile — whole or not at all."""
+"""Files the `share` commands write for the admin — the config, the login profiles — whole or not at all; and how
+they read and remove them the same way."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import stat
 
 from uvshare.errors import UvshareError
-from uvshare.safefs import CannotCreate, DirSpec, open_dir, root_may_trust
+from uvshare.safefs import CannotCreate, DirSpec, kind_of, open_dir, root_may_trust
 
-PROFILE = "/etc/profile.d/uvshare.sh"
+MAX_TEXT = 1 << 20  # a profile or a shell's startup file is a few lines; anything bigger is not one
 
 
 def open_target_dir(path: str) -> tuple[int, str]:
@@ -81,7 +81,7 @@ def write_atomically(path: str, text: str, mode: int = 0o644) -> bool:
         except OSError as e:
             raise UvshareError(f"cannot write in {os.path.dirname(path) or '.'}: {e.strerror}") from None
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
+            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:  # as read_regular read it
                 f.write(text)
                 f.flush()
                 os.fchmod(f.fileno(), mode)  # whatever the umask
@@ -113,7 +113,7 @@ def read_head(dir_fd: int, name: str, size: int) -> bytes | None:
 
 def same_content(dir_fd: int, name: str, text: str, mode: int) -> bool:
     """Whether NAME in DIR_FD is a regular file with MODE holding exactly TEXT."""
-    data = text.encode()
+    data = text.encode("utf-8", "surrogateescape")
     try:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except OSError:
@@ -123,20 +123,68 @@ def same_content(dir_fd: int, name: str, text: str, mode: int) -> bool:
     return read_head(dir_fd, name, len(data) + 1) == data
 
 
-def profile_text(bin_dirs: list[str]) -> str:
-    """A POSIX sh snippet for /etc/profile.d that appends BIN_DIRS to PATH, for everybody but root."""
-    lines = [
-        "# Written by `uvshare share setup --profile`: the shared Python and tool bin dirs on login shells' PATH.",
-        "# Not for root: members can write these dirs, and root must not run what they put there.",
-        'if [ "$(id -u)" -ne 0 ]; then',
-    ]
-    for path in bin_dirs:
-        quoted = shlex.quote(path)
-        lines.append(f'    case ":$PATH:" in *:{quoted}:*) ;; *) PATH="${{PATH:+$PATH:}}"{quoted} ;; esac')
-    lines += ["    export PATH", "fi", ""]
-    return "\n".join(lines)
+def open_existing_dir(path: str) -> tuple[int, str] | None:
+    """Like open_target_dir, for reading and removing: the open dir PATH is in and PATH's name, None when the dir is
+    missing (nothing is made)."""
+    directory, _, name = os.path.abspath(path).rpartition("/")
+    directory = directory or "/"
+    try:
+        fd = open_dir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise UvshareError(f"cannot read {directory}: {e.strerror}") from None
+    if os.geteuid() == 0:
+        try:
+            refuse_untrusted(path, directory)
+        except UvshareError:
+            os.close(fd)
+            raise
+    return fd, name
 
 
-def dockerfile_line(bin_dirs: list[str]) -> str:
-    """The Dockerfile line that does what the profile does (images run no profile)."""
-    return f'ENV PATH="$PATH:{":".join(bin_dirs)}"'
+def read_regular(path: str) -> tuple[str, int] | None:
+    """The text and mode of the regular file PATH (never through a symlink at PATH), None when there is none."""
+    opened = open_existing_dir(path)
+    if opened is None:
+        return None
+    dir_fd, name = opened
+    try:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            raise UvshareError(
+                f"{path} is {kind_of(st)}, not a regular file; uvshare changes only a regular file there"
+            )
+        data = read_head(dir_fd, name, MAX_TEXT + 1)
+        if data is None or len(data) > MAX_TEXT:
+            raise UvshareError(f"cannot read {path}: not a regular file of at most {MAX_TEXT} bytes")
+        return data.decode("utf-8", "surrogateescape"), stat.S_IMODE(st.st_mode)
+    finally:
+        os.close(dir_fd)
+
+
+def remove_own_file(path: str, mark: str) -> bool | None:
+    """Remove PATH if it is a regular file whose text starts with MARK (one that uvshare wrote): True when removed,
+    False when there is none, None when something else is there (left alone)."""
+    opened = open_existing_dir(path)
+    if opened is None:
+        return False
+    dir_fd, name = opened
+    try:
+        head = read_head(dir_fd, name, len(mark.encode()))
+        if head is None:
+            return None if os.path.lexists(path) else False
+        if head != mark.encode():
+            return None
+        try:
+            os.unlink(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise UvshareError(f"cannot remove {path}: {e.strerror}") from None
+        return True
+    finally:
+        os.close(dir_fd)

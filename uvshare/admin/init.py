@@ -11,10 +11,9 @@ import sys
 
 from plumbum import cli
 
-from uvshare.admin.common import Command
 from uvshare.admin.doctor import run_checks
-from uvshare.admin.files import PROFILE, check_target, write_atomically
-from uvshare.admin.setup import Setup
+from uvshare.admin.files import write_atomically
+from uvshare.admin.setup import ProfileSwitches, Setup
 from uvshare.config import (
     DIR_KEYS,
     ENV_CONFIG,
@@ -77,7 +76,7 @@ def difference(old: dict[str, object], new: dict[str, object]) -> list[str]:
     return lines
 
 
-class Init(Command):
+class Init(ProfileSwitches):
     """Set up a shared tree below a prefix from nothing: write the config, create the dirs, check them"""
 
     group = cli.SwitchAttr("--group", str, mandatory=True, argname="GROUP", help="the shared group (name or gid)")
@@ -96,8 +95,6 @@ class Init(Command):
     force = cli.Flag("--force", help="replace a config that says something else")
     dry_run = cli.Flag("--dry-run", help="check everything and say what would be written and made; change nothing")
     no_acl = cli.Flag("--no-acl", help="no default ACLs: rely on the umask alone (acl = false)")
-    profile = cli.Flag("--profile", help=f"also put the shared bin dirs on login shells' PATH ({PROFILE})")
-    profile_file = cli.SwitchAttr("--profile-file", str, argname="FILE", help=f"where --profile writes ({PROFILE})")
     python_cache_dir = cli.SwitchAttr("--python-cache-dir", str, argname="DIR", help="share Python downloads too")
     python_install_dir = cli.SwitchAttr("--python-install-dir", str, argname="DIR", help="instead of PREFIX/python")
     python_bin_dir = cli.SwitchAttr("--python-bin-dir", str, argname="DIR", help="instead of PREFIX/bin")
@@ -111,8 +108,7 @@ class Init(Command):
         path = self.config_file or os.environ.get(ENV_CONFIG) or SYSTEM_CONFIG
         path = path if path.startswith("/") else os.path.join(os.getcwd(), path)
         values = self.values()  # everything checked before anything is written: a typo breaks nobody's uv
-        if self.profile or self.profile_file:
-            check_target(self.profile_file or PROFILE)
+        self.check_profile_targets()
         if self.dry_run:
             return self.show(path, values)
         self.write_config(path, values)
@@ -122,6 +118,7 @@ class Init(Command):
             raise UvshareError(f"{path}: cannot read the config just written")
         setup = Setup("setup")
         setup.quiet, setup.profile, setup.profile_file = self.quiet, self.profile, self.profile_file
+        setup.zsh_profile_file, setup.fish_profile_file = self.zsh_profile_file, self.fish_profile_file
         status = setup.set_up(config)
         checks, _ = run_checks()
         for check in checks:
@@ -154,6 +151,7 @@ class Init(Command):
         config = Config(values, dict.fromkeys(values, path), (path,))
         setup = Setup("setup")
         setup.quiet, setup.profile, setup.profile_file = self.quiet, self.profile, self.profile_file
+        setup.zsh_profile_file, setup.fish_profile_file = self.zsh_profile_file, self.fish_profile_file
         return setup.set_up(config, dry_run=True)
 
     def values(self) -> dict[str, object]:

@@ -14,26 +14,78 @@ from uvshare.admin.common import (
     refuse_outsider_admin,
     shared_dirs,
 )
-from uvshare.admin.files import PROFILE, check_target, dockerfile_line, profile_text, write_atomically
+from uvshare.admin.files import check_target
+from uvshare.admin.profiles import (
+    FISH_FILE,
+    MARK,
+    SH_FILE,
+    ZSH_FILE,
+    Target,
+    dockerfile_line,
+    jupyterhub_line,
+    login_env,
+    remove,
+    render,
+    targets,
+    write,
+)
 from uvshare.config import Config
 from uvshare.errors import UvshareError
 from uvshare.prepare import Preparer
 
-BIN_KEYS = ("python-bin-dir", "tool-bin-dir")
+PROFILE_HELP = (
+    "also put the shared bin dirs on PATH (and a config not at a default place in UVSHARE_CONFIG) for the login "
+    "shells of everyone but root: bash and sh, zsh, fish (their files below; zsh's and fish's where installed)"
+)
+BLOCK_OF = "uvshare's block from "
 
 
-class Setup(Command):
+class ProfileSwitches(Command):
+    """The switches that choose the login profiles (setup's and init's)."""
+
+    profile = cli.Flag("--profile", help=PROFILE_HELP)
+    profile_file = cli.SwitchAttr(
+        "--profile-file",
+        str,
+        argname="FILE",
+        help=f"bash's and sh's ({SH_FILE}); naming a profile file writes only the ones named",
+    )
+    zsh_profile_file = cli.SwitchAttr(
+        "--zsh-profile-file", str, argname="FILE", help=f"zsh's, given a marked block ({ZSH_FILE})"
+    )
+    fish_profile_file = cli.SwitchAttr("--fish-profile-file", str, argname="FILE", help=f"fish's ({FISH_FILE})")
+
+    def profile_targets(self) -> tuple[list[Target], list[str]]:
+        """The profiles these switches name (see profiles.targets)."""
+        return targets(self.profile_file, self.zsh_profile_file, self.fish_profile_file)
+
+    def check_profile_targets(self) -> None:
+        """UvshareError now, before anything is written, for a profile that could not be written later."""
+        if self.profile_asked():
+            for target in self.profile_targets()[0]:
+                check_target(target.path)
+
+    def profile_asked(self) -> bool:
+        """Whether the login profiles are to be written."""
+        return bool(self.profile or self.profile_file or self.zsh_profile_file or self.fish_profile_file)
+
+
+class Setup(ProfileSwitches):
     """Create the shared dirs (and missing parents) group-owned, mode 2775, with default ACLs, uv's .lock files and
     .temp; fix what is wrong with them; idempotent"""
 
-    profile = cli.Flag("--profile", help=f"also put the shared bin dirs on login shells' PATH ({PROFILE})")
-    profile_file = cli.SwitchAttr("--profile-file", str, argname="FILE", help=f"where --profile writes ({PROFILE})")
+    no_profile = cli.Flag(
+        "--no-profile",
+        excludes=["--profile"],
+        help="only remove what --profile wrote, from the same files (or the ones named); nothing else",
+    )
 
     def main(self) -> int:
+        if self.no_profile:
+            return self.remove_profiles()
         config, _ = load_group_config()
         refuse_outsider_admin(config, "set up")
-        if self.profile or self.profile_file:
-            check_target(self.profile_file or PROFILE)  # before anything is made
+        self.check_profile_targets()  # before anything is made
         return self.set_up(config)
 
     def set_up(self, config: Config, *, dry_run: bool = False) -> int:
@@ -63,8 +115,8 @@ class Setup(Command):
                 )
         for warning in warnings:
             self.say("problem", warning)
-        if self.profile or self.profile_file:
-            self.write_profile(config)
+        if self.profile_asked():
+            self.write_profiles(config)
         if not changes and not warnings:
             self.say("ok", f"nothing needed changing: {len(dirs)} shared dirs are set up")
         if warnings:
@@ -169,13 +221,43 @@ class Setup(Command):
         except UvshareError as e:
             warnings.append(str(e))
 
-    def write_profile(self, config: Config) -> None:
-        """Write the login profile that puts the bin dirs on PATH, and print the Dockerfile line."""
-        bins = [config.dirs[k] for k in BIN_KEYS if k in config.dirs]
-        if not bins:
+    def write_profiles(self, config: Config) -> None:
+        """Write the login profiles (all of them worked out, and the files they go into read, before any is written),
+        and print the lines that give images and JupyterHub the same environment."""
+        env, warning = login_env(config)
+        if warning is not None:
+            self.say("warning", warning)
+        if not env.bin_dirs and env.config is None:
             self.say("warning", "no python-bin-dir or tool-bin-dir configured: no profile written")
             return
-        path = self.profile_file or PROFILE
-        changed = write_atomically(path, profile_text(bins))
-        self.say("ok", f"{'wrote' if changed else 'unchanged:'} {path}: login shells get {', '.join(bins)} on PATH")
-        self.note(f"for a Dockerfile (which runs no profile): {dockerfile_line(bins)}")
+        chosen, notes = self.profile_targets()
+        texts = [(target, *render(target, env)) for target in chosen]
+        for target, text, mode in texts:
+            changed = write(target, text, mode)
+            what = f"uvshare's block in {target.path}" if target.block else target.path
+            self.say("ok", f"{'wrote' if changed else 'unchanged:'} {what} ({target.shells})")
+        gets = [f"{', '.join(env.bin_dirs)} on PATH"] if env.bin_dirs else []
+        if env.config is not None:
+            gets.append(f"UVSHARE_CONFIG={env.config} (the config is not where uvshare looks by default)")
+        self.note(f"login shells of everyone but root get {' and '.join(gets)}")
+        for note in notes:
+            self.say("info", note)
+        self.note(f"for a Dockerfile (which runs no profile): {dockerfile_line(env)}")
+        self.note(f"for JupyterHub (spawners run no profile), in jupyterhub_config.py: {jupyterhub_line(env)}")
+
+    def remove_profiles(self) -> int:
+        """Remove what --profile wrote, from the same files; exit status 1 when a file there is not uvshare's."""
+        chosen, _ = self.profile_targets()
+        status = 0
+        for target in chosen:
+            removed = remove(target)
+            if removed is None:
+                self.say(
+                    "warning", f"left {target.path} alone: uvshare did not write it (it does not start with '{MARK}')"
+                )
+                status = 1
+            elif removed:
+                self.say("ok", f"removed {BLOCK_OF if target.block else ''}{target.path}")
+            else:
+                self.say("ok", f"nothing to remove in {target.path}" if target.block else f"no {target.path}")
+        return status
