@@ -122,7 +122,10 @@ getent group "$group" >/dev/null || groupadd "$group"
 # release upgrades it; a source dir is reinstalled (uv cannot see that its version changed).
 if [ -d "$what" ]; then refresh=--reinstall-package; else refresh=--upgrade-package; fi
 umask 022
-UVSHARE_CONFIG='' UV_PYTHON_INSTALL_DIR="$home/python" UV_PYTHON_BIN_DIR="$home/python-bin" \
+# Only a Python of uvshare's own home (only-managed): uv must not take a shared Python from PATH (the shared bin dir
+# may be on root's PATH), which members can change, for what root runs on every call.
+UVSHARE_CONFIG='' UV_PYTHON_PREFERENCE=only-managed \
+    UV_PYTHON_INSTALL_DIR="$home/python" UV_PYTHON_BIN_DIR="$home/python-bin" \
     UV_TOOL_DIR="$home/tools" UV_TOOL_BIN_DIR="$home/bin" UV_CACHE_DIR="$home/cache" \
     "$uv" tool install --quiet --compile-bytecode --python "$python" "$refresh" uvshare "$what"
 rm -rf "$home/cache"

@@ -9,6 +9,7 @@ cached file one member edits to reach another member's own venv. Each runs as re
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import stat
 import sys
@@ -17,7 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import GROUP, REPO, Sandbox, group_gid, with_system_read_only
+from tests.support.harness import (
+    GROUP,
+    INSTALLER,
+    REPO,
+    Sandbox,
+    group_gid,
+    network_env,
+    with_system_read_only,
+)
 from tests.support.wheels import tool_install_args, wheels_dir
 
 CANARY = "import os\nwith open({marks!r}, 'a') as f:\n    f.write(str(os.getuid()) + '\\n')\n"
@@ -442,3 +451,143 @@ def test_nothing_uv_runs_for_root_can_type_into_roots_terminal(box: Sandbox) -> 
     os.waitpid(pid, 0)
     text = out.decode(errors="replace")
     assert "after uv: []" in text and "INJECTED" not in text.split("after uv:")[1], text
+
+
+# The second attack review: what the install-user's uv starts may be a member's code (a sitecustomize.py in a shared
+# Python, started by root's `python find/list` and tool installs). Dropping uv's cached facts about the interpreter
+# (the group's cache: members may) makes uv start it again.
+
+
+def shared_python(box: Sandbox, minor: str = "3.11") -> Path:
+    """A shared Python MINOR, installed by root (as the install-user); its lib/pythonX.Y."""
+    box.ok("root", "uvshare", "python", "install", minor)
+    install = next(p for p in (box.shared / "python").glob(f"cpython-{minor}.*-linux-*") if not p.is_symlink())
+    return install / "lib" / f"python{minor}"
+
+
+def plant(box: Sandbox, lib: Path, code: str) -> None:
+    """As a member: CODE as the sitecustomize.py of the shared Python at LIB, and uv's cached interpreter facts gone."""
+    box.ok("alice", "/usr/bin/python3", "-c", f"open({str(lib / 'sitecustomize.py')!r}, 'w').write({code!r})")
+    box.ok("alice", "sh", "-c", f'rm -rf "{box.shared}"/cache/interpreter-v*')
+
+
+def test_the_install_user_gets_no_fd_of_roots(box1: Sandbox) -> None:
+    """Root runs its command with a root-only file open on fd 7: the member's code the install-user starts finds
+    no fd of root's to write through (every fd above 2 is closed, 0-2 are /dev/null and root's relaying pipes)."""
+    box = box1
+    secret, marks = root_only_file(box), marks_file(box)
+    code = (
+        "import os\nif os.getuid() != 0:\n"
+        f"    open({str(marks)!r}, 'a').write(str(os.getuid()) + '\\n')\n"
+        "    for fd in range(3, 256):\n        try:\n            os.write(fd, b'a member was here\\n')\n"
+        "        except OSError:\n            pass\n"
+    )
+    plant(box, shared_python(box), code)
+    box.ok("root", "bash", "-c", f'exec 7>>"{secret}"; uvshare python find 3.11')
+    assert pwd.getpwnam(INSTALLER).pw_uid in uids_that_ran(marks), "the plant did not run: the test proves nothing"
+    assert secret.read_text() == "root only\n"
+
+
+def test_the_install_user_never_starts_in_a_dir_only_root_can_reach(box1: Sandbox) -> None:
+    """Root's current dir is readable by all but lies below one only root may enter: the install-user's uv starts in
+    `/`, not there (member code could read what root keeps there)."""
+    box = box1
+    marks = marks_file(box)
+    private = box.root / "root-home"
+    private.mkdir(mode=0o700)
+    project = private / "project"
+    project.mkdir(mode=0o755)
+    (project / ".env").write_text("API_KEY=root-only\n")
+    (project / ".env").chmod(0o644)
+    code = (
+        "import os\nif os.getuid() != 0:\n    try:\n        seen = open('.env').read()\n"
+        "    except OSError as e:\n        seen = str(e)\n"
+        f"    open({str(marks)!r}, 'a').write(os.getcwd() + ' ' + seen + '\\n')\n"
+    )
+    plant(box, shared_python(box), code)
+    box.ok("root", "uvshare", "python", "list", cwd=project)
+    seen = marks.read_text()
+    assert seen and "root-only" not in seen and str(project) not in seen, seen
+
+
+def test_a_uv_variable_naming_the_shared_tree_hands_root_nothing_shared(box: Sandbox) -> None:
+    """Root's environment names the shared dirs itself (an image's ENV, the old workaround): root's tool uninstall
+    still runs as the install-user (a planted receipt deletes nothing of root's), and root's venv does not start a
+    shared Python."""
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"), ("hello-b", "1.0"))
+    secret, marks = root_only_file(box), marks_file(box)
+    lib = shared_python(box)
+    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    box.ok("alice", *tool_install_args(wheels, "hello-b"))  # not the last tool: uv's own failure is what we see
+    edit_receipt(box, "hello-a", secret)
+    named = {"UV_TOOL_DIR": str(box.shared / "tools"), "UV_PYTHON_INSTALL_DIR": str(box.shared / "python")}
+    box.run("root", "uvshare", "tool", "uninstall", "hello-a", env=named)
+    assert secret.exists() and secret.read_text() == "root only\n"
+    plant(box, lib, f"import os\nopen({str(marks)!r}, 'a').write(str(os.getuid()) + '\\n')\n")
+    box.run("root", "uvshare", "venv", "--python", "3.11", box.root / "root-venv", env=named)
+    assert 0 not in uids_that_ran(marks)
+
+
+def test_the_recipe_never_puts_uvshare_on_a_shared_python(box1: Sandbox, uvshare_wheel: Path) -> None:
+    """The recipe run again with the shared bin dir on root's PATH (the README's ENV line) and a Python version its
+    own home lacks but the tree has: uvshare's own venv is never made on the shared Python."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    box.ok("alice", "uvshare", "python", "install", "3.12")  # the machine's own Python is 3.11
+    home = box.root / "uvshare-home"
+    settings = {
+        "UVSHARE_GROUP": GROUP,
+        "UVSHARE_INSTALL_USER": INSTALLER,
+        "UVSHARE_SHARED": str(box.shared),
+        "UVSHARE_HOME": str(home),
+        "UVSHARE_CONFIG": str(box.config),
+        "UVSHARE_LINK_DIR": str(box.root / "links"),
+        "UVSHARE_PROFILE": "",
+        "UVSHARE_FORCE": "1",
+        "UVSHARE_PYTHON": "3.12",
+        "UV_PYTHON_DOWNLOADS": "never",  # the shared 3.12 or none: this must fail rather than take it
+        "PATH": f"/usr/sbin:/usr/bin:/sbin:/bin:{box.uv.parent}:{box.shared / 'bin'}:{box.shared / 'tool-bin'}",
+        **network_env(),
+    }
+    box.run("root", "sh", REPO / "recipes" / "image-install.sh", uvshare_wheel, env=settings)
+    made = [p.read_text() for p in home.glob("tools/*/pyvenv.cfg")]
+    assert all(str(box.shared) not in text for text in made), made
+
+
+def test_nothing_the_install_user_starts_outlives_roots_command(box1: Sandbox) -> None:
+    """A member's code, started by root's `python list` as the install-user, forks a daemon to wait for root's next
+    command (same uid: it could ptrace it, or read root's terminal): it is gone when root's command ends."""
+    box = box1
+    marks = marks_file(box)
+    code = (
+        "import os\nif os.getuid() != 0 and os.fork() == 0:\n    os.setsid()\n"
+        f"    open({str(marks)!r}, 'a').write(str(os.getpid()) + '\\n')\n"
+        "    null = os.open('/dev/null', os.O_RDWR)\n"  # a daemon: it holds none of uv's pipes, so uv ends
+        "    for fd in (0, 1, 2):\n        os.dup2(null, fd)\n"
+        "    os.execv('/bin/sleep', ['sleep', '60'])\n"
+    )
+    plant(box, shared_python(box), code)
+    box.ok("root", "uvshare", "python", "list")
+    time.sleep(0.5)
+    left = [int(p) for p in marks.read_text().split()]
+    assert left, "the plant did not run: the test proves nothing"
+    alive = [p for p in left if Path(f"/proc/{p}").exists() and "sleep" in Path(f"/proc/{p}/cmdline").read_text()]
+    for p in alive:
+        os.kill(p, 9)
+    assert not alive, alive
+
+
+def test_roots_uninstall_of_the_last_tool_is_whole(box: Sandbox) -> None:
+    """Root uninstalls the last shared tool (uv 0.6 then tries to remove the tool dir, in root's prefix): exit 0,
+    the lock file back; and a real failure of uv's (a receipt naming a root file) is never turned into success."""
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+    box.ok("root", "uvshare", "share", "setup")
+    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    box.ok("root", "uvshare", "tool", "uninstall", "hello-a")
+    assert (box.shared / "tools" / ".lock").is_file() and not (box.shared / "tools" / "hello-a").exists()
+    secret = root_only_file(box)
+    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    edit_receipt(box, "hello-a", secret)
+    failed = box.run("root", "uvshare", "tool", "uninstall", "hello-a")
+    assert failed.returncode != 0 and "nothing is wrong" not in failed.stderr, str(failed)
+    assert secret.read_text() == "root only\n"

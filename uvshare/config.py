@@ -377,8 +377,8 @@ def _check_word(where: str, key: str, value: object) -> None:
             f"{where} must name the member account root's uv runs as on the shared tree (not root), "
             f'e.g. install-user = "uvshare-install", not {value!r}'
         )
-    if isinstance(value, str) and not value.isprintable():
-        raise config_error(f"{where} must be a user name without control characters, not {value!r}")
+    if isinstance(value, str) and (not value.isprintable() or value.startswith("-")):
+        raise config_error(f"{where} must be a user name (no control characters, no leading '-'), not {value!r}")
 
 
 def _parse_umask(value: object, origin: str) -> int:

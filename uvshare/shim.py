@@ -9,7 +9,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from typing import NoReturn
 
     from uvshare.config import Config
@@ -75,8 +75,6 @@ ENV_BUILD = "UVSHARE_BUILD"
 # Installs into the shared tree, which uvshare has uv compile to bytecode (`python install` compiles the stdlib from
 # uv 0.9.25 on; older uv ignores the variable there).
 COMPILES = frozenset({("python", "install"), ("python", "upgrade"), ("tool", "install"), ("tool", "upgrade")})
-# Root's variables that name its own dirs: uv run as the install user must not read or write root's config or data.
-ROOTS_OWN = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_BIN_HOME", "XDG_RUNTIME_DIR")
 # Set in the environment of the program that uvshare execs: "<pid>:<path>". After execve the pid stays the same, so
 # a uvshare that finds its own pid there was started by that exec: what it ran leads back to uvshare.
 ENV_EXEC = "UVSHARE_EXEC"
@@ -115,13 +113,29 @@ def command_words(args: "Sequence[str]") -> tuple[str, ...]:
     return tuple(words)
 
 
-def shared_dirs(config: "Config", environ: "Mapping[str, str]") -> dict[str, str]:
+def shared_dirs(config: "Config", environ: "Mapping[str, str]", *, root: bool = False) -> dict[str, str]:
     """The configured dirs uvshare looks after for this caller: uv's rule, a UV_* variable already set wins (and
-    then uvshare leaves that dir alone, and the dirs that go with it)."""
+    then uvshare leaves that dir alone, and the dirs that go with it). Not for ROOT when it names the shared tree
+    (an image's ENV, the old workaround): that is no dir of root's own, and would hand root's uv the tree as root."""
     from uvshare.config import DIR_KEYS
 
-    own = {key for key, var in DIR_KEYS.items() if environ.get(var)}
+    own = {
+        key
+        for key, var in DIR_KEYS.items()
+        if environ.get(var) and not (root and in_tree(environ[var], config.dirs.values()))
+    }
     return {k: p for k, p in config.dirs.items() if k not in own and FOLLOWS.get(k) not in own}
+
+
+def in_tree(path: str, tops: "Iterable[str]") -> bool:
+    """Whether PATH is one of the dirs TOPS or below one, as written or as resolved (a symlink, `..`, relative to
+    the current dir)."""
+    from uvshare.config import normal_path
+
+    tops = {*tops}
+    tops |= {os.path.realpath(t) for t in tops}
+    spellings = {normal_path(path) if path.startswith("/") else path, os.path.realpath(path or ".")}
+    return any(here == top or here.startswith(top + "/") for here in spellings for top in tops)
 
 
 def refuse_outsider(args: "Sequence[str]", config: "Config", dirs: "Mapping[str, str]") -> None:
@@ -164,6 +178,8 @@ def outsider_notes(
     the shared tools (uv keeps their tools in their home)."""
     words = command_words(args)
     if words == ("tool", "list") and program == "uv" and "tool-dir" in dirs:
+        from uvshare.runas import tool_names
+
         tools = sorted(tool_names(dirs["tool-dir"]))
         if tools:
             where = f", run from {dirs['tool-bin-dir']}" if "tool-bin-dir" in dirs else ""
@@ -221,123 +237,7 @@ def on_tree(args: "Sequence[str]", dirs: "Mapping[str, str]") -> bool:
 def without_shared(path: str, dirs: "Mapping[str, str]") -> str:
     """PATH without the shared dirs and anything below them: root's uv must not find a member's `python3.12` or tool
     there (uv runs candidate interpreters to query them)."""
-    from uvshare.config import normal_path
-
-    # as written, and as resolved: an entry may reach a shared dir through a symlink, `..`, or relative to the cwd
-    tops = {*dirs.values(), *(os.path.realpath(d) for d in dirs.values())}
-    kept = []
-    for entry in path.split(os.pathsep):
-        spellings = {normal_path(entry) if entry.startswith("/") else entry, os.path.realpath(entry or ".")}
-        if not any(here == top or here.startswith(top + "/") for here in spellings for top in tops):
-            kept.append(entry)
-    return os.pathsep.join(kept)
-
-
-def last_tools(args: "Sequence[str]", env: "Mapping[str, str]") -> "str | None":
-    """The shared tool dir, when ARGS (`tool uninstall …`) take the last tools out of it and the caller cannot write
-    the dir above it (root's, so that no member can rename it). uv 0.6 then removes the tool dir itself, fails to, and
-    says so with exit status 2 after uninstalling everything: see run_for_last_tools."""
-    if command_words(args) != ("tool", "uninstall"):
-        return None
-    tool_dir = env.get("UV_TOOL_DIR", "")
-    if not tool_dir.startswith("/") or os.access(os.path.dirname(tool_dir), os.W_OK):
-        return None
-    present = tool_names(tool_dir)
-    if not present:
-        return None
-    named = {normal_name(a) for a in args[args.index("uninstall") + 1 :] if not a.startswith("-")}
-    return tool_dir if "--all" in args or present <= named else None
-
-
-def normal_name(name: str) -> str:
-    """A package name as uv names its tool's dir (PEP 503: lower case, runs of -_. as one -)."""
-    out: list[str] = []
-    for char in name.lower():
-        if char in "-_.":
-            if out and out[-1] != "-":
-                out.append("-")
-        else:
-            out.append(char)
-    return "".join(out).strip("-")
-
-
-def tool_names(tool_dir: str) -> "set[str]":
-    """The tools in TOOL_DIR: its subdirs but uv's own dot-names (none when it cannot be read)."""
-    try:
-        with os.scandir(tool_dir) as entries:
-            return {e.name for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)}
-    except OSError:
-        return set()
-
-
-def run_child(path: str, args: "Sequence[str]", env: dict[str, str], depth: int) -> int:
-    """Run the real uv as a child and wait for it (for the one case uvshare must read its result: see last_tools);
-    its exit status, or 128 + the signal that ended it."""
-    import signal
-    import subprocess
-
-    env[ENV_EXEC] = f"{os.getpid()}:{path}"
-    env[ENV_DEPTH] = str(depth)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's ^C reaches uv, which decides; we wait for it
-    status = subprocess.call([path, *args], env=env)
-    return status if status >= 0 else 128 - status
-
-
-def run_as(
-    account: "tuple[str, int, str]", config: "Config", path: str, args: "Sequence[str]", env: dict[str, str]
-) -> int:
-    """Run the real uv as ACCOUNT (see install_account) in a session of its own, root waiting; uv's exit status, or
-    128 + the signal that ended it.
-
-    Not an exec in place: whatever the install-user runs (a member's sitecustomize.py in a shared Python, a build
-    backend) must not have root's terminal as its controlling terminal, or it could push keystrokes into it
-    (TIOCSTI, through /dev/tty) for root's shell to run once uv exits. A new session has no controlling terminal;
-    uv keeps the terminal for its output, but reads nothing from it. Root only waits, and passes on the signals the
-    terminal sends.
-    """
-    import signal
-
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        try:
-            os.setsid()
-            null = os.open(os.devnull, os.O_RDONLY)  # nor read what root types ahead: these commands ask nothing
-            os.dup2(null, 0)
-            os.close(null)
-            become(account, config.gid if config.gid is not None else -1, config.umask, env)
-            exec_program(path, args, env, int(env.get(ENV_DEPTH, "1")), account[0])
-        except BaseException as e:  # one line on stderr, whatever it is: a child never unwinds into uvshare
-            from uvshare.errors import say
-
-            say("error", str(e))
-        finally:
-            os._exit(2)
-
-    def forward(signum: int, _frame: object) -> None:
-        try:  # noqa: SIM105  # contextlib would be one more import
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(signum, forward)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
-
-
-def settle_last_tools(status: int, tool_dir: str, after: "Callable[[], None]") -> int:
-    """STATUS of uv's `tool uninstall` of the last tools (see last_tools): uv 0.6 ends it in "failed to remove
-    directory …" (the tool dir itself, in a dir members may not write) after everything was uninstalled. Then AFTER
-    puts back what uv removed inside the dir (its lock file), and the call succeeded."""
-    if status == 0 or not os.path.isdir(tool_dir) or tool_names(tool_dir):
-        return status
-    after()
-    sys.stderr.write(
-        f"uvshare: note: the tools were uninstalled; uv could not remove {tool_dir} itself (only root may: it stays, "
-        "shared and empty), so nothing is wrong\n"
-    )
-    return 0
+    return os.pathsep.join(entry for entry in path.split(os.pathsep) if not in_tree(entry, dirs.values()))
 
 
 def check_loop(environ: "Mapping[str, str]") -> int:
@@ -377,57 +277,6 @@ def exec_program(
         raise UvshareError(f"cannot run {path}: {e.strerror}; check the 'uv' setting or UVSHARE_UV") from None
 
 
-def install_account(config: "Config") -> "tuple[str, int, str]":
-    """The config's install-user (name, uid, home): the member account that runs uv on the shared tree for root (see
-    TREE_COMMANDS); ConfigError, saying how to set one up, when there is none fit for it."""
-    from uvshare.errors import ConfigError, invoked_as
-
-    name, gid = config.install_user, config.gid
-    where = config.origins.get("install-user", config.files[0])
-    if name is None or gid is None:
-        raise ConfigError(
-            f"{where}: root does not run uv on the shared tree itself (what members put there could steer it); "
-            f'name the member account it runs as: add install-user = "uvshare-install" to {where} and run '
-            f"'{invoked_as()} share setup' as root, which creates the account"
-        )
-    import grp
-    import pwd
-
-    try:
-        user = pwd.getpwnam(name)
-    except KeyError:
-        raise ConfigError(
-            f"{where}: key 'install-user': there is no user '{name}'; run '{invoked_as()} share setup' as root, which "
-            f"creates it, or name an existing member of group '{config.group}'"
-        ) from None
-    try:
-        listed = name in grp.getgrgid(gid).gr_mem
-    except KeyError:
-        listed = False
-    if user.pw_uid == 0 or not (user.pw_gid == gid or listed):
-        why = "is root" if user.pw_uid == 0 else f"is not a member of group '{config.group}'"
-        raise ConfigError(
-            f"{where}: key 'install-user': '{name}' {why}; name a member account that is not root (or run "
-            f"'usermod -aG {config.group} {name}')"
-        )
-    return name, user.pw_uid, user.pw_dir
-
-
-def become(account: "tuple[str, int, str]", gid: int, umask: int, env: dict[str, str]) -> None:
-    """Turn this root process into ACCOUNT (see install_account) with the group GID only and UMASK; ENV becomes
-    theirs (their HOME, none of root's XDG dirs)."""
-    name, uid, home = account
-    os.setgroups([gid])
-    os.setgid(gid)
-    os.setuid(uid)  # real, effective and saved: there is no way back to root
-    os.umask(umask)  # uv chmods some files it copies: the umask keeps them group-writable where an ACL would not
-    for var in ROOTS_OWN:
-        env.pop(var, None)
-    env.update(HOME=home, USER=name, LOGNAME=name)
-    if not os.access(".", os.R_OK | os.X_OK):  # root's own dir (/root): uv reads config files where it runs
-        os.chdir("/")
-
-
 def say_installed(names: "Sequence[str]", env: "Mapping[str, str]") -> None:
     """`uvshare: Python 3.11.7 is already installed at …; nothing to do`, one line per install."""
     from uvshare.skip import install_dir
@@ -462,9 +311,14 @@ class Call:
         self.as_install_user = False  # root's command on the shared tree: uv runs as the config's install-user
         if config is None:
             return
-        self.dirs = shared_dirs(config, environ)
         self.role = membership(config.gid) if config.gid is not None else "none"
+        self.dirs = shared_dirs(config, environ, root=self.role == "root")
         if self.role == "root":
+            from uvshare.config import DIR_KEYS
+
+            for var in DIR_KEYS.values():  # one naming the shared tree is not root's own: gone, see shared_dirs
+                if environ.get(var) and in_tree(environ[var], config.dirs.values()):
+                    del env[var]
             if program == "uv" and on_tree(args, self.dirs):
                 self.as_install_user = True
                 self.given = self.dirs
@@ -558,7 +412,11 @@ class Call:
             if self.program == "uv":
                 refuse_outsider(args, config, self.dirs)
             outsider_notes(args, config, self.dirs, self.env, self.program)
-        account = install_account(config) if self.as_install_user and config is not None else None
+        account = None
+        if self.as_install_user and config is not None:
+            from uvshare.runas import install_account  # root's commands on the tree only
+
+            account = install_account(config)
         self.prepare()  # before any uv runs, `find` included
         if unsure and self.installed(unsure, ask_uv=True):
             return 0
@@ -573,15 +431,27 @@ class Call:
             # with its user's umask (where no default ACL makes it shared: image layers, copies) for another
             # member's upgrade to trip on. Set after the skip, which steps aside when this is set by the caller.
             self.env["UV_COMPILE_BYTECODE"] = "1"
-        tool_dir = last_tools(args, self.env) if self.program == "uv" and "tool-dir" in self.given else None
-        if account is not None and config is not None and config.gid is not None:
-            self.env[ENV_DEPTH] = str(self.depth)
-            status = run_as(account, config, program, args, self.env)
-        elif tool_dir is not None:
-            status = run_child(program, args, self.env, self.depth)
-        else:
+        return self.launch(program, account)
+
+    def launch(self, program: str, account: "tuple[str, int, str] | None") -> int:
+        """Replace this process with uv — or, for root's command on the tree (ACCOUNT) and for uv 0.6's last tool,
+        run it as a child and wait: see uvshare.runas."""
+        args, config = self.args, self.config
+        tool_dir = None
+        if self.program == "uv" and command_words(args) == ("tool", "uninstall") and "tool-dir" in self.given:
+            from uvshare.runas import last_tools
+
+            tool_dir = last_tools(args, self.env, config.gid if config and config.gid is not None else -1)
+        if account is None and tool_dir is None:
             return exec_program(program, args, self.env, self.depth)
-        return settle_last_tools(status, tool_dir, self.prepare) if tool_dir is not None else status
+        from uvshare import runas
+
+        if account is not None and config is not None:
+            self.env[ENV_DEPTH] = str(self.depth)
+            status, tail = runas.run_as(account, config, program, args, self.env)
+        else:
+            status, tail = runas.run_child(program, args, self.env, self.depth)
+        return runas.settle_last_tools(status, tail, tool_dir, self.prepare) if tool_dir is not None else status
 
 
 def run(args: "Sequence[str]", program: str = "uv") -> int:

@@ -203,7 +203,10 @@ def create_users() -> dict[str, User]:
     for name in MEMBERS:
         run_root("useradd", "--no-create-home", "--shell", "/bin/sh", "--groups", GROUP, name)
     run_root("useradd", "--no-create-home", "--shell", "/bin/sh", OUTSIDER)
-    run_root("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--gid", GROUP, INSTALLER)
+    run_root(
+        "useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+        "--gid", GROUP, INSTALLER,
+    )  # fmt: skip
     users = {"root": User("root", 0, 0)}
     for logical, name in zip(LOGICAL, (*MEMBERS, OUTSIDER)):
         pw = pwd.getpwnam(name)

@@ -498,7 +498,7 @@ def check_self() -> Check:
             writable.append(reason)
     if writable:
         return Check(
-            "warning",
+            "problem",  # root runs it on every call: whoever can change it is root
             "uvshare",
             f"others can change the uvshare that runs here: {'; '.join(writable)}",
             "install uvshare where only root can write (see recipes/image-install.sh)",
@@ -508,7 +508,8 @@ def check_self() -> Check:
 
 def check_roots_uv(config: Config) -> list[Check]:
     """What root's uv is given: the install-user that runs its commands on the tree, and no build mode left on."""
-    from uvshare.shim import ENV_BUILD, install_account
+    from uvshare.runas import install_account
+    from uvshare.shim import ENV_BUILD
 
     checks = []
     try:

@@ -203,7 +203,14 @@ class Setup(ProfileSwitches):
             done = useradd.run(
                 [
                     *("--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"),
-                    *("--gid", str(config.gid), "--comment", "uvshare, runs uv on the shared tree for root", name),
+                    *(
+                        "--gid",
+                        str(config.gid),
+                        "--comment",
+                        "uvshare, runs uv on the shared tree for root",
+                        "--",
+                        name,
+                    ),
                 ],
                 retcode=None,
             )
@@ -214,7 +221,7 @@ class Setup(ProfileSwitches):
                 "ok", f"created the account {name} (group {label}): root's uv commands on the shared tree run as it"
             )
             return
-        from uvshare.shim import install_account
+        from uvshare.runas import install_account
 
         try:
             install_account(config)
