@@ -24,24 +24,26 @@ def open_target_dir(path: str) -> tuple[int, str]:
         raise UvshareError(f"{path} names a directory; give the file's path")
     directory = directory or "/"
     directory = directory if directory.startswith("/") else os.path.join(os.getcwd(), directory)
-    if os.geteuid() == 0:  # before making anything: root makes dirs only in a dir nobody but root can write
-        existing = directory
-        while not os.path.lexists(existing):
-            existing = os.path.dirname(existing)
-        refuse_untrusted(path, existing)
+    check_target(path)  # before making anything: root makes dirs only in a dir nobody but root can write
     try:
         fd = open_dir(directory, DirSpec(0o755, None, None))
     except CannotCreate as e:
         raise UvshareError(f"cannot create {directory}: {e.strerror}") from None
     except OSError as e:
         raise UvshareError(f"cannot write in {directory}: {e.strerror}") from None
+    return trusted_dir(fd, path, directory), name
+
+
+def trusted_dir(fd: int, path: str, directory: str) -> int:
+    """FD (the open DIRECTORY, where PATH is to be written or removed), once, as root, nobody but root could have
+    made it what it is; closed, and UvshareError, otherwise."""
     if os.geteuid() == 0:
         try:
             refuse_untrusted(path, directory)
         except UvshareError:
             os.close(fd)
             raise
-    return fd, name
+    return fd
 
 
 def refuse_untrusted(path: str, directory: str) -> None:
@@ -134,13 +136,7 @@ def open_existing_dir(path: str) -> tuple[int, str] | None:
         return None
     except OSError as e:
         raise UvshareError(f"cannot read {directory}: {e.strerror}") from None
-    if os.geteuid() == 0:
-        try:
-            refuse_untrusted(path, directory)
-        except UvshareError:
-            os.close(fd)
-            raise
-    return fd, name
+    return trusted_dir(fd, path, directory), name
 
 
 def read_regular(path: str) -> tuple[str, int] | None:
