@@ -50,14 +50,27 @@ def normal_path(path: str) -> str:
     return "/" + path.lstrip("/") if path.startswith("//") else path
 
 
+def resolved(path: str) -> str:
+    """PATH with every symlink and `..` resolved, as the kernel does (an O_PATH open: three syscalls, where
+    os.path.realpath takes one per component); normal_path(PATH) when it does not exist."""
+    o_path = getattr(os, "O_PATH", 0)
+    if not o_path:  # not Linux
+        return os.path.realpath(path)
+    try:
+        fd = os.open(path or ".", o_path | os.O_CLOEXEC)
+    except (OSError, ValueError):
+        return normal_path(path) if path.startswith("/") else path
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path)
+    finally:
+        os.close(fd)
+
+
 def is_system_dir(path: str) -> bool:
     """Whether PATH, however spelled (`//etc`, `/usr/./bin/`, a symlink to one), is a system dir."""
-    if normal_path(path) in SYSTEM_DIRS:
-        return True
-    try:
-        return os.path.realpath(path) in SYSTEM_DIRS
-    except (OSError, ValueError):
-        return False
+    return normal_path(path) in SYSTEM_DIRS or resolved(path) in SYSTEM_DIRS
 
 
 def config_error(text: str) -> "ConfigError":

@@ -122,19 +122,24 @@ def shared_dirs(config: "Config", environ: "Mapping[str, str]", *, root: bool = 
     own = {
         key
         for key, var in DIR_KEYS.items()
-        if environ.get(var) and not (root and in_tree(environ[var], config.dirs.values()))
+        if environ.get(var) and not (root and in_tree(environ[var], tree_tops(config.dirs.values())))
     }
     return {k: p for k, p in config.dirs.items() if k not in own and FOLLOWS.get(k) not in own}
 
 
-def in_tree(path: str, tops: "Iterable[str]") -> bool:
-    """Whether PATH is one of the dirs TOPS or below one, as written or as resolved (a symlink, `..`, relative to
-    the current dir)."""
-    from uvshare.config import normal_path
+def tree_tops(dirs: "Iterable[str]") -> "frozenset[str]":
+    """The shared DIRS as written and as resolved: what in_tree compares with."""
+    from uvshare.config import resolved
 
-    tops = {*tops}
-    tops |= {os.path.realpath(t) for t in tops}
-    spellings = {normal_path(path) if path.startswith("/") else path, os.path.realpath(path or ".")}
+    return frozenset({*dirs, *(resolved(d) for d in dirs)})
+
+
+def in_tree(path: str, tops: "frozenset[str]") -> bool:
+    """Whether PATH is one of the dirs TOPS (see tree_tops) or below one, as written or as resolved (a symlink,
+    `..`, relative to the current dir)."""
+    from uvshare.config import normal_path, resolved
+
+    spellings = {normal_path(path) if path.startswith("/") else path, resolved(path)}
     return any(here == top or here.startswith(top + "/") for here in spellings for top in tops)
 
 
@@ -237,7 +242,8 @@ def on_tree(args: "Sequence[str]", dirs: "Mapping[str, str]") -> bool:
 def without_shared(path: str, dirs: "Mapping[str, str]") -> str:
     """PATH without the shared dirs and anything below them: root's uv must not find a member's `python3.12` or tool
     there (uv runs candidate interpreters to query them)."""
-    return os.pathsep.join(entry for entry in path.split(os.pathsep) if not in_tree(entry, dirs.values()))
+    tops = tree_tops(dirs.values())
+    return os.pathsep.join(entry for entry in path.split(os.pathsep) if not in_tree(entry, tops))
 
 
 def check_loop(environ: "Mapping[str, str]") -> int:
@@ -317,7 +323,7 @@ class Call:
             from uvshare.config import DIR_KEYS
 
             for var in DIR_KEYS.values():  # one naming the shared tree is not root's own: gone, see shared_dirs
-                if environ.get(var) and in_tree(environ[var], config.dirs.values()):
+                if environ.get(var) and in_tree(environ[var], tree_tops(config.dirs.values())):
                     del env[var]
             if program == "uv" and on_tree(args, self.dirs):
                 self.as_install_user = True
