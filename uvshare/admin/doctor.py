@@ -16,7 +16,6 @@ import pwd
 import stat
 import subprocess
 import sys
-from collections import Counter
 from dataclasses import asdict, dataclass
 
 from plumbum import cli
@@ -24,12 +23,12 @@ from plumbum import cli
 from uvshare import acl, prepare
 from uvshare.admin import mounts, tree
 from uvshare.admin.common import Command, as_root, group_label, load_config, mark, shared_dirs
+from uvshare.admin.survey import Survey
 from uvshare.config import DIR_KEYS, Config
 from uvshare.errors import EXIT_ERROR, EXIT_PROBLEMS, UvshareError, escape
 from uvshare.finduv import find_program, find_uv
 from uvshare.safefs import Guard, describe, open_dir, owner_name
 
-EXAMPLES = 3  # paths shown for a count of wrong entries
 UV_PROBE_TIMEOUT = 10.0
 BIN_KEYS = ("python-bin-dir", "tool-bin-dir")
 
@@ -244,69 +243,11 @@ def access_acl_problems(path: str, gid: int, want: int) -> list[str]:
         os.close(fd)
 
 
-def check_tree(  # noqa: PLR0912  # one walk, one report: split up, the counts would travel between functions
-    path: str, fd: int, policy: tree.Policy, subject: str
-) -> list[Check]:
-    """How many entries below PATH are not shared right, by what is wrong, and which are left alone (and why)."""
-    walker = tree.Walker()
-    book = tree.LinkBook()
-    kinds: Counter[str] = Counter()
-    wrong = refused = 0
-    examples: list[str] = []
-    refused_examples: list[str] = []
-    for entry in walker.walk(fd, path, tree.reachable_by_others(path)):
-        verdict = tree.judge(entry, policy)
-        if not verdict.problems:
-            continue
-        if verdict.refuse:
-            refused += 1
-            if len(refused_examples) < EXAMPLES:
-                refused_examples.append(f"{entry.path} ({verdict.refuse})")
-        elif verdict.hard_link:
-            book.note(entry, verdict)
-        else:
-            wrong += 1
-            kinds.update(verdict.problems)
-            if len(examples) < EXAMPLES:
-                examples.append(entry.path)
-    for seen in book.files.values():
-        if book.contained(seen):
-            wrong += 1
-            kinds.update(seen.verdict.problems)
-            if len(examples) < EXAMPLES:
-                examples.append(seen.path)
-        else:
-            refused += 1
-            if len(refused_examples) < EXAMPLES:
-                refused_examples.append(f"{seen.path} ({seen.nlink} hard links, not all inside the shared dirs)")
-    checks = []
-    if wrong:
-        what = ", ".join(f"{kind}: {n}" for kind, n in kinds.most_common())
-        checks.append(
-            Check(
-                "problem",
-                subject,
-                f"{wrong} of {walker.count} entries below {path} are not shared right ({what}), e.g. "
-                f"{', '.join(examples)}",
-                as_root("repair"),
-            )
-        )
-    else:
-        checks.append(Check("ok", subject, f"all {walker.count} entries below {path} are shared right"))
-    if refused:
-        checks.append(
-            Check(
-                "warning",
-                subject,
-                f"{refused} entries that repair leaves alone: {', '.join(refused_examples)}",
-                "inspect them and fix or remove them by hand",
-            )
-        )
-    checks.extend(
-        Check("problem", subject, f"{deep} is nested deeper than {tree.MAX_DEPTH} levels", f"inspect {path}")
-        for deep in walker.too_deep
-    )
-    return checks
+@dataclass
+class Pending:
+    """Where the lines of a dir's walk go in the report: they are known once every dir was walked (see survey)."""
+
+    key: str
 
 
 def check_acl(key: str, path: str, fd: int, config: Config) -> Check:
@@ -396,17 +337,22 @@ def check_filesystem(path: str, all_mounts: list[mounts.Mount], subject: str) ->
     return checks
 
 
-def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: list[mounts.Mount]) -> list[Check]:
-    """Every check of one configured dir."""
+def check_dir(
+    key: str, path: str, config: Config, guard: Guard, *, all_mounts: list[mounts.Mount], survey: Survey
+) -> list[Check | Pending]:
+    """Every check of one configured dir (the walk's lines once SURVEY has seen every dir)."""
     gid = guard.gid
-    checks = check_parents(path, guard, key)
+    checks: list[Check | Pending] = []
+    checks += check_parents(path, guard, key)
     try:  # the way every uvshare command opens it: no symlink others could have planted is followed
         fd = open_dir(path)
     except FileNotFoundError:
         return [*checks, Check("problem", key, f"{path} does not exist", as_root("setup"))]
     except UvshareError as e:
+        survey.skipped()
         return [*checks, Check("problem", key, str(e), as_root("setup"))]
     except OSError as e:
+        survey.skipped()
         what = "something on the way is not a directory" if e.errno == errno.ENOTDIR else e.strerror
         return [*checks, Check("problem", key, f"cannot open {path}: {what}", f"remove it, then {as_root('setup')}")]
     try:
@@ -428,8 +374,10 @@ def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: lis
     try:
         fd = open_dir(path)
     except UvshareError as e:
+        survey.skipped()
         return [*checks, Check("problem", key, str(e), f"replace the symlink with a real dir, then {as_root('setup')}")]
     except OSError as e:
+        survey.skipped()
         return [*checks, Check("problem", key, f"cannot read {path}: {e.strerror}", as_root("doctor"))]
     try:
         checks.append(check_acl(key, path, fd, config))
@@ -438,7 +386,8 @@ def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: lis
         # Below a dir without its default ACL (image layers and copies drop them; see check_acl), a subdir without
         # one is shared as rightly as the dir itself: what counts is what members can do now, judged by the modes.
         policy = tree.Policy(gid, config.acl and has_default_acl(fd, gid), prepare.acl_other(config.umask), guard)
-        checks.extend(check_tree(path, fd, policy, key))
+        survey.walk(key, path, fd, policy)
+        checks.append(Pending(key))
     finally:
         os.close(fd)
     checks.extend(check_filesystem(path, all_mounts, key))
@@ -550,8 +499,19 @@ def run_checks() -> tuple[list[Check], bool]:
     all_mounts = mounts.read_mounts()
     guard = Guard(gid, label)
     dirs = shared_dirs(config)
+    survey = Survey()
+    items: list[Check | Pending] = []
     for key, path in dirs.items():
-        checks.extend(check_dir(key, path, config, guard, all_mounts))
+        items.extend(check_dir(key, path, config, guard, all_mounts=all_mounts, survey=survey))
+    survey.settle()
+    for item in items:
+        if isinstance(item, Pending):
+            checks.extend(
+                Check(status, item.key, message, fix)
+                for status, message, fix in survey.findings(item.key, as_root("repair"))
+            )
+        else:
+            checks.append(item)
     checks.extend(check_path(config))
     if os.geteuid() == 0:
         checks.append(check_self())

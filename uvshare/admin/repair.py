@@ -106,8 +106,9 @@ class Repairer:
     def verb(self) -> str:
         return "would fix" if self.dry_run else "fixed"
 
-    def repair_tree(self, top_fd: int, path: str, progress: Progress) -> DirReport:
-        """Fix every entry below TOP_FD (hard-linked files are decided at the end, see finish_links)."""
+    def repair_tree(self, top_fd: int, key: str, path: str, progress: Progress) -> DirReport:
+        """Fix every entry below TOP_FD, the shared dir KEY (hard-linked files are decided at the end, see
+        finish_links)."""
         report = DirReport()
         deep_before = len(self.walker.too_deep)
         reachable = tree.reachable_by_others(path)
@@ -125,8 +126,7 @@ class Repairer:
                 if len(report.left_examples) < EXAMPLES:
                     report.left_examples.append(f"{entry.path} ({verdict.refuse})")
                 continue
-            if verdict.hard_link:
-                self.book.note(entry, verdict)
+            if tree.sort_entry(entry, verdict, self.book, key):
                 continue
             if self.apply(entry, verdict):
                 if not counted:
@@ -172,7 +172,7 @@ class Repairer:
 
     def finish_links(self) -> None:
         """Decide the hard-linked files: fix those whose every link is provably inside, leave the rest alone."""
-        for (dev, ino), seen in self.book.files.items():
+        for (dev, ino), seen, verdict in self.book.judged():
             if not self.book.contained(seen):
                 self.links_left.append(
                     f"{seen.path} ({seen.nlink} hard links: not all of them inside the shared dirs, or changed "
@@ -181,7 +181,7 @@ class Repairer:
                 continue
             if self.dry_run:
                 self.links_fixed += len(seen.places)  # entries are paths: each link is one
-                self.detail("would fix", seen.path, seen.verdict)
+                self.detail("would fix", seen.path, verdict)
                 continue
             try:
                 parent = open_dir(os.path.dirname(seen.path))
@@ -195,9 +195,9 @@ class Repairer:
             try:
                 st = os.fstat(fd)
                 if (st.st_dev, st.st_ino) == (dev, ino) and self.book.still(seen, st):
-                    self.change(fd, st, seen.verdict)
+                    self.change(fd, st, verdict)
                     self.links_fixed += len(seen.places)
-                    self.detail("fixed", seen.path, seen.verdict)
+                    self.detail("fixed", seen.path, verdict)
                 else:
                     self.links_left.append(f"{seen.path} (changed during the repair)")
             except PermissionError:
@@ -304,7 +304,7 @@ class Repair(Command):
                 os.close(guard_fd)
         progress = Progress(f"{self.PROGNAME}")
         try:
-            report = repairer.repair_tree(dir_fd, path, progress)
+            report = repairer.repair_tree(dir_fd, key, path, progress)
             progress.done()
             if report.complete:
                 report.fixed += self.top_acl(repairer, dir_fd, path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -115,15 +116,19 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  #
 
 @dataclass
 class Sighting:
-    """A hard-linked file that needs a change: where it was first seen, what it needs, every place it was seen, and
-    its ctime and link count then."""
+    """A hard-linked file that needs a change: where it was seen, what it needs, every place it was seen, in which
+    shared dirs (config key -> links), whether a place others can reach holds it, and its ctime and link count when
+    first seen."""
 
     path: str
     name: str
+    key: str  # the shared dir PATH lies in
     verdict: Verdict
     ctime_ns: int
     nlink: int
+    reachable: bool
     places: set[tuple[int, int, str]] = field(default_factory=set)
+    where: Counter[str] = field(default_factory=Counter)
     steady: bool = True
 
 
@@ -132,21 +137,32 @@ class LinkBook:
 
     A member can hard-link a file that is not theirs into the tree (where fs.protected_hardlinks is off): changing
     it in place would hand it to the group. So a hard-linked file is changed only when every one of its links was
-    seen in the tree, each at a place of its own, and nothing moved or made a link since just before the walk.
+    seen in the tree, each at a place of its own, and nothing moved or made a link since just before the walk. One
+    book serves the walk of every shared dir (uv hard-links the cache's files into tool envs: a file's links are
+    often in two dirs), so that doctor and repair reach the same verdict, once all dirs were walked.
     """
 
     def __init__(self) -> None:
         self.started_ns = time.time_ns()
         self.files: dict[tuple[int, int], Sighting] = {}
 
-    def note(self, entry: Entry, verdict: Verdict) -> None:
-        """Record a sighting of the hard-linked file ENTRY, and what it needs (VERDICT)."""
+    def note(self, entry: Entry, verdict: Verdict, key: str) -> None:
+        """Record a sighting of the hard-linked file ENTRY in the shared dir KEY, and what it needs (VERDICT)."""
         st = entry.st
         parent = os.fstat(entry.parent_fd)
-        seen = self.files.setdefault(
-            (st.st_dev, st.st_ino), Sighting(entry.path, entry.name, verdict, st.st_ctime_ns, st.st_nlink)
-        )
-        seen.places.add((parent.st_dev, parent.st_ino, entry.name))
+        seen = self.files.get((st.st_dev, st.st_ino))
+        if seen is None:
+            seen = Sighting(entry.path, entry.name, key, verdict, st.st_ctime_ns, st.st_nlink, entry.reachable)
+            self.files[st.st_dev, st.st_ino] = seen
+        elif entry.reachable and not seen.reachable:
+            # judged where others can reach it, if anywhere: a fix made for a closed place would leave them what the
+            # reachable link needs taken (world-write, a lock's access); and acted on through a place of its own
+            seen.path, seen.name, seen.key = entry.path, entry.name, key
+            seen.verdict, seen.reachable = verdict, entry.reachable
+        place = (parent.st_dev, parent.st_ino, entry.name)
+        if place not in seen.places:
+            seen.places.add(place)
+            seen.where[key] += 1
         if (st.st_ctime_ns, st.st_nlink) != (seen.ctime_ns, seen.nlink):
             seen.steady = False
 
@@ -154,9 +170,23 @@ class LinkBook:
         """Whether every link of SEEN lies inside the walked dirs (see the class doc)."""
         return seen.steady and len(seen.places) == seen.nlink and seen.ctime_ns < self.started_ns - SETTLED_NS
 
+    def judged(self) -> Iterator[tuple[tuple[int, int], Sighting, Verdict]]:
+        """The files that need a change: (dev, ino), sighting and what it needs."""
+        for file, seen in self.files.items():
+            yield file, seen, seen.verdict
+
     def still(self, seen: Sighting, st: os.stat_result) -> bool:
         """Whether the file just opened (ST) is unchanged since it was seen."""
         return (st.st_ctime_ns, st.st_nlink) == (seen.ctime_ns, seen.nlink)
+
+
+def sort_entry(entry: Entry, verdict: Verdict, book: LinkBook, key: str) -> bool:
+    """Hand a hard-linked file that needs a change to BOOK (which decides it once every dir was walked); True when
+    it was taken."""
+    if verdict.hard_link:
+        book.note(entry, verdict, key)
+        return True
+    return False
 
 
 class Walker:
