@@ -4,10 +4,89 @@ before the change it came with)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import stat
+import tempfile
+from pathlib import Path
 
-from tests.support.harness import Sandbox
+from tests.support.harness import Sandbox, shared_tmp
+from tests.support.wheels import wheels_dir
 from tests.test_admin import legacy_tree
+from tests.test_admin_day import acl_snapshot
+
+# uv's temporary entries: the tempfile crate's names, `.tmp` and six letters or digits
+TEMPORARY = re.compile(r"\.tmp[A-Za-z0-9]{6}")
+
+
+def in_flight(tree: Path) -> dict[str, tuple[object, ...]]:
+    """Mode, owner, group and default ACL of everything in and below uv's temporary entries in TREE."""
+    found: dict[str, tuple[object, ...]] = {}
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for name in (*dirnames, *filenames):
+            if TEMPORARY.fullmatch(name):
+                path = Path(dirpath, name)
+                found.update(acl_snapshot(path) if path.is_dir() and not path.is_symlink() else {})
+                st = path.lstat()
+                found[str(path)] = (st.st_mode, st.st_uid, st.st_gid)
+    return found
+
+
+def test_doctor_is_healthy_during_a_long_uv_run_with_and_repair_leaves_it_alone(box: Sandbox) -> None:
+    """A member's `uv run --with …` in a project (a `uv run --with jupyter jupyter lab` runs for days): uv 0.13 keeps
+    an ephemeral environment in `cache/builds-v0/.tmpXXXXXX` for as long as it runs, with the project venv's scripts
+    copied at their own mode (0755 under umask 022). Neither doctor's finding nor repair's to change."""
+    box.ok("root", "uvshare", "share", "setup")
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"), ("hello-b", "1.0"))
+    alice = box.users["alice"]
+    # a short path: uv writes a venv's scripts with a plain `#!` line (the one it copies) only under 127 characters
+    project = Path(tempfile.mkdtemp(dir=shared_tmp()))
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "project"\nversion = "0"\nrequires-python = ">=3.8"\ndependencies = ["hello-b"]\n'
+    )
+    os.chown(project, alice.uid, alice.gid)
+    os.chown(project / "pyproject.toml", alice.uid, alice.gid)
+    script = "import sys, time; print('up', sys.prefix, flush=True); time.sleep(120)"
+    running = box.popen(
+        "alice",
+        "sh",
+        "-c",
+        'umask 022 && cd "$0" && exec "$@"',
+        project,
+        "uvshare",
+        "run",
+        "--python",
+        "/usr/bin/python3",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "--with",
+        "hello-a",
+        "python",
+        "-c",
+        script,
+    )
+    try:
+        assert running.stdout is not None
+        assert running.stdout.readline().startswith("up "), "the run never started"
+        flight = in_flight(box.shared)
+        if box.uv.parent.parent.name != "uv-0.6.14":  # 0.6 keeps nothing in flight: its environment is cached
+            unshared = [p for p, (mode, *_) in flight.items() if stat.S_ISREG(mode) and not mode & 0o020]
+            assert unshared, f"uv kept nothing unshared in flight: this test tests nothing ({flight})"
+        for user in ("root", "alice"):
+            doctor = box.run(user, "uvshare", "share", "doctor")
+            assert doctor.returncode == 0 and "✗" not in doctor.stdout, str(doctor)
+        repaired = box.run("root", "uvshare", "share", "repair")
+        assert repaired.returncode == 0, str(repaired)
+        assert in_flight(box.shared) == flight, "repair changed what uv keeps in flight"
+        if flight:
+            assert "uv's temporary" in repaired.stdout, repaired.stdout
+        assert running.poll() is None, "the run died meanwhile"
+    finally:
+        running.kill()
+        running.wait()
+        shutil.rmtree(project)
 
 
 def test_doctor_and_repair_agree_about_hard_links_in_a_tree_taken_over_from_plain_uv(box: Sandbox) -> None:

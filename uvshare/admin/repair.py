@@ -8,6 +8,8 @@ It holds uv's own lock for each dir while it walks it: exclusively for the Pytho
 meanwhile), shared for the cache — every uv command holds the cache's lock shared, for as long as it runs (a
 `uv run jupyter lab`: days), and what repair does there (adding group permissions, taking others' access to lock
 files) is safe beside them; only `uv cache clean/prune`, which take it exclusively, wait.
+
+uv's temporary entries (`tree.is_temporary`: a running `uv run --with …`'s environment, a build) are never changed.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class DirReport:
     left_alone: int = 0
     left_examples: list[str] = field(default_factory=list)
     not_yours: int = 0
+    temporary: int = 0  # uv's temporary entries, left as they are
     complete: bool = True  # every dir below got what it needed: the top may then get its default ACL
 
 
@@ -116,6 +119,10 @@ class Repairer:
             report.seen += 1
             progress.tick(self.walker.count, path)
             verdict = tree.judge(entry, self.policy)
+            if verdict.in_flight:
+                tree.sort_entry(entry, verdict, self.book, key)
+                report.temporary += tree.is_temporary(entry.name)
+                continue
             if not verdict.problems:
                 continue
             counted = entry.path in self.already  # setup's step changed (or would change) it: counted there
@@ -342,10 +349,15 @@ class Repair(Command):
             for problem in problems:
                 by_problem[problem] += n
         kinds = ", ".join(f"{kind}: {n}" for kind, n in by_problem.most_common())
+        flight = (
+            f"; {report.temporary} of uv's temporary entries (in use by a running uv) left as they are"
+            if report.temporary
+            else ""
+        )
         if report.fixed:
-            self.say("ok", f"{key} {path}: {report.seen:,} entries, {report.fixed} {repairer.verb()} ({kinds})")
+            self.say("ok", f"{key} {path}: {report.seen:,} entries, {report.fixed} {repairer.verb()} ({kinds}){flight}")
         else:
-            self.say("ok", f"{key} {path}: all {report.seen:,} entries shared right")
+            self.say("ok", f"{key} {path}: all {report.seen:,} entries shared right{flight}")
         if report.left_alone:
             self.say(
                 "warning",

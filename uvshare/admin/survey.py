@@ -1,6 +1,8 @@
 """What doctor's walk of the shared dirs finds, dir by dir, judged by the rules repair acts on (`tree.judge`).
 
-Per dir: the entries not shared right (by what is wrong), and those repair leaves alone (and why).
+Per dir:
+- the entries not shared right (by what is wrong), and those repair leaves alone (and why);
+- uv's temporary entries (in use: not judged).
 
 Hard-linked files are decided once every dir was walked, with one `tree.LinkBook` for all of them as repair does: uv
 hard-links the cache's files into tool envs, so a file's links often lie in two dirs, one of them the closed cache.
@@ -29,6 +31,8 @@ class Tally:
     examples: list[str] = field(default_factory=list)
     left_alone: int = 0
     left_examples: list[str] = field(default_factory=list)  # each with why
+    temporary: int = 0
+    temporary_examples: list[str] = field(default_factory=list)
     too_deep: list[str] = field(default_factory=list)
     unchecked_links: int = 0  # hard-linked files whose other links may lie where the caller cannot look
 
@@ -71,13 +75,17 @@ class Survey:
         counted, deep = self.walker.count, len(self.walker.too_deep)
         for entry in self.walker.walk(fd, path, tree.reachable_by_others(path)):
             verdict = tree.judge(entry, policy)
-            if not verdict.problems:
+            if not verdict.problems and not verdict.in_flight:
                 continue  # the common case, first
             if tree.sort_entry(entry, verdict, self.book, key):
                 continue
-            if verdict.refuse:
+            if verdict.in_flight:
+                if tree.is_temporary(entry.name):
+                    tally.temporary += 1
+                    example(tally.temporary_examples, entry.path)
+            elif verdict.refuse:
                 tally.add_left_alone(f"{entry.path} ({verdict.refuse})")
-            else:
+            elif verdict.problems:
                 tally.add_wrong(entry.path, verdict.problems)
         tally.count = self.walker.count - counted
         tally.too_deep = self.walker.too_deep[deep:]
@@ -119,6 +127,16 @@ class Survey:
                     "warning",
                     f"{tally.left_alone} entries that repair leaves alone: {', '.join(tally.left_examples)}",
                     "inspect them and fix or remove them by hand",
+                )
+            )
+        if tally.temporary:
+            found.append(
+                (
+                    "info",
+                    f"{tally.temporary} of uv's temporary entries below {path}, e.g. "
+                    f"{', '.join(tally.temporary_examples)}: in use by a running uv (a `uv run --with …`, a build, "
+                    "a download), or left by one that was stopped; not judged, and repair leaves them as they are",
+                    "",
                 )
             )
         if tally.unchecked_links:

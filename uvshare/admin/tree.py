@@ -36,6 +36,7 @@ class Entry(NamedTuple):
     reachable: bool
     fd: int | None = None
     mount: bool = False  # a mount point: never entered, never changed
+    temporary: bool = False  # one of uv's temporary entries, or inside one (see is_temporary)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Verdict:
     default_acl: bool = False
     hard_link: bool = False
     take_owner: bool = False  # an outsider owns it: root takes it (they could always chmod or write it)
+    in_flight: bool = False  # one of uv's temporary entries (or inside one): neither a finding nor repair's to change
 
 
 @dataclass
@@ -63,6 +65,20 @@ class Policy:
 
 
 RIGHT = Verdict(())
+IN_FLIGHT = Verdict((), in_flight=True)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether NAME is one of uv's temporary entries: `.tmp` and six letters or digits, the tempfile crate's names.
+
+    uv makes every temporary entry so (uv 0.4 to 0.13), and removes it itself: ephemeral environments and build
+    environments in the cache's `builds-v0/` (a `uv run --with …` keeps one for as long as it runs: days, for a
+    `uv run --with jupyter jupyter lab`), downloads and unpacked wheels at the cache's top, files written atomically
+    (interpreter info, links replaced in bin dirs), Python downloads unpacked in the install dir's `.temp/`. What is
+    inside follows the maker's umask or explicit modes (uv copies a venv's scripts at their own mode, 0755), and is
+    in use: it is nothing members need from the shared tree, and changing it under a running uv would help nobody.
+    """
+    return len(name) == 10 and name.startswith(".tmp") and name[4:].isascii() and name[4:].isalnum()
 
 
 def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  # one rule per return reads best
@@ -72,6 +88,8 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  #
     if stat.S_ISLNK(mode):
         return RIGHT  # a link's own owner and mode mean nothing; it is never followed
     owned = policy.guard.owner_ok(st)  # no outsider may own anything shared: they could always chmod or write it
+    if entry.temporary and owned:
+        return IN_FLIGHT  # an outsider's, though, is judged: no uv of theirs works in the shared tree
     if (
         owned
         and stat.S_ISREG(mode)
@@ -116,14 +134,14 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  #
 
 @dataclass
 class Sighting:
-    """A hard-linked file that needs a change: where it was seen, what it needs, every place it was seen, in which
-    shared dirs (config key -> links), whether a place others can reach holds it, and its ctime and link count when
-    first seen."""
+    """A hard-linked file: where it was seen needing a change, what it needs (None: seen only in uv's temporary
+    entries, where nothing is judged), every place it was seen, in which shared dirs (config key -> links), whether a
+    place others can reach holds it, and its ctime and link count when first seen."""
 
     path: str
     name: str
     key: str  # the shared dir PATH lies in
-    verdict: Verdict
+    verdict: Verdict | None
     ctime_ns: int
     nlink: int
     reachable: bool
@@ -146,15 +164,16 @@ class LinkBook:
         self.started_ns = time.time_ns()
         self.files: dict[tuple[int, int], Sighting] = {}
 
-    def note(self, entry: Entry, verdict: Verdict, key: str) -> None:
-        """Record a sighting of the hard-linked file ENTRY in the shared dir KEY, and what it needs (VERDICT)."""
+    def note(self, entry: Entry, verdict: Verdict | None, key: str) -> None:
+        """Record a sighting of the hard-linked file ENTRY in the shared dir KEY, and what it needs (VERDICT; None for
+        a link in uv's temporary entries, which counts as a place seen and is never judged)."""
         st = entry.st
         parent = os.fstat(entry.parent_fd)
         seen = self.files.get((st.st_dev, st.st_ino))
         if seen is None:
             seen = Sighting(entry.path, entry.name, key, verdict, st.st_ctime_ns, st.st_nlink, entry.reachable)
             self.files[st.st_dev, st.st_ino] = seen
-        elif entry.reachable and not seen.reachable:
+        elif verdict is not None and (seen.verdict is None or (entry.reachable and not seen.reachable)):
             # judged where others can reach it, if anywhere: a fix made for a closed place would leave them what the
             # reachable link needs taken (world-write, a lock's access); and acted on through a place of its own
             seen.path, seen.name, seen.key = entry.path, entry.name, key
@@ -171,9 +190,11 @@ class LinkBook:
         return seen.steady and len(seen.places) == seen.nlink and seen.ctime_ns < self.started_ns - SETTLED_NS
 
     def judged(self) -> Iterator[tuple[tuple[int, int], Sighting, Verdict]]:
-        """The files that need a change: (dev, ino), sighting and what it needs."""
+        """The files that need a change (seen at least once outside uv's temporary entries): (dev, ino), sighting and
+        what it needs."""
         for file, seen in self.files.items():
-            yield file, seen, seen.verdict
+            if seen.verdict is not None:
+                yield file, seen, seen.verdict
 
     def still(self, seen: Sighting, st: os.stat_result) -> bool:
         """Whether the file just opened (ST) is unchanged since it was seen."""
@@ -181,11 +202,13 @@ class LinkBook:
 
 
 def sort_entry(entry: Entry, verdict: Verdict, book: LinkBook, key: str) -> bool:
-    """Hand a hard-linked file that needs a change to BOOK (which decides it once every dir was walked); True when
-    it was taken."""
+    """Hand a hard-linked file to BOOK (which decides it once every dir was walked); True when it was taken: one that
+    needs a change, or one of uv's temporary entries whose other links may lie where a change is needed."""
     if verdict.hard_link:
         book.note(entry, verdict, key)
         return True
+    if verdict.in_flight and entry.st.st_nlink > 1 and stat.S_ISREG(entry.st.st_mode):
+        book.note(entry, None, key)
     return False
 
 
@@ -212,11 +235,12 @@ class Walker:
         dev = st.st_dev
         top_mount = mount_id(top_fd)
         # One frame for the whole walk (a generator per level would hand each entry up through every level): a stack
-        # of (dir fd — ours to close, except the top's —, its path, its names still to look at, reachable).
-        stack = [(top_fd, top, iter(_names(top_fd)), reachable and bool(st.st_mode & 0o001))]
+        # of (dir fd — ours to close, except the top's —, its path, its names still to look at, reachable, inside one
+        # of uv's temporary entries).
+        stack = [(top_fd, top, iter(_names(top_fd)), reachable and bool(st.st_mode & 0o001), False)]
         try:
             while stack:
-                fd, path, names, reach = stack[-1]
+                fd, path, names, reach, temporary = stack[-1]
                 name = next(names, None)
                 if name is None:
                     stack.pop()
@@ -229,21 +253,22 @@ class Walker:
                     continue
                 self.count += 1
                 child = f"{path}/{name}"
+                temp = temporary or (name[:4] == ".tmp" and is_temporary(name))  # (the call only where it may be)
                 if not stat.S_ISDIR(st.st_mode):
-                    yield Entry(fd, name, child, st, reach)
+                    yield Entry(fd, name, child, st, reach, None, False, temp)
                     continue
                 if st.st_dev != dev:  # another filesystem is mounted here
-                    yield Entry(fd, name, child, st, reach, mount=True)
+                    yield Entry(fd, name, child, st, reach, mount=True, temporary=temp)
                     continue
                 sub = open_node(fd, name, st)
                 if sub is None:
                     continue  # gone or swapped meanwhile
                 if mount_id(sub) != top_mount:  # a bind mount of this same filesystem: not the shared tree either
                     os.close(sub)
-                    yield Entry(fd, name, child, st, reach, mount=True)
+                    yield Entry(fd, name, child, st, reach, mount=True, temporary=temp)
                     continue
                 try:
-                    yield Entry(fd, name, child, st, reach, sub)
+                    yield Entry(fd, name, child, st, reach, sub, temporary=temp)
                 except BaseException:
                     os.close(sub)
                     raise
@@ -253,7 +278,7 @@ class Walker:
                     self.too_deep.append(child)
                     os.close(sub)
                 else:
-                    stack.append((sub, child, iter(_names(sub)), reach and bool(st.st_mode & 0o001)))
+                    stack.append((sub, child, iter(_names(sub)), reach and bool(st.st_mode & 0o001), temp))
         finally:
             for fd, *_ in stack:
                 if fd != top_fd:
