@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from tests.support.harness import Sandbox, shared_tmp
-from tests.support.wheels import wheels_dir
+from tests.support.wheels import make_wheel, tool_install_args, wheels_dir
 from tests.test_admin import legacy_tree
 from tests.test_admin_day import acl_snapshot
 
@@ -87,6 +87,29 @@ def test_doctor_is_healthy_during_a_long_uv_run_with_and_repair_leaves_it_alone(
         running.kill()
         running.wait()
         shutil.rmtree(project)
+
+
+def test_a_wheels_own_lock_file_is_an_ordinary_file(box: Sandbox) -> None:
+    """setuptools ships `setuptools/_vendor/.lock` (an empty file): it is the wheel's, not one of uv's locks, and
+    uv may hard-link it between the cache and a tool env. After members install tools that carry one, copied and
+    hard-linked, doctor stays healthy and repair has nothing to do."""
+    box.ok("root", "uvshare", "share", "setup")
+    wheels = box.root / "wheels"
+    for name in ("vend-a", "vend-b"):
+        make_wheel(wheels, name, "1.0", extra={f"{name.replace('-', '_')}/_vendor/.lock": b""})
+    wheels.chmod(0o755)
+    box.ok("alice", *tool_install_args(wheels, "vend-a"))  # link-mode copy, uvshare's default
+    box.ok("bob", *tool_install_args(wheels, "vend-b"), env={"UV_LINK_MODE": "hardlink"})
+    copied = next((box.shared / "tools" / "vend-a").rglob("_vendor/.lock"))
+    linked = next((box.shared / "tools" / "vend-b").rglob("_vendor/.lock"))
+    assert copied.stat().st_nlink == 1 and linked.stat().st_nlink == 2, "uv did not hard-link the wheel's file"
+    assert box.ok("carol", box.shared / "tool-bin" / "vend-b").stdout == "vend-b 1.0\n"
+    for user in ("root", "alice"):
+        doctor = box.run(user, "uvshare", "share", "doctor")
+        assert doctor.returncode == 0 and "✗" not in doctor.stdout, str(doctor)
+        assert ".lock" not in "".join(line for line in doctor.stdout.splitlines() if line.startswith("!")), str(doctor)
+    dry = box.ok("root", "uvshare", "share", "repair", "--dry-run")
+    assert dry.stdout.splitlines()[-1].startswith("dry run: would fix 0 entries"), dry.stdout
 
 
 def test_doctor_and_repair_agree_about_hard_links_in_a_tree_taken_over_from_plain_uv(box: Sandbox) -> None:

@@ -223,7 +223,7 @@ def check_entry(path: str, gid: int, want_dir: bool, subject: str) -> Check:
     if not right_kind:
         what = "a directory" if want_dir else "a regular file with one link"
         return Check("problem", subject, f"{path} is not {what}", f"rm -r {path} && {as_root('setup')}")
-    lock = not want_dir and prepare.is_lock(os.path.basename(path), st)
+    lock = not want_dir and prepare.is_lock(os.path.basename(path))
     problems = prepare.dir_problems(st, gid) if want_dir else prepare.file_problems(st, gid, lock=lock)
     problems += access_acl_problems(path, gid, 0o7 if want_dir else 0o6)
     if problems:

@@ -115,7 +115,7 @@ class Repairer:
         report = DirReport()
         deep_before = len(self.walker.too_deep)
         reachable = tree.reachable_by_others(path)
-        for entry in self.walker.walk(top_fd, path, reachable):
+        for entry in self.walker.walk(top_fd, path, reachable, key):
             report.seen += 1
             progress.tick(self.walker.count, path)
             verdict = tree.judge(entry, self.policy)

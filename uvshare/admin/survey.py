@@ -73,7 +73,7 @@ class Survey:
         """Walk the open shared dir FD (config KEY, at PATH) and judge every entry below it."""
         tally = self.tallies[key] = Tally(path)
         counted, deep = self.walker.count, len(self.walker.too_deep)
-        for entry in self.walker.walk(fd, path, tree.reachable_by_others(path)):
+        for entry in self.walker.walk(fd, path, tree.reachable_by_others(path), key):
             verdict = tree.judge(entry, policy)
             if not verdict.problems and not verdict.in_flight:
                 continue  # the common case, first

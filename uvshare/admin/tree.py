@@ -23,6 +23,24 @@ MAX_DEPTH = 256  # deeper than anything uv makes; a deeper subtree is reported a
 # began: then every link was seen where it stays, none twice (a rename during the walk would show). The kernel
 # stamps ctime from a clock that may lag by one tick (4 ms at HZ=250): the margin covers that.
 SETTLED_NS = 50_000_000
+# Where uv keeps its own lock files (read from uv's source, seen with uv 0.6.14 and 0.13.9): the `.lock` of the Python,
+# tool and cache dirs; a venv's `.lock` in its root (a tool env's, a cached environment's in `archive-vN/ID/`, taken
+# by `uv pip install` into it); and the cache's per-entry locks in its buckets (`wheels-v8/index/HASH/PKG/VER.lock`,
+# `environments-v2/HASH/HASH.lock`, a shard's `.lock` in `sdists-v11/…`). A file so named anywhere else is a file like
+# any other: a wheel's own (setuptools ships `setuptools/_vendor/.lock`), unpacked into `archive-vN/` and installed
+# into a tool env — closing it to others would only break the tool for them.
+LOCK_BUCKETS = (
+    "binaries-v",
+    "environments-v",
+    "flat-index-v",
+    "git-v",
+    "interpreter-v",
+    "python-v",
+    "sdists-v",
+    "simple-v",
+    "wheels-v",
+)
+ROOT_LOCKS = frozenset({"python-install-dir", "tool-dir", "cache-dir"})  # dirs whose own `.lock` uv takes
 
 
 class Entry(NamedTuple):
@@ -37,6 +55,7 @@ class Entry(NamedTuple):
     fd: int | None = None
     mount: bool = False  # a mount point: never entered, never changed
     temporary: bool = False  # one of uv's temporary entries, or inside one (see is_temporary)
+    uv_lock: bool = False  # one of uv's own lock files, by where it lies (see LOCK_BUCKETS)
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,20 @@ def is_temporary(name: str) -> bool:
     return len(name) == 10 and name.startswith(".tmp") and name[4:].isascii() and name[4:].isalnum()
 
 
+def uv_lock(key: str, parts: list[str]) -> bool:
+    """Whether the file at PARTS (its path below the shared dir KEY, split) is one of uv's own locks (LOCK_BUCKETS)."""
+    name = parts[-1]
+    if len(parts) == 1:
+        return name == ".lock" and key in ROOT_LOCKS
+    if key == "tool-dir":
+        return name == ".lock" and len(parts) == 2  # a tool env's own
+    if key != "cache-dir":
+        return False
+    if parts[0].startswith("archive-v"):
+        return name == ".lock" and len(parts) == 3  # a cached environment's own; the rest is wheels' content
+    return name.endswith(".lock") and parts[0].startswith(LOCK_BUCKETS)
+
+
 def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  # one rule per return reads best
     """Judge an entry by what sharing needs; every uvshare command uses these rules."""
     st = entry.st
@@ -95,7 +128,7 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  #
         and stat.S_ISREG(mode)
         and st.st_gid == policy.gid
         and mode & 0o062 == 0o060
-        and not (mode & 0o004 and entry.reachable and entry.name.endswith(".lock"))
+        and not (mode & 0o004 and entry.reachable and entry.uv_lock)
     ):
         return RIGHT  # the common case, first: a group-owned, group-writable file others cannot write (or hold)
     if entry.mount:
@@ -117,7 +150,7 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  #
         return Verdict(tuple(problems), fixed & ~stat.S_ISVTX, default_acl=needs_acl, take_owner=not owned)
     if not stat.S_ISREG(mode):
         return Verdict(("a special file",), 0, "a special file (device, FIFO or socket)")
-    lock = prepare.is_lock(entry.name, st)
+    lock = entry.uv_lock
     problems = outsider + prepare.file_problems(st, policy.gid, lock=lock, reachable=entry.reachable)
     if not problems:
         return RIGHT
@@ -221,9 +254,10 @@ class Walker:
         self.count = 0  # entries seen, for progress
 
     def walk(  # noqa: PLR0912, PLR0915  # one loop, one frame: the safety checks stay side by side
-        self, top_fd: int, top: str, reachable: bool
+        self, top_fd: int, top: str, reachable: bool, key: str = ""
     ) -> Iterator[Entry]:
-        """Every entry below the open dir TOP_FD, depth first; a dir is yielded (with an fd) before its contents.
+        """Every entry below the open dir TOP_FD (the shared dir KEY), depth first; a dir is yielded (with an fd)
+        before its contents.
 
         Directories are entered through O_NOFOLLOW fds checked to be the entry just listed, one fd per level; mount
         points are not entered, nor a configured dir already walked on its own.
@@ -255,7 +289,8 @@ class Walker:
                 child = f"{path}/{name}"
                 temp = temporary or (name[:4] == ".tmp" and is_temporary(name))  # (the call only where it may be)
                 if not stat.S_ISDIR(st.st_mode):
-                    yield Entry(fd, name, child, st, reach, None, False, temp)
+                    lock = name[-5:] == ".lock" and uv_lock(key, child[len(top) + 1 :].split("/"))
+                    yield Entry(fd, name, child, st, reach, None, False, temp, lock)
                     continue
                 if st.st_dev != dev:  # another filesystem is mounted here
                     yield Entry(fd, name, child, st, reach, mount=True, temporary=temp)
