@@ -131,3 +131,19 @@ def test_doctor_and_repair_agree_about_hard_links_in_a_tree_taken_over_from_plai
     healthy = box.run("root", "uvshare", "share", "doctor")
     assert healthy.returncode == 0, str(healthy)
     assert all(p.stat().st_mode & 0o060 == 0o060 for p in tools if not p.is_symlink())
+
+
+def test_an_outsiders_doctor_checks_what_it_can_and_leaves_the_rest_to_a_member(box1: Sandbox) -> None:
+    """The cache is closed to outsiders on purpose (2770): an outsider's doctor says so, and that a member or root
+    must check what is inside — never that it is broken, never "remove it"."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+    box.ok("alice", *tool_install_args(wheels, "hello-a"), env={"UV_LINK_MODE": "hardlink"})
+    assert box.run("root", "uvshare", "share", "doctor").returncode == 0
+    doctor = box.run("dave", "uvshare", "share", "doctor")
+    assert doctor.returncode == 0, str(doctor)
+    assert "✗" not in doctor.stdout and "remove" not in doctor.stdout and "by hand" not in doctor.stdout, doctor.stdout
+    cache = next(line for line in doctor.stdout.splitlines() if f"{box.shared / 'cache'} is closed" in line)
+    assert cache.startswith("·") and "a member or root" in cache, cache
+    assert "a member or root must check the rest" in doctor.stdout.splitlines()[-1], doctor.stdout

@@ -250,6 +250,41 @@ class Pending:
     key: str
 
 
+def in_session(gid: int) -> bool:
+    """Whether the caller is root or has group GID in this login session (and may read what members may)."""
+    return os.geteuid() == 0 or gid == os.getegid() or gid in os.getgroups()
+
+
+def closed_to_caller(key: str, path: str, guard: Guard) -> list[Check]:
+    """The shared dir PATH, which the caller (not a member in this session) may not open: what they can see of it from
+    outside (owner, group, mode), and that a member or root must check the rest — it is no problem of the tree's:
+    the cache is closed to outsiders on purpose."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        return [Check("info", key, f"{path} is closed to you ({e.strerror}): a member or root must check it", "")]
+    problems = prepare.dir_problems(st, guard.gid, closed=key in prepare.CLOSED)
+    if not guard.owner_ok(st):
+        problems.insert(0, f"owned by {owner_name(st.st_uid)}, who is not a member of group '{guard.group_label}'")
+    checks = [
+        Check(
+            "problem" if problems else "ok",
+            key,
+            f"{path} ({describe(st)})" + (f" is {', '.join(problems)}" if problems else ""),
+            as_root("setup") if problems else "",
+        )
+    ]
+    why = " on purpose (outsiders could hold uv's lock files inside and block members)" if key in prepare.CLOSED else ""
+    checks.append(
+        Check(
+            "info",
+            key,
+            f"{path} is closed to you{why}: a member or root must check what is inside ('{as_root('doctor')}')",
+        )
+    )
+    return checks
+
+
 def check_acl(key: str, path: str, fd: int, config: Config) -> Check:
     """Whether the dir's default ACL covers what is made inside without uvshare, and what that means for the umask."""
     state = prepare.covered(fd, key, config.gid if config.gid is not None else -1)
@@ -337,7 +372,7 @@ def check_filesystem(path: str, all_mounts: list[mounts.Mount], subject: str) ->
     return checks
 
 
-def check_dir(
+def check_dir(  # noqa: PLR0911  # each way a dir can fail to be looked at ends here, said where it ends
     key: str, path: str, config: Config, guard: Guard, *, all_mounts: list[mounts.Mount], survey: Survey
 ) -> list[Check | Pending]:
     """Every check of one configured dir (the walk's lines once SURVEY has seen every dir)."""
@@ -351,6 +386,11 @@ def check_dir(
     except UvshareError as e:
         survey.skipped()
         return [*checks, Check("problem", key, str(e), as_root("setup"))]
+    except PermissionError as e:
+        survey.skipped(closed=True)
+        if not in_session(gid):  # an outsider: the cache is closed to them on purpose
+            return [*checks, *closed_to_caller(key, path, guard), *check_filesystem(path, all_mounts, key)]
+        return [*checks, Check("problem", key, f"cannot open {path}: {e.strerror}", as_root("setup"))]
     except OSError as e:
         survey.skipped()
         what = "something on the way is not a directory" if e.errno == errno.ENOTDIR else e.strerror
@@ -479,12 +519,19 @@ def check_roots_uv(config: Config) -> list[Check]:
 
 def run_checks() -> tuple[list[Check], bool]:
     """The whole report, in order, and whether the config could be used at all."""
+    checks, usable, _ = run_report()
+    return checks, usable
+
+
+def run_report() -> tuple[list[Check], bool, bool]:
+    """The whole report, in order; whether the config could be used at all; and whether the caller could look at
+    only part of the tree (an outsider: the cache is closed to them), which a member or root must check."""
     config, checks = check_config()
     if config is None:
-        return checks, False
+        return checks, False, False
     checks.extend(check_uv(config))
     if config.gid is None:
-        return checks, True
+        return checks, True, False
     gid = config.gid
     label = group_label(config)
     try:
@@ -496,6 +543,16 @@ def run_checks() -> tuple[list[Check], bool]:
             Check("info", "group", f"gid {gid} is not in the group database (fine for images that run arbitrary uids)")
         )
     checks.append(check_membership(config, gid))
+    if not in_session(gid):
+        checks.append(
+            Check(
+                "info",
+                "you",
+                "outside the group you can check what everybody may read: the shared dirs, their owners and modes, "
+                "and what is inside those open to all; a member or root must check the rest (the cache is closed to "
+                f"outsiders on purpose): '{as_root('doctor')}'",
+            )
+        )
     all_mounts = mounts.read_mounts()
     guard = Guard(gid, label)
     dirs = shared_dirs(config)
@@ -516,7 +573,8 @@ def run_checks() -> tuple[list[Check], bool]:
     if os.geteuid() == 0:
         checks.append(check_self())
     checks.extend(check_roots_uv(config))
-    return checks, True
+    partial = not in_session(gid) or survey.kept_out
+    return checks, True, partial
 
 
 class Doctor(Command):
@@ -525,17 +583,21 @@ class Doctor(Command):
     as_json = cli.Flag("--json", help="print the same report as JSON")
 
     def main(self) -> int:
-        checks, usable = run_checks()
+        checks, usable, partial = run_report()
         healthy = usable and not any(c.status == "problem" for c in checks)
         if self.as_json:
-            print(json.dumps({"healthy": healthy, "checks": [c.as_dict() for c in checks]}, indent=2))
+            report = {"healthy": healthy, "partial": partial, "checks": [c.as_dict() for c in checks]}
+            print(json.dumps(report, indent=2))
         else:
             for check in checks:
                 if not self.quiet or check.status in ("problem", "warning"):
                     print(check.line())
             problems = sum(c.status == "problem" for c in checks)
+            verdict = "healthy" if healthy else f"{problems} problem{'s' if problems != 1 else ''} found"
+            if partial:
+                verdict += f" in what you can check: a member or root must check the rest ('{as_root('doctor')}')"
             if not healthy or not self.quiet:
-                print("healthy" if healthy else f"{problems} problem{'s' if problems != 1 else ''} found")
+                print(verdict)
         if not usable:
             return EXIT_ERROR
         return 0 if healthy else EXIT_PROBLEMS

@@ -2,7 +2,8 @@
 
 Per dir:
 - the entries not shared right (by what is wrong), and those repair leaves alone (and why);
-- uv's temporary entries (in use: not judged).
+- uv's temporary entries (in use: not judged);
+- what the caller could not look into.
 
 Hard-linked files are decided once every dir was walked, with one `tree.LinkBook` for all of them as repair does: uv
 hard-links the cache's files into tool envs, so a file's links often lie in two dirs, one of them the closed cache.
@@ -33,6 +34,7 @@ class Tally:
     left_examples: list[str] = field(default_factory=list)  # each with why
     temporary: int = 0
     temporary_examples: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
     too_deep: list[str] = field(default_factory=list)
     unchecked_links: int = 0  # hard-linked files whose other links may lie where the caller cannot look
 
@@ -64,15 +66,18 @@ class Survey:
         self.book = tree.LinkBook()
         self.tallies: dict[str, Tally] = {}
         self.complete = True  # every shared dir there is, and everything below them, was looked at
+        self.kept_out = False  # some of it is closed to the caller (an outsider): a member or root must check it
 
-    def skipped(self) -> None:
-        """A shared dir that is there but could not be walked: a hard link's other links may lie there."""
+    def skipped(self, *, closed: bool = False) -> None:
+        """A shared dir that is there but could not be walked (CLOSED: to the caller): a hard link's other links may
+        lie there."""
         self.complete = False
+        self.kept_out = self.kept_out or closed
 
     def walk(self, key: str, path: str, fd: int, policy: tree.Policy) -> None:
         """Walk the open shared dir FD (config KEY, at PATH) and judge every entry below it."""
         tally = self.tallies[key] = Tally(path)
-        counted, deep = self.walker.count, len(self.walker.too_deep)
+        counted, deep, unreadable = self.walker.count, len(self.walker.too_deep), len(self.walker.unreadable)
         for entry in self.walker.walk(fd, path, tree.reachable_by_others(path), key):
             verdict = tree.judge(entry, policy)
             if not verdict.problems and not verdict.in_flight:
@@ -89,6 +94,9 @@ class Survey:
                 tally.add_wrong(entry.path, verdict.problems)
         tally.count = self.walker.count - counted
         tally.too_deep = self.walker.too_deep[deep:]
+        tally.unreadable = self.walker.unreadable[unreadable:]
+        if tally.unreadable:
+            self.skipped(closed=True)
 
     def settle(self) -> None:
         """Decide every hard-linked file that needs a change, as repair will: each of its links counts in its own dir
@@ -136,6 +144,16 @@ class Survey:
                     f"{tally.temporary} of uv's temporary entries below {path}, e.g. "
                     f"{', '.join(tally.temporary_examples)}: in use by a running uv (a `uv run --with …`, a build, "
                     "a download), or left by one that was stopped; not judged, and repair leaves them as they are",
+                    "",
+                )
+            )
+        if tally.unreadable:
+            found.append(
+                (
+                    "info",
+                    f"{len(tally.unreadable)} dirs below {path} you may not read, e.g. "
+                    f"{', '.join(tally.unreadable[:EXAMPLES])}: what is inside was not checked; a member who may "
+                    "read them, or root, must check it",
                     "",
                 )
             )

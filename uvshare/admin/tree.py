@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from uvshare import acl, prepare
-from uvshare.safefs import Guard, open_node, owner_name
+from uvshare.safefs import O_NODE, Guard, owner_name
 
 MAX_DEPTH = 256  # deeper than anything uv makes; a deeper subtree is reported and left alone (fds stay bounded)
 # A hard-linked file counts as inside the tree only if nothing changed its links (ctime) since before the walk
@@ -250,6 +250,7 @@ class Walker:
 
     def __init__(self) -> None:
         self.too_deep: list[str] = []
+        self.unreadable: list[str] = []  # dirs the caller may not list: what is inside was not seen
         self.walked: set[tuple[int, int]] = set()
         self.count = 0  # entries seen, for progress
 
@@ -271,7 +272,7 @@ class Walker:
         # One frame for the whole walk (a generator per level would hand each entry up through every level): a stack
         # of (dir fd — ours to close, except the top's —, its path, its names still to look at, reachable, inside one
         # of uv's temporary entries).
-        stack = [(top_fd, top, iter(_names(top_fd)), reachable and bool(st.st_mode & 0o001), False)]
+        stack = [(top_fd, top, iter(self.names(top_fd, top)), reachable and bool(st.st_mode & 0o001), False)]
         try:
             while stack:
                 fd, path, names, reach, temporary = stack[-1]
@@ -295,9 +296,17 @@ class Walker:
                 if st.st_dev != dev:  # another filesystem is mounted here
                     yield Entry(fd, name, child, st, reach, mount=True, temporary=temp)
                     continue
-                sub = open_node(fd, name, st)
-                if sub is None:
-                    continue  # gone or swapped meanwhile
+                try:
+                    sub = os.open(name, O_NODE, dir_fd=fd)
+                except PermissionError:  # the caller may not read it: judged by its mode, what is inside unseen
+                    self.unreadable.append(child)
+                    yield Entry(fd, name, child, st, reach, temporary=temp)
+                    continue
+                except OSError:
+                    continue  # gone meanwhile
+                if not same_file(sub, st):
+                    os.close(sub)
+                    continue  # swapped meanwhile
                 if mount_id(sub) != top_mount:  # a bind mount of this same filesystem: not the shared tree either
                     os.close(sub)
                     yield Entry(fd, name, child, st, reach, mount=True, temporary=temp)
@@ -313,11 +322,29 @@ class Walker:
                     self.too_deep.append(child)
                     os.close(sub)
                 else:
-                    stack.append((sub, child, iter(_names(sub)), reach and bool(st.st_mode & 0o001), temp))
+                    stack.append((sub, child, iter(self.names(sub, child)), reach and bool(st.st_mode & 0o001), temp))
         finally:
             for fd, *_ in stack:
                 if fd != top_fd:
                     os.close(fd)
+
+    def names(self, fd: int, path: str) -> list[str]:
+        """The entries of the open dir FD (at PATH), sorted (the walk's order, and its memory: one list per level);
+        none when the caller may not list it (noted in `unreadable`)."""
+        try:
+            with os.scandir(fd) as it:
+                return sorted(e.name for e in it)
+        except PermissionError:
+            self.unreadable.append(path)
+        except OSError:
+            pass
+        return []
+
+
+def same_file(fd: int, st: os.stat_result) -> bool:
+    """Whether the open FD is the file ST describes."""
+    now = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
 
 
 def mount_id(fd: int) -> int:
@@ -331,15 +358,6 @@ def mount_id(fd: int) -> int:
     except (OSError, ValueError):
         pass
     return -1
-
-
-def _names(fd: int) -> list[str]:
-    """The entries of the open dir FD, sorted (the walk's order, and its memory: one list per level)."""
-    try:
-        with os.scandir(fd) as it:
-            return sorted(e.name for e in it)
-    except OSError:
-        return []
 
 
 def reachable_by_others(path: str) -> bool:
