@@ -7,7 +7,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -147,3 +149,42 @@ def test_an_outsiders_doctor_checks_what_it_can_and_leaves_the_rest_to_a_member(
     cache = next(line for line in doctor.stdout.splitlines() if f"{box.shared / 'cache'} is closed" in line)
     assert cache.startswith("·") and "a member or root" in cache, cache
     assert "a member or root must check the rest" in doctor.stdout.splitlines()[-1], doctor.stdout
+
+
+def hold_with_flock(lock: Path) -> subprocess.Popen[str]:
+    """flock(1) holding LOCK exclusively in the background, as a long uv install would; started once it holds it."""
+    holder = subprocess.Popen(  # -o: flock holds it itself, so that killing its session frees it
+        ["flock", "-o", "-x", str(lock), "sh", "-c", "echo locked; exec sleep 120"],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_repair_goes_on_past_a_dir_whose_lock_it_cannot_get(box1: Sandbox) -> None:
+    """A long install holds tools/.lock: repair leaves the tool dirs (their own lock and the tool bin dir's) and
+    repairs the rest, then names what it left and exits 1."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    strays = [box.shared / name / "stray" for name in ("python", "tools", "tool-bin", "cache")]
+    for stray in strays:
+        stray.write_text("")
+        stray.chmod(0o644)
+    holder = hold_with_flock(box.shared / "tools" / ".lock")
+    try:
+        busy = box.run("root", "uvshare", "share", "repair", "--timeout", "0.5")
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert busy.returncode == 1, str(busy)
+    assert [stray.stat().st_mode & 0o060 == 0o060 for stray in strays] == [True, False, False, True], str(busy)
+    left = [line for line in busy.stdout.splitlines() if line.startswith("✗")]
+    assert any(line.startswith("✗ tool-dir") and f"held by pid {holder.pid} (flock" in line for line in left), str(busy)
+    assert any(line.startswith("✗ tool-bin-dir") for line in left), str(busy)
+    last = busy.stdout.splitlines()[-1]
+    assert "tool-dir, tool-bin-dir" in last, str(busy)
+    assert busy.stderr == "", str(busy)
+    box.ok("root", "uvshare", "share", "repair", "--timeout", "5")
+    assert all(stray.stat().st_mode & 0o060 == 0o060 for stray in strays)

@@ -9,6 +9,9 @@ meanwhile), shared for the cache — every uv command holds the cache's lock sha
 `uv run jupyter lab`: days), and what repair does there (adding group permissions, taking others' access to lock
 files) is safe beside them; only `uv cache clean/prune`, which take it exclusively, wait.
 
+A dir whose lock stays held past --timeout is left as it is, the others are repaired, and the end of the report names
+what was left (exit status 1).
+
 uv's temporary entries (`tree.is_temporary`: a running `uv run --with …`'s environment, a build) are never changed.
 """
 
@@ -26,7 +29,7 @@ from plumbum import cli
 from uvshare import acl, prepare
 from uvshare.admin import tree
 from uvshare.admin.common import GUARDED_BY, Command, group_label, load_group_config, shared_dirs
-from uvshare.admin.locks import take_lock
+from uvshare.admin.locks import LockBusy, take_lock
 from uvshare.errors import EXIT_PROBLEMS, UvshareError, escape
 from uvshare.prepare import Preparer
 from uvshare.safefs import O_NODE, Guard, open_dir, open_node, share_default_acl, share_entry
@@ -89,6 +92,10 @@ class DirReport:
     not_yours: int = 0
     temporary: int = 0  # uv's temporary entries, left as they are
     complete: bool = True  # every dir below got what it needed: the top may then get its default ACL
+
+
+class Left(Exception):
+    """A dir repair could not start on (uv's lock held, its guard dir not there); the reason, for the report."""
 
 
 class Repairer:
@@ -177,13 +184,14 @@ class Repairer:
         owner = 0 if verdict.take_owner else None
         share_entry(fd, st, gid, verdict.mode, access=access, default_other=default_other, owner=owner)
 
-    def finish_links(self) -> None:
-        """Decide the hard-linked files: fix those whose every link is provably inside, leave the rest alone."""
+    def finish_links(self, *, all_walked: bool) -> None:
+        """Decide the hard-linked files: fix those whose every link is provably inside, leave the rest alone
+        (ALL_WALKED: no shared dir was left unwalked, where the other links could be)."""
         for (dev, ino), seen, verdict in self.book.judged():
             if not self.book.contained(seen):
+                where = "inside the shared dirs" if all_walked else "in the dirs walked (some were left unrepaired)"
                 self.links_left.append(
-                    f"{seen.path} ({seen.nlink} hard links: not all of them inside the shared dirs, or changed "
-                    "during the walk)"
+                    f"{seen.path} ({seen.nlink} hard links: not all of them {where}, or changed during the walk)"
                 )
                 continue
             if self.dry_run:
@@ -232,9 +240,11 @@ class Repair(Command):
         argname="SECONDS",
         help="how long to wait for uv's lock on a dir (default 60)",
     )
+    busy: set[str]  # guard dirs whose lock timed out (set in main)
 
-    def main(self) -> int:  # noqa: PLR0912  # the report, in order
+    def main(self) -> int:
         timeout = parse_timeout(self.timeout_text)
+        self.busy = set()
         config, gid = load_group_config()
         dirs = shared_dirs(config)
         label = group_label(config)
@@ -248,6 +258,8 @@ class Repair(Command):
         repairer = Repairer(self, policy, label, preparer.changed)
         total = len(preparer.changed)
         incomplete = 0
+        left: list[str] = []  # dirs whose uv lock could not be had: not walked at all
+        unopened = 0
         for key, path in dirs.items():
             try:
                 dir_fd = open_dir(path)
@@ -258,17 +270,27 @@ class Repair(Command):
             except (OSError, UvshareError) as e:
                 self.say("problem", f"{key} {path}: {getattr(e, 'strerror', None) or e}")
                 incomplete += 1
+                unopened += 1
                 continue
             try:
-                report = self.repair_dir(
-                    repairer, key, dir_fd, path, guard=dirs.get(GUARDED_BY[key]), timeout=timeout, done=total
-                )
+                report = self.repair_dir(repairer, key, dir_fd, path, guard=dirs.get(GUARDED_BY[key]), timeout=timeout)
+            except Left as e:
+                self.say("problem", f"{key} {path}: left unrepaired: {e}")
+                left.append(key)
+                continue
             finally:
                 os.close(dir_fd)
             total += report.fixed
             incomplete += not report.complete
-        repairer.finish_links()
+        repairer.finish_links(all_walked=not left and not unopened)
         total += repairer.links_fixed
+        self.summary(repairer, warnings=warnings, total=total, dirs=len(dirs), left=left, label=label)
+        return EXIT_PROBLEMS if warnings or incomplete or left or repairer.walker.too_deep else 0
+
+    def summary(
+        self, repairer: Repairer, *, warnings: list[str], total: int, dirs: int, left: list[str], label: str
+    ) -> None:
+        """The end of the report: hard links, what was left alone or unrepaired, and the count."""
         if repairer.links_fixed:
             self.say("ok", f"hard links: {repairer.links_fixed} {repairer.verb()} (every link of each file inside)")
         for line in repairer.links_left[:EXAMPLES]:
@@ -280,33 +302,40 @@ class Repair(Command):
         for warning in warnings:
             self.say("problem", warning)
         if self.dry_run:
-            self.note(f"dry run: would fix {total} entries in {len(dirs)} dirs; nothing changed (group {label})")
+            self.note(f"dry run: would fix {total} entries in {dirs} dirs; nothing changed (group {label})")
+        elif left:
+            self.note(
+                f"repair: fixed {total} entries in {dirs - len(left)} of {dirs} dirs (group {label}); left "
+                f"{', '.join(left)} unrepaired (see above): run it again when uv's locks are free, or give a longer "
+                "--timeout"
+            )
         else:
-            self.note(f"repair: fixed {total} entries in {len(dirs)} dirs (group {label})")
-        return EXIT_PROBLEMS if warnings or incomplete or repairer.walker.too_deep else 0
+            self.note(f"repair: fixed {total} entries in {dirs} dirs (group {label})")
 
     def repair_dir(
-        self, repairer: Repairer, key: str, dir_fd: int, path: str, *, guard: str | None, timeout: float, done: int
+        self, repairer: Repairer, key: str, dir_fd: int, path: str, *, guard: str | None, timeout: float
     ) -> DirReport:
-        """Repair one dir while holding the uv lock that guards it, then give it its default ACL if all went well."""
+        """Repair one dir while holding the uv lock that guards it, then give it its default ACL if all went well;
+        Left when the lock cannot be had (after TIMEOUT seconds; at once for a lock that already made it wait)."""
         lock_fd = None
         if guard is not None and not self.dry_run:
             try:
                 guard_fd = open_dir(guard)
-            except OSError as e:
-                raise UvshareError(f"cannot open {guard} to take uv's lock: {e.strerror}") from None
+            except (OSError, UvshareError) as e:
+                raise Left(f"cannot open {guard} to take uv's lock: {getattr(e, 'strerror', None) or e}") from None
             try:
                 lock_fd = take_lock(
                     guard_fd,
                     guard,
-                    timeout,
+                    0 if guard in self.busy else timeout,  # waited for once: the dirs it also guards do not wait again
                     shared=GUARDED_BY[key] in SHARED_LOCK,
                     waiting=lambda line: self.say("info", line),
                 )
-            except UvshareError:
-                if done:
-                    self.say("info", f"stopping after {done} entries fixed in the dirs before {path}")
-                raise
+            except LockBusy as e:
+                self.busy.add(guard)
+                raise Left(e.reason()) from None
+            except UvshareError as e:
+                raise Left(str(e)) from None
             finally:
                 os.close(guard_fd)
         progress = Progress(f"{self.PROGNAME}")
