@@ -188,3 +188,15 @@ def test_repair_goes_on_past_a_dir_whose_lock_it_cannot_get(box1: Sandbox) -> No
     assert busy.stderr == "", str(busy)
     box.ok("root", "uvshare", "share", "repair", "--timeout", "5")
     assert all(stray.stat().st_mode & 0o060 == 0o060 for stray in strays)
+
+
+def test_repair_into_a_pipe_closed_early_finishes_the_work(box1: Sandbox) -> None:
+    """`uvshare share repair --verbose | head -1`: head goes after one line; repair goes on to the end (its
+    documented choice), and its exit status says how the repair went."""
+    box = box1
+    legacy_tree(box)
+    piped = box.run("root", "bash", "-c", 'uvshare share repair --verbose | head -1; echo "status=${PIPESTATUS[0]}"')
+    assert "Traceback" not in piped.stderr, str(piped)
+    assert piped.stdout.splitlines()[-1] == "status=0", str(piped)
+    doctor = box.run("root", "uvshare", "share", "doctor")
+    assert doctor.returncode == 0, f"repair stopped half-way:\n{doctor}"

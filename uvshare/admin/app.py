@@ -94,13 +94,13 @@ def _run(args: list[str]) -> int:
         with contextlib.redirect_stdout(catcher):
             _, status = Share.run([Share.PROGNAME, *args], exit=False)
     except UvshareError as e:
-        sys.stdout.flush()
+        flush_stdout()
         say("error", str(e))
         return e.exit_code
     except OSError as e:  # a filesystem failure nobody planned for: still one line, never a traceback
         if isinstance(e, BrokenPipeError):
             raise
-        sys.stdout.flush()
+        flush_stdout()
         say("error", f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
         return UvshareError.exit_code
     if catcher.state == "held":
@@ -108,5 +108,13 @@ def _run(args: list[str]) -> int:
         command = f"{Share.PROGNAME} {args[0]}" if args and not args[0].startswith("-") else Share.PROGNAME
         say("error", f"{usage}; see '{command} --help'")
         return UvshareError.exit_code
-    sys.stdout.flush()
+    flush_stdout()
     return int(status or 0)
+
+
+def flush_stdout() -> None:
+    """Flush what the command wrote; a reader gone by then (`| head -1`) changes nothing about how it ended."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        Command.lose_stdout()

@@ -225,7 +225,7 @@ class Repairer:
         """A line per path, with --verbose (built only then: repair may change 200,000 entries)."""
         if self.verbose:
             what = f": {', '.join(verdict.problems)} -> group {self.label}, mode {verdict.mode:04o}" if verdict else ""
-            print(escape(f"{done} {path}{what}"))
+            self.command.emit(escape(f"{done} {path}{what}"))
 
 
 class Repair(Command):
