@@ -68,6 +68,7 @@ def test_doctor_is_healthy_during_a_long_uv_run_with_and_repair_leaves_it_alone(
         "python",
         "-c",
         script,
+        start_new_session=True,  # so that the whole run stops at the end: uv and the python it started
     )
     try:
         assert running.stdout is not None
@@ -86,7 +87,7 @@ def test_doctor_is_healthy_during_a_long_uv_run_with_and_repair_leaves_it_alone(
             assert "uv's temporary" in repaired.stdout, repaired.stdout
         assert running.poll() is None, "the run died meanwhile"
     finally:
-        running.kill()
+        os.killpg(running.pid, signal.SIGKILL)
         running.wait()
         shutil.rmtree(project)
 
