@@ -72,9 +72,13 @@ def keeps_readers(st: os.stat_result, gid: int) -> bool:
     return bool(st.st_mode & 0o004) or (st.st_gid == gid and bool(st.st_mode & 0o040))
 
 
-def is_lock(name: str, st: os.stat_result) -> bool:
-    """Whether the entry NAME (ST) is one of uv's lock files: an empty regular file named `.lock` or `*.lock`."""
-    return name.endswith(".lock") and stat.S_ISREG(st.st_mode) and st.st_size == 0
+def is_lock(name: str) -> bool:
+    """Whether the fixed-name entry NAME (one of MADE, KEPT or KEPT_IN_SDISTS) is uv's lock file: `.lock`.
+
+    uv's locks are known by where they lie, not by their name alone (a wheel may ship a `.lock` of its own): below
+    the shared dirs, `tree.uv_lock` says which files are uv's.
+    """
+    return name == ".lock"
 
 
 def new_dir_mode(umask: int, *, closed: bool = False) -> int:
@@ -456,7 +460,7 @@ class Preparer:
         # with more than one link is never changed in place, whoever owns it and whatever its group; nor is one
         # whose readers a fix would widen (see keeps_readers: it may be such a link whose original was replaced).
         if right_kind and (want_dir or (st.st_nlink == 1 and keeps_readers(st, self.gid))):
-            self.fix(dfd, name, path, st, want_dir=want_dir, lock=not want_dir and is_lock(name, st))
+            self.fix(dfd, name, path, st, want_dir=want_dir, lock=not want_dir and is_lock(name))
             return
         what = kind_of(st) if not right_kind or want_dir or st.st_nlink > 1 else "a file others may not read"
         if stat.S_ISLNK(st.st_mode):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -13,8 +14,11 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def make_wheel(dest: Path, name: str, version: str, message: str | None = None) -> Path:
-    """Write `NAME-VERSION-py3-none-any.whl` into DEST: a module and a console script NAME printing MESSAGE."""
+def make_wheel(
+    dest: Path, name: str, version: str, message: str | None = None, extra: Mapping[str, bytes] | None = None
+) -> Path:
+    """Write `NAME-VERSION-py3-none-any.whl` into DEST: a module and a console script NAME printing MESSAGE (and the
+    EXTRA files, by path inside the wheel)."""
     module = name.replace("-", "_")
     dist = f"{module}-{version}.dist-info"
     text = message if message is not None else f"{name} {version}"
@@ -23,6 +27,7 @@ def make_wheel(dest: Path, name: str, version: str, message: str | None = None) 
         f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
         f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: uvshare-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{dist}/entry_points.txt": f"[console_scripts]\n{name} = {module}:main\n".encode(),
+        **(extra or {}),
     }
     record = [_record_line(n, d) for n, d in files.items()] + [f"{dist}/RECORD,,"]
     files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()

@@ -113,13 +113,13 @@ def _run(args: list[str]) -> int:
         if helping:
             print(clean_help(out.getvalue()), end="")
     except UvshareError as e:
-        sys.stdout.flush()
+        flush_stdout()
         say("error", str(e))
         return e.exit_code
     except OSError as e:  # a filesystem failure nobody planned for: still one line, never a traceback
         if isinstance(e, BrokenPipeError):
             raise
-        sys.stdout.flush()
+        flush_stdout()
         say("error", f"{e.filename or ''}: {e.strerror or e}".lstrip(": "))
         return UvshareError.exit_code
     if catcher.state == "held":
@@ -129,5 +129,13 @@ def _run(args: list[str]) -> int:
             usage = f"'{command}' needs {NEEDS[args[0]]}"
         say("error", f"{usage}; see '{command} --help'")
         return UvshareError.exit_code
-    sys.stdout.flush()
+    flush_stdout()
     return int(status or 0)
+
+
+def flush_stdout() -> None:
+    """Flush what the command wrote; a reader gone by then (`| head -1`) changes nothing about how it ended."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        Command.lose_stdout()

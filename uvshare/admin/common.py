@@ -26,17 +26,50 @@ class Command(cli.Application):
     """Base of `share` and its commands: -q, and no plumbum --completions (uvshare ships its own, tested files)."""
 
     quiet = cli.Flag(["-q", "--quiet"], help="print only problems and warnings (and errors)")
+    stdout_lost = False  # the reader went away (`| head -1`): the rest of the report goes nowhere
 
     def say(self, status: str, text: str) -> None:
         """One report line: a mark for STATUS (ok, problem, warning, info) and TEXT, escaped; -q keeps only ✗ and !."""
         if self.quiet and status in ("ok", "info"):
             return
-        print(f"{mark(status)} {escape(text)}")
+        self.emit(f"{mark(status)} {escape(text)}", important=status in ("problem", "warning"))
 
     def note(self, text: str) -> None:
         """A plain line (a summary), escaped; not shown with -q."""
         if not self.quiet:
-            print(escape(text))
+            self.emit(escape(text))
+
+    def emit(self, line: str, *, important: bool = False) -> None:
+        """Write LINE (already escaped) to stdout; an IMPORTANT one (✗, !) at once.
+
+        A command that changes things never stops half-way because its reader went away (`uvshare share repair |
+        head -1`): from a broken or closed stdout on, lines go nowhere, except the important ones, which go to
+        stderr, and the work goes on to the end; the exit status says how it ended.
+        """
+        if not self.stdout_lost:
+            try:
+                sys.stdout.write(line + "\n")
+                if important:
+                    sys.stdout.flush()
+                return
+            except (BrokenPipeError, ValueError):  # ValueError: a stdout closed by the program itself
+                self.lose_stdout()
+        if important and sys.stderr is not None:
+            try:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass  # stderr gone too: the exit status is all that is left
+
+    @classmethod
+    def lose_stdout(cls) -> None:
+        """Send whatever is still written to stdout (and its buffer, flushed at exit) to /dev/null."""
+        cls.stdout_lost = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+        finally:
+            os.close(devnull)
 
 
 Command.unbind_switches("--completions")

@@ -16,7 +16,6 @@ import pwd
 import stat
 import subprocess
 import sys
-from collections import Counter
 from dataclasses import asdict, dataclass
 
 from plumbum import cli
@@ -24,12 +23,12 @@ from plumbum import cli
 from uvshare import acl, prepare
 from uvshare.admin import mounts, tree
 from uvshare.admin.common import Command, as_root, group_label, load_config, mark, shared_dirs
+from uvshare.admin.survey import Survey
 from uvshare.config import DIR_KEYS, ENV_CONFIG, Config
 from uvshare.errors import EXIT_ERROR, EXIT_PROBLEMS, UvshareError, escape
 from uvshare.finduv import find_program, find_uv
 from uvshare.safefs import Guard, describe, open_dir, owner_name
 
-EXAMPLES = 3  # paths shown for a count of wrong entries
 UV_PROBE_TIMEOUT = 10.0
 BIN_KEYS = ("python-bin-dir", "tool-bin-dir")
 
@@ -232,7 +231,7 @@ def check_entry(path: str, gid: int, want_dir: bool, subject: str) -> Check:
     if not right_kind:
         what = "a directory" if want_dir else "a regular file with one link"
         return Check("problem", subject, f"{path} is not {what}", f"rm -r {path} && {as_root('setup')}")
-    lock = not want_dir and prepare.is_lock(os.path.basename(path), st)
+    lock = not want_dir and prepare.is_lock(os.path.basename(path))
     problems = prepare.dir_problems(st, gid) if want_dir else prepare.file_problems(st, gid, lock=lock)
     problems += access_acl_problems(path, gid, 0o7 if want_dir else 0o6)
     if problems:
@@ -252,67 +251,44 @@ def access_acl_problems(path: str, gid: int, want: int) -> list[str]:
         os.close(fd)
 
 
-def check_tree(  # noqa: PLR0912  # one walk, one report: split up, the counts would travel between functions
-    path: str, fd: int, policy: tree.Policy, subject: str
-) -> list[Check]:
-    """How many entries below PATH are not shared right, by what is wrong, and which are left alone (and why)."""
-    walker = tree.Walker()
-    book = tree.LinkBook()
-    kinds: Counter[str] = Counter()
-    wrong = refused = 0
-    examples: list[str] = []
-    refused_examples: list[str] = []
-    for entry in walker.walk(fd, path, tree.reachable_by_others(path)):
-        verdict = tree.judge(entry, policy)
-        if not verdict.problems:
-            continue
-        if verdict.refuse:
-            refused += 1
-            if len(refused_examples) < EXAMPLES:
-                refused_examples.append(f"{entry.path} ({verdict.refuse})")
-        elif verdict.hard_link:
-            book.note(entry, verdict)
-        else:
-            wrong += 1
-            kinds.update(verdict.problems)
-            if len(examples) < EXAMPLES:
-                examples.append(entry.path)
-    for seen in book.files.values():
-        if book.contained(seen):
-            wrong += 1
-            kinds.update(seen.verdict.problems)
-            if len(examples) < EXAMPLES:
-                examples.append(seen.path)
-        else:
-            refused += 1
-            if len(refused_examples) < EXAMPLES:
-                refused_examples.append(f"{seen.path} ({seen.nlink} hard links, not all inside the shared dirs)")
-    checks = []
-    if wrong:
-        what = ", ".join(f"{kind}: {n}" for kind, n in kinds.most_common())
-        checks.append(
-            Check(
-                "problem",
-                subject,
-                f"{wrong} of {walker.count} entries below {path} are not shared right ({what}), e.g. "
-                f"{', '.join(examples)}",
-                as_root("repair"),
-            )
+@dataclass
+class Pending:
+    """Where the lines of a dir's walk go in the report: they are known once every dir was walked (see survey)."""
+
+    key: str
+
+
+def in_session(gid: int) -> bool:
+    """Whether the caller is root or has group GID in this login session (and may read what members may)."""
+    return os.geteuid() == 0 or gid == os.getegid() or gid in os.getgroups()
+
+
+def closed_to_caller(key: str, path: str, guard: Guard) -> list[Check]:
+    """The shared dir PATH, which the caller (not a member in this session) may not open: what they can see of it from
+    outside (owner, group, mode), and that a member or root must check the rest — it is no problem of the tree's:
+    the cache is closed to outsiders on purpose."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        return [Check("info", key, f"{path} is closed to you ({e.strerror}): a member or root must check it", "")]
+    problems = prepare.dir_problems(st, guard.gid, closed=key in prepare.CLOSED)
+    if not guard.owner_ok(st):
+        problems.insert(0, f"owned by {owner_name(st.st_uid)}, who is not a member of group '{guard.group_label}'")
+    checks = [
+        Check(
+            "problem" if problems else "ok",
+            key,
+            f"{path} ({describe(st)})" + (f" is {', '.join(problems)}" if problems else ""),
+            as_root("setup") if problems else "",
         )
-    else:
-        checks.append(Check("ok", subject, f"all {walker.count} entries below {path} are shared right"))
-    if refused:
-        checks.append(
-            Check(
-                "warning",
-                subject,
-                f"{refused} entries that repair leaves alone: {', '.join(refused_examples)}",
-                "inspect them and fix or remove them by hand",
-            )
+    ]
+    why = " on purpose (outsiders could hold uv's lock files inside and block members)" if key in prepare.CLOSED else ""
+    checks.append(
+        Check(
+            "info",
+            key,
+            f"{path} is closed to you{why}: a member or root must check what is inside ('{as_root('doctor')}')",
         )
-    checks.extend(
-        Check("problem", subject, f"{deep} is nested deeper than {tree.MAX_DEPTH} levels", f"inspect {path}")
-        for deep in walker.too_deep
     )
     return checks
 
@@ -404,22 +380,36 @@ def check_filesystem(path: str, all_mounts: list[mounts.Mount], subject: str) ->
     return checks
 
 
-def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: list[mounts.Mount]) -> list[Check]:
-    """Every check of one configured dir."""
+def unopenable(key: str, path: str, e: OSError) -> Check:
+    """The problem of a shared dir that cannot be opened for E, with a fix that is right to follow: what is in the
+    way of it may be anything (/etc/passwd), so it is named and never to be removed."""
+    if e.errno == errno.ENOTDIR:
+        return Check("problem", key, prepare.not_a_dir_on_the_way(path), "")
+    return Check("problem", key, f"cannot open {path}: {e.strerror}", f"remove it, then {as_root('setup')}")
+
+
+def check_dir(  # noqa: PLR0911  # each way a dir can fail to be looked at ends here, said where it ends
+    key: str, path: str, config: Config, guard: Guard, *, all_mounts: list[mounts.Mount], survey: Survey
+) -> list[Check | Pending]:
+    """Every check of one configured dir (the walk's lines once SURVEY has seen every dir)."""
     gid = guard.gid
-    checks = check_parents(path, guard, key)
+    checks: list[Check | Pending] = []
+    checks += check_parents(path, guard, key)
     try:  # the way every uvshare command opens it: no symlink others could have planted is followed
         fd = open_dir(path)
     except FileNotFoundError:
         return [*checks, Check("problem", key, f"{path} does not exist", as_root("setup"))]
     except UvshareError as e:
+        survey.skipped()
         return [*checks, Check("problem", key, str(e), as_root("setup"))]
+    except PermissionError as e:
+        survey.skipped(closed=True)
+        if not in_session(gid):  # an outsider: the cache is closed to them on purpose
+            return [*checks, *closed_to_caller(key, path, guard), *check_filesystem(path, all_mounts, key)]
+        return [*checks, Check("problem", key, f"cannot open {path}: {e.strerror}", as_root("setup"))]
     except OSError as e:
-        if e.errno == errno.ENOTDIR:  # what is in the way may be anything (/etc/passwd): never "remove it"
-            problem, fix = prepare.not_a_dir_on_the_way(path), ""
-        else:
-            problem, fix = f"cannot open {path}: {e.strerror}", f"remove it, then {as_root('setup')}"
-        return [*checks, Check("problem", key, problem, fix)]
+        survey.skipped()
+        return [*checks, unopenable(key, path, e)]
     try:
         st = os.fstat(fd)
         access = acl.access_state(fd, gid, 0o7)[1]
@@ -439,8 +429,10 @@ def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: lis
     try:
         fd = open_dir(path)
     except UvshareError as e:
+        survey.skipped()
         return [*checks, Check("problem", key, str(e), f"replace the symlink with a real dir, then {as_root('setup')}")]
     except OSError as e:
+        survey.skipped()
         return [*checks, Check("problem", key, f"cannot read {path}: {e.strerror}", as_root("doctor"))]
     try:
         checks.append(check_acl(key, path, fd, config))
@@ -449,7 +441,8 @@ def check_dir(key: str, path: str, config: Config, guard: Guard, all_mounts: lis
         # Below a dir without its default ACL (image layers and copies drop them; see check_acl), a subdir without
         # one is shared as rightly as the dir itself: what counts is what members can do now, judged by the modes.
         policy = tree.Policy(gid, config.acl and has_default_acl(fd, gid), prepare.acl_other(config.umask), guard)
-        checks.extend(check_tree(path, fd, policy, key))
+        survey.walk(key, path, fd, policy)
+        checks.append(Pending(key))
     finally:
         os.close(fd)
     checks.extend(check_filesystem(path, all_mounts, key))
@@ -542,12 +535,19 @@ def check_roots_uv(config: Config) -> list[Check]:
 
 def run_checks() -> tuple[list[Check], bool]:
     """The whole report, in order, and whether the config could be used at all."""
+    checks, usable, _ = run_report()
+    return checks, usable
+
+
+def run_report() -> tuple[list[Check], bool, bool]:
+    """The whole report, in order; whether the config could be used at all; and whether the caller could look at
+    only part of the tree (an outsider: the cache is closed to them), which a member or root must check."""
     config, checks = check_config()
     if config is None:
-        return checks, False
+        return checks, False, False
     checks.extend(check_uv(config))
     if config.gid is None:
-        return checks, True
+        return checks, True, False
     gid = config.gid
     label = group_label(config)
     try:
@@ -559,16 +559,38 @@ def run_checks() -> tuple[list[Check], bool]:
             Check("info", "group", f"gid {gid} is not in the group database (fine for images that run arbitrary uids)")
         )
     checks.append(check_membership(config, gid))
+    if not in_session(gid):
+        checks.append(
+            Check(
+                "info",
+                "you",
+                "outside the group you can check what everybody may read: the shared dirs, their owners and modes, "
+                "and what is inside those open to all; a member or root must check the rest (the cache is closed to "
+                f"outsiders on purpose): '{as_root('doctor')}'",
+            )
+        )
     all_mounts = mounts.read_mounts()
     guard = Guard(gid, label)
     dirs = shared_dirs(config)
+    survey = Survey()
+    items: list[Check | Pending] = []
     for key, path in dirs.items():
-        checks.extend(check_dir(key, path, config, guard, all_mounts))
+        items.extend(check_dir(key, path, config, guard, all_mounts=all_mounts, survey=survey))
+    survey.settle()
+    for item in items:
+        if isinstance(item, Pending):
+            checks.extend(
+                Check(status, item.key, message, fix)
+                for status, message, fix in survey.findings(item.key, as_root("repair"))
+            )
+        else:
+            checks.append(item)
     checks.extend(check_path(config))
     if os.geteuid() == 0:
         checks.append(check_self())
     checks.extend(check_roots_uv(config))
-    return checks, True
+    partial = not in_session(gid) or survey.kept_out
+    return checks, True, partial
 
 
 class Doctor(Command):
@@ -577,17 +599,21 @@ class Doctor(Command):
     as_json = cli.Flag("--json", help="print the same report as JSON")
 
     def main(self) -> int:
-        checks, usable = run_checks()
+        checks, usable, partial = run_report()
         healthy = usable and not any(c.status == "problem" for c in checks)
         if self.as_json:
-            print(json.dumps({"healthy": healthy, "checks": [c.as_dict() for c in checks]}, indent=2))
+            report = {"healthy": healthy, "partial": partial, "checks": [c.as_dict() for c in checks]}
+            print(json.dumps(report, indent=2))
         else:
             for check in checks:
                 if not self.quiet or check.status in ("problem", "warning"):
                     print(check.line())
             problems = sum(c.status == "problem" for c in checks)
+            verdict = "healthy" if healthy else f"{problems} problem{'s' if problems != 1 else ''} found"
+            if partial:
+                verdict += f" in what you can check: a member or root must check the rest ('{as_root('doctor')}')"
             if not healthy or not self.quiet:
-                print("healthy" if healthy else f"{problems} problem{'s' if problems != 1 else ''} found")
+                print(verdict)
         if not usable:
             return EXIT_ERROR
         return 0 if healthy else EXIT_PROBLEMS

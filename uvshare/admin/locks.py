@@ -49,14 +49,27 @@ def holders(st: os.stat_result) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+class LockBusy(UvshareError):
+    """uv's lock LOCK_PATH was still held by WHO after waiting SECONDS."""
+
+    def __init__(self, lock_path: str, who: str, seconds: float) -> None:
+        self.lock_path, self.who, self.seconds = lock_path, who, seconds
+        super().__init__(self.reason())
+
+    def reason(self) -> str:
+        """`uv's lock /opt/uv/tools/.lock is held by pid 1234 (uv tool install ruff) (waited 60 s)`."""
+        waited = f" (waited {self.seconds:g} s)" if self.seconds else ""
+        return f"uv's lock {self.lock_path} is held by {self.who}{waited}"
+
+
 def take_lock(
     dir_fd: int, path: str, timeout: float, *, shared: bool = False, waiting: Callable[[str], None] | None = None
 ) -> int:
     """Hold uv's lock on the dir DIR_FD (its `.lock`); return the lock's fd (closing it releases it).
 
     SHARED takes it the way every uv command takes the cache's (so ordinary commands go on); otherwise exclusively,
-    as uv's installs do. When it is held, WAITING gets one line naming the holders; after TIMEOUT seconds,
-    UvshareError naming them.
+    as uv's installs do. When it is held, WAITING gets one line naming the holders; after TIMEOUT seconds (at once
+    for 0), LockBusy naming them.
     """
     lock_path = f"{path}/.lock"
     try:
@@ -77,10 +90,7 @@ def take_lock(
             who = ", ".join(holders(st)) or "unknown processes"
             if time.monotonic() >= deadline:
                 os.close(fd)
-                raise UvshareError(
-                    f"timed out after {timeout:g} s waiting for uv's lock {lock_path}, held by {who}; let them "
-                    "finish (or stop them) and run it again, or give a longer --timeout"
-                ) from None
+                raise LockBusy(lock_path, who, timeout) from None
             if not said and waiting is not None:
                 waiting(f"waiting up to {timeout:g} s for uv's lock {lock_path}, held by {who}")
                 said = True

@@ -8,6 +8,11 @@ It holds uv's own lock for each dir while it walks it: exclusively for the Pytho
 meanwhile), shared for the cache — every uv command holds the cache's lock shared, for as long as it runs (a
 `uv run jupyter lab`: days), and what repair does there (adding group permissions, taking others' access to lock
 files) is safe beside them; only `uv cache clean/prune`, which take it exclusively, wait.
+
+A dir whose lock stays held past --timeout is left as it is, the others are repaired, and the end of the report names
+what was left (exit status 1).
+
+uv's temporary entries (`tree.is_temporary`: a running `uv run --with …`'s environment, a build) are never changed.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from plumbum import cli
 from uvshare import acl, prepare
 from uvshare.admin import tree
 from uvshare.admin.common import GUARDED_BY, Command, group_label, load_group_config, shared_dirs
-from uvshare.admin.locks import take_lock
+from uvshare.admin.locks import LockBusy, take_lock
 from uvshare.errors import EXIT_PROBLEMS, UvshareError, escape
 from uvshare.prepare import Preparer
 from uvshare.safefs import O_NODE, Guard, open_dir, open_node, share_default_acl, share_entry
@@ -85,7 +90,12 @@ class DirReport:
     left_alone: int = 0
     left_examples: list[str] = field(default_factory=list)
     not_yours: int = 0
+    temporary: int = 0  # uv's temporary entries, left as they are
     complete: bool = True  # every dir below got what it needed: the top may then get its default ACL
+
+
+class Left(Exception):
+    """A dir repair could not start on (uv's lock held, its guard dir not there); the reason, for the report."""
 
 
 class Repairer:
@@ -106,15 +116,20 @@ class Repairer:
     def verb(self) -> str:
         return "would fix" if self.dry_run else "fixed"
 
-    def repair_tree(self, top_fd: int, path: str, progress: Progress) -> DirReport:
-        """Fix every entry below TOP_FD (hard-linked files are decided at the end, see finish_links)."""
+    def repair_tree(self, top_fd: int, key: str, path: str, progress: Progress) -> DirReport:
+        """Fix every entry below TOP_FD, the shared dir KEY (hard-linked files are decided at the end, see
+        finish_links)."""
         report = DirReport()
         deep_before = len(self.walker.too_deep)
         reachable = tree.reachable_by_others(path)
-        for entry in self.walker.walk(top_fd, path, reachable):
+        for entry in self.walker.walk(top_fd, path, reachable, key):
             report.seen += 1
             progress.tick(self.walker.count, path)
             verdict = tree.judge(entry, self.policy)
+            if verdict.in_flight:
+                tree.sort_entry(entry, verdict, self.book, key)
+                report.temporary += tree.is_temporary(entry.name)
+                continue
             if not verdict.problems:
                 continue
             counted = entry.path in self.already  # setup's step changed (or would change) it: counted there
@@ -125,8 +140,7 @@ class Repairer:
                 if len(report.left_examples) < EXAMPLES:
                     report.left_examples.append(f"{entry.path} ({verdict.refuse})")
                 continue
-            if verdict.hard_link:
-                self.book.note(entry, verdict)
+            if tree.sort_entry(entry, verdict, self.book, key):
                 continue
             if self.apply(entry, verdict):
                 if not counted:
@@ -170,18 +184,19 @@ class Repairer:
         owner = 0 if verdict.take_owner else None
         share_entry(fd, st, gid, verdict.mode, access=access, default_other=default_other, owner=owner)
 
-    def finish_links(self) -> None:
-        """Decide the hard-linked files: fix those whose every link is provably inside, leave the rest alone."""
-        for (dev, ino), seen in self.book.files.items():
+    def finish_links(self, *, all_walked: bool) -> None:
+        """Decide the hard-linked files: fix those whose every link is provably inside, leave the rest alone
+        (ALL_WALKED: no shared dir was left unwalked, where the other links could be)."""
+        for (dev, ino), seen, verdict in self.book.judged():
             if not self.book.contained(seen):
+                where = "inside the shared dirs" if all_walked else "in the dirs walked (some were left unrepaired)"
                 self.links_left.append(
-                    f"{seen.path} ({seen.nlink} hard links: not all of them inside the shared dirs, or changed "
-                    "during the walk)"
+                    f"{seen.path} ({seen.nlink} hard links: not all of them {where}, or changed during the walk)"
                 )
                 continue
             if self.dry_run:
                 self.links_fixed += len(seen.places)  # entries are paths: each link is one
-                self.detail("would fix", seen.path, seen.verdict)
+                self.detail("would fix", seen.path, verdict)
                 continue
             try:
                 parent = open_dir(os.path.dirname(seen.path))
@@ -195,9 +210,9 @@ class Repairer:
             try:
                 st = os.fstat(fd)
                 if (st.st_dev, st.st_ino) == (dev, ino) and self.book.still(seen, st):
-                    self.change(fd, st, seen.verdict)
+                    self.change(fd, st, verdict)
                     self.links_fixed += len(seen.places)
-                    self.detail("fixed", seen.path, seen.verdict)
+                    self.detail("fixed", seen.path, verdict)
                 else:
                     self.links_left.append(f"{seen.path} (changed during the repair)")
             except PermissionError:
@@ -210,7 +225,7 @@ class Repairer:
         """A line per path, with --verbose (built only then: repair may change 200,000 entries)."""
         if self.verbose:
             what = f": {', '.join(verdict.problems)} -> group {self.label}, mode {verdict.mode:04o}" if verdict else ""
-            print(escape(f"{done} {path}{what}"))
+            self.command.emit(escape(f"{done} {path}{what}"))
 
 
 class Repair(Command):
@@ -225,9 +240,11 @@ class Repair(Command):
         argname="SECONDS",
         help="how long to wait for uv's lock on a dir (default 60)",
     )
+    busy: set[str]  # guard dirs whose lock timed out (set in main)
 
-    def main(self) -> int:  # noqa: PLR0912  # the report, in order
+    def main(self) -> int:
         timeout = parse_timeout(self.timeout_text)
+        self.busy = set()
         config, gid = load_group_config()
         dirs = shared_dirs(config)
         label = group_label(config)
@@ -241,6 +258,8 @@ class Repair(Command):
         repairer = Repairer(self, policy, label, preparer.changed)
         total = len(preparer.changed)
         incomplete = 0
+        left: list[str] = []  # dirs whose uv lock could not be had: not walked at all
+        unopened = 0
         for key, path in dirs.items():
             try:
                 dir_fd = open_dir(path)
@@ -251,17 +270,27 @@ class Repair(Command):
             except (OSError, UvshareError) as e:
                 self.say("problem", f"{key} {path}: {getattr(e, 'strerror', None) or e}")
                 incomplete += 1
+                unopened += 1
                 continue
             try:
-                report = self.repair_dir(
-                    repairer, key, dir_fd, path, guard=dirs.get(GUARDED_BY[key]), timeout=timeout, done=total
-                )
+                report = self.repair_dir(repairer, key, dir_fd, path, guard=dirs.get(GUARDED_BY[key]), timeout=timeout)
+            except Left as e:
+                self.say("problem", f"{key} {path}: left unrepaired: {e}")
+                left.append(key)
+                continue
             finally:
                 os.close(dir_fd)
             total += report.fixed
             incomplete += not report.complete
-        repairer.finish_links()
+        repairer.finish_links(all_walked=not left and not unopened)
         total += repairer.links_fixed
+        self.summary(repairer, warnings=warnings, total=total, dirs=len(dirs), left=left, label=label)
+        return EXIT_PROBLEMS if warnings or incomplete or left or repairer.walker.too_deep else 0
+
+    def summary(
+        self, repairer: Repairer, *, warnings: list[str], total: int, dirs: int, left: list[str], label: str
+    ) -> None:
+        """The end of the report: hard links, what was left alone or unrepaired, and the count."""
         if repairer.links_fixed:
             self.say("ok", f"hard links: {repairer.links_fixed} {repairer.verb()} (every link of each file inside)")
         for line in repairer.links_left[:EXAMPLES]:
@@ -273,38 +302,45 @@ class Repair(Command):
         for warning in warnings:
             self.say("problem", warning)
         if self.dry_run:
-            self.note(f"dry run: would fix {total} entries in {len(dirs)} dirs; nothing changed (group {label})")
+            self.note(f"dry run: would fix {total} entries in {dirs} dirs; nothing changed (group {label})")
+        elif left:
+            self.note(
+                f"repair: fixed {total} entries in {dirs - len(left)} of {dirs} dirs (group {label}); left "
+                f"{', '.join(left)} unrepaired (see above): run it again when uv's locks are free, or give a longer "
+                "--timeout"
+            )
         else:
-            self.note(f"repair: fixed {total} entries in {len(dirs)} dirs (group {label})")
-        return EXIT_PROBLEMS if warnings or incomplete or repairer.walker.too_deep else 0
+            self.note(f"repair: fixed {total} entries in {dirs} dirs (group {label})")
 
     def repair_dir(
-        self, repairer: Repairer, key: str, dir_fd: int, path: str, *, guard: str | None, timeout: float, done: int
+        self, repairer: Repairer, key: str, dir_fd: int, path: str, *, guard: str | None, timeout: float
     ) -> DirReport:
-        """Repair one dir while holding the uv lock that guards it, then give it its default ACL if all went well."""
+        """Repair one dir while holding the uv lock that guards it, then give it its default ACL if all went well;
+        Left when the lock cannot be had (after TIMEOUT seconds; at once for a lock that already made it wait)."""
         lock_fd = None
         if guard is not None and not self.dry_run:
             try:
                 guard_fd = open_dir(guard)
-            except OSError as e:
-                raise UvshareError(f"cannot open {guard} to take uv's lock: {e.strerror}") from None
+            except (OSError, UvshareError) as e:
+                raise Left(f"cannot open {guard} to take uv's lock: {getattr(e, 'strerror', None) or e}") from None
             try:
                 lock_fd = take_lock(
                     guard_fd,
                     guard,
-                    timeout,
+                    0 if guard in self.busy else timeout,  # waited for once: the dirs it also guards do not wait again
                     shared=GUARDED_BY[key] in SHARED_LOCK,
                     waiting=lambda line: self.say("info", line),
                 )
-            except UvshareError:
-                if done:
-                    self.say("info", f"stopping after {done} entries fixed in the dirs before {path}")
-                raise
+            except LockBusy as e:
+                self.busy.add(guard)
+                raise Left(e.reason()) from None
+            except UvshareError as e:
+                raise Left(str(e)) from None
             finally:
                 os.close(guard_fd)
         progress = Progress(f"{self.PROGNAME}")
         try:
-            report = repairer.repair_tree(dir_fd, path, progress)
+            report = repairer.repair_tree(dir_fd, key, path, progress)
             progress.done()
             if report.complete:
                 report.fixed += self.top_acl(repairer, dir_fd, path)
@@ -342,10 +378,15 @@ class Repair(Command):
             for problem in problems:
                 by_problem[problem] += n
         kinds = ", ".join(f"{kind}: {n}" for kind, n in by_problem.most_common())
+        flight = (
+            f"; {report.temporary} of uv's temporary entries (in use by a running uv) left as they are"
+            if report.temporary
+            else ""
+        )
         if report.fixed:
-            self.say("ok", f"{key} {path}: {report.seen:,} entries, {report.fixed} {repairer.verb()} ({kinds})")
+            self.say("ok", f"{key} {path}: {report.seen:,} entries, {report.fixed} {repairer.verb()} ({kinds}){flight}")
         else:
-            self.say("ok", f"{key} {path}: all {report.seen:,} entries shared right")
+            self.say("ok", f"{key} {path}: all {report.seen:,} entries shared right{flight}")
         if report.left_alone:
             self.say(
                 "warning",
