@@ -163,8 +163,8 @@ def test_repair_counts_what_it_changes_and_a_dry_run_counts_the_same(box: Sandbo
     assert len(dry.stdout.splitlines()) < 40, "the dry run lists every path without --verbose"
     real = box.ok("root", "uvshare", "share", "repair")
     changed = {p for p, v in acl_snapshot(box.shared).items() if before.get(p) != v}
-    would = int(dry.stdout.splitlines()[-1].split("would fix ")[1].split()[0])
-    fixed = int(real.stdout.splitlines()[-1].split("fixed ")[1].split()[0])
+    would = int(dry.stdout.splitlines()[-1].split("would fix ")[1].split()[0].replace(",", ""))
+    fixed = int(real.stdout.splitlines()[-1].split("fixed ")[1].split()[0].replace(",", ""))
     assert would == fixed == len(changed), (would, fixed, len(changed), dry.stdout, real.stdout)
     verbose = box.ok("root", "uvshare", "share", "repair", "--dry-run", "--verbose")
     assert verbose.stdout.splitlines()[-1].startswith("dry run: would fix 0 entries")

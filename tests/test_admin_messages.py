@@ -144,3 +144,32 @@ def test_help_and_output_say_it_plainly(box1: Sandbox) -> None:
     box.write_config(group=group_gid())
     doctor = box.run("root", "uvshare", "share", "doctor")
     assert f"'{GROUP}' is gid" in doctor.stdout, doctor.stdout
+
+
+def test_counts_read_as_english_and_an_outsiders_repair_is_told_first(box1: Sandbox) -> None:
+    """No `1 entries`, `all 0 entries`, `()` or a count without its thousands separator beside one with it; an
+    outsider's repair hears first that they are not a member."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    (box.shared / "tools" / "one").write_text("x\n")
+    (box.shared / "tools" / "one").chmod(0o644)  # an explicit mode wins over the default ACL: one entry to fix
+    outputs = [box.run("root", "uvshare", "share", *args).stdout for args in (("doctor",), ("repair",), ("doctor",))]
+    for out in outputs:
+        assert " 1 entries" not in out and "all 0 entries" not in out and "()" not in out, out
+    assert "2 entries, 1 fixed (not group-writable: 1)" in outputs[1], outputs[1]  # .lock and the file
+    assert "nothing inside yet" in outputs[1], outputs[1]  # the bin dirs, empty
+    assert "nothing below" in outputs[2] or "all shared right" in outputs[2], outputs[2]
+    outsider = box.run("dave", "uvshare", "share", "repair")
+    assert outsider.returncode == 2 and f"is not a member of group '{GROUP}'" in outsider.stderr, str(outsider)
+
+
+def test_a_members_profile_is_root_to_write_and_says_so(box1: Sandbox) -> None:
+    """`share setup --profile` as a member: one line naming the dir and the command to run as root; nothing made."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    target = box.root / "profile.d"
+    target.mkdir(mode=0o755)
+    result = box.run("alice", "uvshare", "share", "setup", "--profile-file", target / "uvshare.sh")
+    assert result.returncode == 2 and f"{target} is not yours to write in" in result.stderr, str(result)
+    assert "run 'sudo uvshare share setup --profile-file" in result.stderr, str(result)
+    assert list(target.iterdir()) == []

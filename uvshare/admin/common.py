@@ -111,6 +111,11 @@ def load_group_config() -> tuple[Config, int]:
     return config, config.gid
 
 
+def entries(n: int) -> str:
+    """`0 entries`, `1 entry`, `3,498 entries`."""
+    return "1 entry" if n == 1 else f"{n:,} entries"
+
+
 def refuse_outsider_admin(config: Config, doing: str) -> None:
     """UvshareError, first of all, when the caller is neither root nor in the config's group: only they may DOING
     the shared tree, and any other message (x bits, a missing lock) would send an outsider the wrong way."""

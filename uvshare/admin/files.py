@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 
 from uvshare.errors import UvshareError
 from uvshare.safefs import CannotCreate, DirSpec, kind_of, open_dir, root_may_trust
@@ -62,11 +63,18 @@ def check_target(path: str) -> None:
     directory, _, name = path.rpartition("/")
     if not name or name in (".", ".."):
         raise UvshareError(f"{path} names a directory; give the file's path")
+    existing = directory if directory.startswith("/") else os.path.join(os.getcwd(), directory or ".")
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
     if os.geteuid() == 0:
-        existing = directory if directory.startswith("/") else os.path.join(os.getcwd(), directory or ".")
-        while not os.path.lexists(existing):
-            existing = os.path.dirname(existing)
         refuse_untrusted(path, existing)
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        from uvshare.errors import invoked_as
+
+        raise UvshareError(
+            f"cannot write {path}: {existing} is not yours to write in (login profiles are root's to write); run "
+            f"'sudo {invoked_as()} {' '.join(sys.argv[1:])}'"
+        )
 
 
 def write_atomically(path: str, text: str, mode: int = 0o644) -> bool:

@@ -28,7 +28,15 @@ from plumbum import cli
 
 from uvshare import acl, prepare
 from uvshare.admin import tree
-from uvshare.admin.common import GUARDED_BY, Command, group_label, load_group_config, shared_dirs
+from uvshare.admin.common import (
+    GUARDED_BY,
+    Command,
+    entries,
+    group_label,
+    load_group_config,
+    refuse_outsider_admin,
+    shared_dirs,
+)
 from uvshare.admin.locks import LockBusy, take_lock
 from uvshare.errors import EXIT_PROBLEMS, UvshareError, escape
 from uvshare.prepare import Preparer
@@ -246,6 +254,7 @@ class Repair(Command):
         timeout = parse_timeout(self.timeout_text)
         self.busy = set()
         config, gid = load_group_config()
+        refuse_outsider_admin(config, "repair")
         dirs = shared_dirs(config)
         label = group_label(config)
         warnings: list[str] = []
@@ -302,15 +311,15 @@ class Repair(Command):
         for warning in warnings:
             self.say("problem", warning)
         if self.dry_run:
-            self.note(f"dry run: would fix {total} entries in {dirs} dirs; nothing changed (group {label})")
+            self.note(f"dry run: would fix {entries(total)} in {dirs} dirs; nothing changed (group {label})")
         elif left:
             self.note(
-                f"repair: fixed {total} entries in {dirs - len(left)} of {dirs} dirs (group {label}); left "
+                f"repair: fixed {entries(total)} in {dirs - len(left)} of {dirs} dirs (group {label}); left "
                 f"{', '.join(left)} unrepaired (see above): run it again when uv's locks are free, or give a longer "
                 "--timeout"
             )
         else:
-            self.note(f"repair: fixed {total} entries in {dirs} dirs (group {label})")
+            self.note(f"repair: fixed {entries(total)} in {dirs} dirs (group {label})")
 
     def repair_dir(
         self, repairer: Repairer, key: str, dir_fd: int, path: str, *, guard: str | None, timeout: float
@@ -384,9 +393,12 @@ class Repair(Command):
             else ""
         )
         if report.fixed:
-            self.say("ok", f"{key} {path}: {report.seen:,} entries, {report.fixed} {repairer.verb()} ({kinds}){flight}")
+            what = f" ({kinds})" if kinds else ""
+            self.say("ok", f"{key} {path}: {entries(report.seen)}, {report.fixed:,} {repairer.verb()}{what}{flight}")
+        elif report.seen:
+            self.say("ok", f"{key} {path}: {entries(report.seen)}, all shared right{flight}")
         else:
-            self.say("ok", f"{key} {path}: all {report.seen:,} entries shared right{flight}")
+            self.say("ok", f"{key} {path}: nothing inside yet{flight}")
         if report.left_alone:
             self.say(
                 "warning",

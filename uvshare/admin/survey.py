@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from uvshare.admin import tree
+from uvshare.admin.common import entries
 
 EXAMPLES = 3  # paths shown for a count of entries
 
@@ -122,13 +123,15 @@ class Survey:
             found.append(
                 (
                     "problem",
-                    f"{tally.wrong} of {tally.count} entries below {path} are not shared right ({what}), e.g. "
+                    f"{tally.wrong:,} of {entries(tally.count)} below {path} are not shared right ({what}), e.g. "
                     f"{', '.join(tally.examples)}",
                     fix,
                 )
             )
+        elif tally.count:
+            found.append(("ok", f"{entries(tally.count)} below {path}, all shared right", ""))
         else:
-            found.append(("ok", f"all {tally.count} entries below {path} are shared right", ""))
+            found.append(("ok", f"nothing below {path} yet", ""))
         if tally.left_alone:
             found.append(
                 (
