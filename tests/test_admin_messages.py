@@ -171,5 +171,5 @@ def test_a_members_profile_is_root_to_write_and_says_so(box1: Sandbox) -> None:
     target.mkdir(mode=0o755)
     result = box.run("alice", "uvshare", "share", "setup", "--profile-file", target / "uvshare.sh")
     assert result.returncode == 2 and f"{target} is not yours to write in" in result.stderr, str(result)
-    assert "run 'sudo uvshare share setup --profile-file" in result.stderr, str(result)
+    assert "run it as root ('sudo uvshare share setup --profile-file" in result.stderr, str(result)
     assert list(target.iterdir()) == []

@@ -49,4 +49,7 @@ def test_launcher_into_a_dir_nobody_may_write(box1: Sandbox) -> None:
     locked.mkdir(mode=0o755)
     result = box1.run("alice", "uvshare", "share", "launcher", locked / "uv")
     assert result.returncode == 2
-    assert result.stderr == f"uvshare: error: cannot write in {locked}: Permission denied\n"
+    assert result.stderr == (
+        f"uvshare: error: cannot write {locked}/uv: {locked} is not yours to write in; run it as root ('sudo uvshare "
+        f"share launcher {locked}/uv'), or name a file in a dir of yours\n"
+    )

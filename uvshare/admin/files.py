@@ -72,8 +72,8 @@ def check_target(path: str) -> None:
         from uvshare.errors import invoked_as
 
         raise UvshareError(
-            f"cannot write {path}: {existing} is not yours to write in (login profiles are root's to write); run "
-            f"'sudo {invoked_as()} {' '.join(sys.argv[1:])}'"
+            f"cannot write {path}: {existing} is not yours to write in; run it as root ('sudo {invoked_as()} "
+            f"{' '.join(sys.argv[1:])}'), or name a file in a dir of yours"
         )
 
 
