@@ -112,7 +112,12 @@ def hold_lock() -> "int | None":
         return None
     finally:
         os.close(dfd)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.stderr.write("uvshare: waiting for another of root's uv commands on the shared tree to finish\n")
+        sys.stderr.flush()
+        fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
 
 
