@@ -128,6 +128,10 @@ def kill_all(uid: int) -> None:
     pid = os.fork()
     if pid == 0:
         try:
+            # nothing of root's left in it once it is the install-user's (a process of theirs could ptrace it where
+            # fs.suid_dumpable lets it): no fd, no controlling terminal
+            os.closerange(0, os.sysconf("SC_OPEN_MAX"))
+            os.setsid()
             os.setgroups([])
             os.setresuid(uid, uid, uid)
             os.kill(-1, signal.SIGKILL)  # every process this uid may signal, but itself
