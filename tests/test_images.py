@@ -155,7 +155,7 @@ FROM {debian}
 {context.UV}
 RUN groupadd uvshare && useradd -m -G uvshare ubuntu && useradd -m -G uvshare bob
 COPY uvshare /src/uvshare
-RUN sh /src/uvshare/recipes/image-install.sh {wheel}
+RUN sh /src/uvshare/recipes/image-install.sh /src/uvshare   # as the README writes it: the source dir
 ENV PATH="$PATH:/opt/uv/bin:/opt/uv/tool-bin"
 ARG UVSHARE_BUILD=1
 RUN uv python install 3.12 3.10 && uv tool install hello-b
@@ -177,7 +177,7 @@ RUN uv tool upgrade hello-b && uv tool uninstall hello-b && uv tool uninstall he
 RUN uv share doctor
 USER root
 RUN uv share doctor
-RUN {TREE} > /tmp/before && sh /src/uvshare/recipes/image-install.sh {wheel} && {TREE} | diff /tmp/before -
+RUN {TREE} > /tmp/before && sh /src/uvshare/recipes/image-install.sh /src/uvshare && {TREE} | diff /tmp/before -
 """,  # noqa: E501  # one RUN a line, each with its check: a failure names the README step that broke
         context,
     )
