@@ -147,7 +147,6 @@ def test_readme_docker_recipe_layer_by_layer(debian: str, context: images.Contex
     "already installed", another version, a tool by name, its upgrade, uvx, a venv of their own, uninstalling root's
     Python, a tool run directly by one member then upgraded and uninstalled by another; doctor healthy in a later
     layer for members and root; the recipe run again changes nothing."""
-    wheel = context.uvshare_wheel
     result = images.build(
         f"""\
 FROM {debian}
