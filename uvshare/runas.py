@@ -122,23 +122,43 @@ def hold_lock() -> "int | None":
 
 
 def kill_all(uid: int) -> None:
-    """Kill every process of UID (the install-user: nobody's session), from a child that becomes UID for it."""
+    """Kill every process of UID (the install-user: nobody's session), as root: each found in /proc is opened as a
+    pidfd first (no pid reused meanwhile is hit), checked to be UID's, and sent SIGKILL; again until none is left.
+    (Not from a child that becomes UID: a process of theirs could stop or kill that child first.)"""
     import signal
 
-    pid = os.fork()
-    if pid == 0:
-        try:
-            # nothing of root's left in it once it is the install-user's (a process of theirs could ptrace it where
-            # fs.suid_dumpable lets it): no fd, no controlling terminal
-            os.closerange(0, os.sysconf("SC_OPEN_MAX"))
-            os.setsid()
-            os.setgroups([])
-            os.setresuid(uid, uid, uid)
-            os.kill(-1, signal.SIGKILL)  # every process this uid may signal, but itself
-        except OSError:
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
+    for _ in range(100):  # every round kills what it finds; what those forked meanwhile is found by the next
+        found = False
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                fd = os.pidfd_open(int(name))
+            except OSError:
+                continue
+            try:
+                if is_theirs(name, uid):
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    found = True
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        if not found:
+            return
+
+
+def is_theirs(pid: str, uid: int) -> bool:
+    """Whether the live process PID runs with UID as its real, effective or saved uid (a zombie is no longer one)."""
+    with open(f"/proc/{pid}/status", "rb") as f:
+        status = f.read()
+    uids = state = b""
+    for line in status.split(b"\n"):
+        if line.startswith(b"Uid:"):
+            uids = line
+        elif line.startswith(b"State:"):
+            state = line
+    return b"Z" not in state.split(b"(")[0] and str(uid).encode() in uids.split()[1:4]
 
 
 def run_as(
@@ -152,6 +172,12 @@ def run_as(
 
     uid = account[1]
     lock = hold_lock()
+    if lock is None:
+        write_all(
+            2,
+            f"uvshare: warning: no lock in {LOCK_DIR} (cannot make it root's alone): another root command on "
+            "the tree at the same time could end this one's uv\n".encode(),
+        )
     kill_all(uid)  # what an earlier run left behind
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -175,11 +201,14 @@ def run_as(
     os.close(out_w)
     os.close(err_w)
 
+    sent: list[int] = []
+
     def forward(signum: int, _frame: object) -> None:
-        try:  # noqa: SIM105  # contextlib would be one more import
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
+        """The terminal's signal to uv (woken, should something have stopped it); a second one ends it."""
+        sent.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL if len(sent) > 1 else signum)
+            os.kill(pid, signal.SIGCONT)
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(signum, forward)
@@ -193,11 +222,15 @@ def relay(pid: int, pipes: "dict[int, int]", uid: int) -> "tuple[int, bytes]":
     """Copy what comes down PIPES (read fd -> the fd to write it to) until each is closed; once the child PID has
     exited, kill what UID left behind (a process holding a pipe would keep it open). PID's status and stderr's tail."""
     import select
+    import signal
+    import time
 
     status: int | None = None
+    deadline = 0.0  # once uv has ended: what is still in the pipes gets a second, then they are closed
     tail = b""
     open_fds = dict(pipes)
-    while open_fds:
+    ttys = {fd: os.isatty(fd) for fd in set(pipes.values())}
+    while open_fds and (status is None or time.monotonic() < deadline):
         ready, _, _ = select.select(list(open_fds), [], [], 0.2)
         for fd in ready:
             data = os.read(fd, 65536)
@@ -205,18 +238,50 @@ def relay(pid: int, pipes: "dict[int, int]", uid: int) -> "tuple[int, bytes]":
                 os.close(fd)
                 del open_fds[fd]
                 continue
-            write_all(open_fds[fd], data)
-            if open_fds[fd] == 2:
+            to = open_fds[fd]
+            write_all(to, harmless(data) if ttys[to] else data)
+            if to == 2:
                 tail = (tail + data)[-TAIL:]
         if status is None:
             done, raw = os.waitpid(pid, os.WNOHANG)
             if done:
                 status = os.waitstatus_to_exitcode(raw)
+                for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+                    signal.signal(signum, signal.SIG_DFL)  # no pid of ours to pass them to any more
                 kill_all(uid)  # nothing the install-user started outlives root's command
+                deadline = time.monotonic() + 1.0
+    for fd in open_fds:  # held by someone uv handed them to: not root's to wait for
+        os.close(fd)
+    if open_fds:
+        write_all(2, b"uvshare: warning: uv's output pipes were still held after it ended; stopped reading them\n")
     if status is None:
         status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
         kill_all(uid)
     return (status if status >= 0 else 128 - status), tail
+
+
+# Bytes a terminal acts on: C0 controls but tab, newline and carriage return; DEL; C1 controls in UTF-8 (C2 80-9F).
+_CONTROLS = {*range(0x20), 0x7F} - {0x09, 0x0A, 0x0D}
+
+
+def harmless(data: bytes) -> bytes:
+    """DATA with every byte a terminal would act on (escape sequences: titles, cursor moves, the clipboard) shown as
+    `\\xNN` instead: what the install-user's uv prints may come from a member's code."""
+    if not any(b in _CONTROLS or b == 0xC2 for b in data):
+        return data
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        b = data[i]
+        if b in _CONTROLS:
+            out += b"\\x%02x" % b
+        elif b == 0xC2 and i + 1 < len(data) and 0x80 <= data[i + 1] <= 0x9F:
+            out += b"\\xc2\\x%02x" % data[i + 1]
+            i += 1
+        else:
+            out.append(b)
+        i += 1
+    return bytes(out)
 
 
 def write_all(fd: int, data: bytes) -> None:
