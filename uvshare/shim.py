@@ -113,17 +113,14 @@ def command_words(args: "Sequence[str]") -> tuple[str, ...]:
     return tuple(words)
 
 
-def shared_dirs(config: "Config", environ: "Mapping[str, str]", *, root: bool = False) -> dict[str, str]:
+def shared_dirs(
+    config: "Config", environ: "Mapping[str, str]", ignored: "frozenset[str]" = frozenset()
+) -> dict[str, str]:
     """The configured dirs uvshare looks after for this caller: uv's rule, a UV_* variable already set wins (and
-    then uvshare leaves that dir alone, and the dirs that go with it). Not for ROOT when it names the shared tree
-    (an image's ENV, the old workaround): that is no dir of root's own, and would hand root's uv the tree as root."""
+    then uvshare leaves that dir alone, and the dirs that go with it) — but for the IGNORED ones (see Call)."""
     from uvshare.config import DIR_KEYS
 
-    own = {
-        key
-        for key, var in DIR_KEYS.items()
-        if environ.get(var) and not (root and in_tree(environ[var], tree_tops(config.dirs.values())))
-    }
+    own = {key for key, var in DIR_KEYS.items() if environ.get(var) and var not in ignored}
     return {k: p for k, p in config.dirs.items() if k not in own and FOLLOWS.get(k) not in own}
 
 
@@ -239,10 +236,9 @@ def on_tree(args: "Sequence[str]", dirs: "Mapping[str, str]") -> bool:
     return key in dirs
 
 
-def without_shared(path: str, dirs: "Mapping[str, str]") -> str:
-    """PATH without the shared dirs and anything below them: root's uv must not find a member's `python3.12` or tool
-    there (uv runs candidate interpreters to query them)."""
-    tops = tree_tops(dirs.values())
+def without_shared(path: str, tops: "frozenset[str]") -> str:
+    """PATH without the shared dirs (TOPS, see tree_tops) and anything below them: root's uv must not find a
+    member's `python3.12` or tool there (uv runs candidate interpreters to query them)."""
     return os.pathsep.join(entry for entry in path.split(os.pathsep) if not in_tree(entry, tops))
 
 
@@ -318,20 +314,23 @@ class Call:
         if config is None:
             return
         self.role = membership(config.gid) if config.gid is not None else "none"
-        self.dirs = shared_dirs(config, environ, root=self.role == "root")
+        tops: frozenset[str] = frozenset()
+        ignored: frozenset[str] = frozenset()
+        if self.role == "root":  # a UV_* variable naming the shared tree (an image's ENV, the old workaround) is no
+            # dir of root's own: it would hand root's uv the tree as root; gone, and the configured dir given instead
+            tops = tree_tops(config.dirs.values())
+            ignored = frozenset(v for v in DIR_KEYS.values() if environ.get(v) and in_tree(environ[v], tops))
+            for var in ignored:
+                del env[var]
+        self.dirs = shared_dirs(config, environ, ignored)
         if self.role == "root":
-            from uvshare.config import DIR_KEYS
-
-            for var in DIR_KEYS.values():  # one naming the shared tree is not root's own: gone, see shared_dirs
-                if environ.get(var) and in_tree(environ[var], tree_tops(config.dirs.values())):
-                    del env[var]
             if program == "uv" and on_tree(args, self.dirs):
                 self.as_install_user = True
                 self.given = self.dirs
             elif environ.get(ENV_BUILD) == "1":  # an image build: the tree is root's own making so far
                 self.given = {k: p for k, p in self.dirs.items() if k not in CACHES}
             else:
-                env["PATH"] = without_shared(environ.get("PATH", os.defpath), config.dirs)
+                env["PATH"] = without_shared(environ.get("PATH", os.defpath), tops)
             if not self.as_install_user and environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
                 env["UV_LINK_MODE"] = "copy"  # none of root's installs shares an inode with what others can write
         elif self.role == "outsider":
