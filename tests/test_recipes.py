@@ -8,8 +8,6 @@ import subprocess
 from pathlib import Path
 
 from tests.support.harness import (
-    GROUP,
-    INSTALLER,
     INSTALLER_GID0,
     REPO,
     Sandbox,
@@ -33,18 +31,14 @@ def test_image_recipe_runs_again_upgrades_and_fronts_uv_and_uvx(
     box.config.unlink()
     home, link_dir = box.root / "uvshare-home", box.root / "usr-local-bin"
     profile = box.root / "profile.d" / "uvshare.sh"
-    settings = {
-        "UVSHARE_GROUP": GROUP,
-        "UVSHARE_INSTALL_USER": INSTALLER,
-        "UVSHARE_SHARED": str(box.shared),
-        "UVSHARE_HOME": str(home),
-        "UVSHARE_CONFIG": str(box.config),
-        "UVSHARE_LINK_DIR": str(link_dir),
-        "UVSHARE_PYTHON": "3.12",
-        "UVSHARE_PROFILE": str(profile),
-        "PATH": f"{link_dir}:{box.uv.parent}:/usr/sbin:/usr/bin:/sbin:/bin",  # as in an image: the launcher first
+    settings = box.recipe_env(
+        home,
+        link_dir,
+        UVSHARE_PYTHON="3.12",
+        UVSHARE_PROFILE=str(profile),
+        PATH=f"{link_dir}:{box.uv.parent}:/usr/sbin:/usr/bin:/sbin:/bin",  # as in an image: the launcher first
         **network_env(),  # the recipe installs uvshare's dependencies from the package index
-    }
+    )
     first = box.ok("root", "sh", RECIPE, uvshare_wheel, env=settings)
     assert first.stdout.rstrip().endswith("healthy"), str(first)
     assert f"'{box.uv}'" in box.config.read_text(), box.config.read_text()

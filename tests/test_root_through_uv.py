@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import (
-    GROUP,
     INSTALLER,
     REPO,
     Sandbox,
@@ -285,18 +284,13 @@ def test_the_recipe_never_runs_a_uv_a_member_planted(box1: Sandbox, uvshare_whee
     box.ok(
         "alice", "sh", "-c", f'printf "#!/bin/sh\\nid -u >> {marks}\\nexit 1\\n" > "{planted}"; chmod 775 "{planted}"'
     )
-    home = box.root / "uvshare-home"
-    settings = {
-        "UVSHARE_GROUP": GROUP,
-        "UVSHARE_INSTALL_USER": box.config.read_text().split("install-user = ")[1].split()[0].strip('"'),
-        "UVSHARE_SHARED": str(box.shared),
-        "UVSHARE_HOME": str(home),
-        "UVSHARE_CONFIG": str(box.config),
-        "UVSHARE_LINK_DIR": str(box.root / "links"),
-        "UVSHARE_PROFILE": "",
-        "UVSHARE_FORCE": "1",
-        "PATH": f"{box.shared / 'tool-bin'}:{box.uv.parent}:/usr/sbin:/usr/bin:/sbin:/bin",
-    }
+    settings = box.recipe_env(
+        box.root / "uvshare-home",
+        box.root / "links",
+        UVSHARE_PROFILE="",
+        UVSHARE_FORCE="1",
+        PATH=f"{box.shared / 'tool-bin'}:{box.uv.parent}:/usr/sbin:/usr/bin:/sbin:/bin",
+    )
     result = box.run("root", "sh", REPO / "recipes" / "image-install.sh", uvshare_wheel, env=settings)
     assert 0 not in uids_that_ran(marks), str(result)
     assert f"skipped {planted}" in result.stderr, str(result)
@@ -535,20 +529,16 @@ def test_the_recipe_never_puts_uvshare_on_a_shared_python(box1: Sandbox, uvshare
     box.ok("root", "uvshare", "share", "setup")
     box.ok("alice", "uvshare", "python", "install", "3.12")  # the machine's own Python is 3.11
     home = box.root / "uvshare-home"
-    settings = {
-        "UVSHARE_GROUP": GROUP,
-        "UVSHARE_INSTALL_USER": INSTALLER,
-        "UVSHARE_SHARED": str(box.shared),
-        "UVSHARE_HOME": str(home),
-        "UVSHARE_CONFIG": str(box.config),
-        "UVSHARE_LINK_DIR": str(box.root / "links"),
-        "UVSHARE_PROFILE": "",
-        "UVSHARE_FORCE": "1",
-        "UVSHARE_PYTHON": "3.12",
-        "UV_PYTHON_DOWNLOADS": "never",  # the shared 3.12 or none: this must fail rather than take it
-        "PATH": f"/usr/sbin:/usr/bin:/sbin:/bin:{box.uv.parent}:{box.shared / 'bin'}:{box.shared / 'tool-bin'}",
+    settings = box.recipe_env(
+        home,
+        box.root / "links",
+        UVSHARE_PROFILE="",
+        UVSHARE_FORCE="1",
+        UVSHARE_PYTHON="3.12",
+        UV_PYTHON_DOWNLOADS="never",  # the shared 3.12 or none: this must fail rather than take it
+        PATH=f"/usr/sbin:/usr/bin:/sbin:/bin:{box.uv.parent}:{box.shared / 'bin'}:{box.shared / 'tool-bin'}",
         **network_env(),
-    }
+    )
     box.run("root", "sh", REPO / "recipes" / "image-install.sh", uvshare_wheel, env=settings)
     made = [p.read_text() for p in home.glob("tools/*/pyvenv.cfg")]
     assert all(str(box.shared) not in text for text in made), made

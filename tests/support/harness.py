@@ -312,6 +312,19 @@ class Sandbox:
             *extra,
         ]
 
+    def recipe_env(self, home: Path, link_dir: Path, **settings: str) -> dict[str, str]:
+        """The environment recipes/image-install.sh runs with in a test: this run's group, install-user, tree and
+        config, uvshare's own HOME and the LINK_DIR for its launchers; SETTINGS (PATH, UVSHARE_PROFILE, …) on top."""
+        return {
+            "UVSHARE_GROUP": GROUP,
+            "UVSHARE_INSTALL_USER": INSTALLER,
+            "UVSHARE_SHARED": str(self.shared),
+            "UVSHARE_HOME": str(home),
+            "UVSHARE_CONFIG": str(self.config),
+            "UVSHARE_LINK_DIR": str(link_dir),
+            **settings,
+        }
+
     def member_writable_prefix(self) -> None:
         """Make the dir above the shared dirs group-owned 2775, as older uvshare made it (and as a group's project
         dir often is): members can then rename a shared dir, the way an attack needs. uvshare makes it root's 0755."""
