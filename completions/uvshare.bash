@@ -67,6 +67,7 @@ _uvshare_share() {
             options+=' --group --prefix --config --uv --install-user --force --dry-run --no-acl'
             options+=' --profile --profile-file --zsh-profile-file --fish-profile-file'
             options+=' --python-install-dir --python-bin-dir --python-cache-dir --tool-dir --tool-bin-dir --cache-dir'
+            options+=' --project-dir'
             ;;
         setup)
             if [[ $prev == --*profile-file ]]; then

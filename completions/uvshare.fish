@@ -81,7 +81,8 @@ function __uvshare_share_candidates -a current
                 --fish-profile-file\t'The profile for fish' \
                 --python-install-dir\t'Instead of PREFIX/python' --python-bin-dir\t'Instead of PREFIX/bin' \
                 --python-cache-dir\t'Share Python downloads too' --tool-dir\t'Instead of PREFIX/tools' \
-                --tool-bin-dir\t'Instead of PREFIX/tool-bin' --cache-dir\t'Instead of PREFIX/cache'
+                --tool-bin-dir\t'Instead of PREFIX/tool-bin' --cache-dir\t'Instead of PREFIX/cache' \
+                --project-dir\t"The team's project dir"
         case setup
             if string match -q -- '--*profile-file' "$words[-1]"
                 __fish_complete_path $current

@@ -26,7 +26,10 @@ DIR_KEYS = {
     "tool-bin-dir": "UV_TOOL_BIN_DIR",
     "cache-dir": "UV_CACHE_DIR",
 }
-KEYS = ("group", "umask", "acl", "uv", "uvx", "install-user", "link-mode", *DIR_KEYS, "skip-installed")
+# A team's project dir (or the parent of several): uvshare shares what members make there (`.venv`, `uv.lock`) as it
+# shares the tree; no uv variable names it.
+PROJECT_KEY = "project-dir"
+KEYS = ("group", "umask", "acl", "uv", "uvx", "install-user", "link-mode", *DIR_KEYS, PROJECT_KEY, "skip-installed")
 # How uv puts files into venvs. Not hard links by default: a venv's file would share its inode with the shared
 # cache's, which every member can write, so one member could change what another member's own venv runs.
 LINK_MODES = ("copy", "clone", "hardlink", "symlink")
@@ -92,6 +95,7 @@ class Config:
         "install_user",
         "link_mode",
         "origins",
+        "project_dir",
         "skip_installed",
         "umask",
         "uv",
@@ -107,6 +111,7 @@ class Config:
     install_user: "str | None"  # the member account root's uv runs as on the shared tree: a name, or a uid as text
     link_mode: str
     dirs: dict[str, str]  # dir key -> absolute path, configured dirs only
+    project_dir: "str | None"  # the team project dir (PROJECT_KEY)
     skip_installed: bool
     origins: dict[str, str]  # key -> the file that set it (keys left out come from defaults)
     files: tuple[str, ...]  # the files read, in order
@@ -125,6 +130,8 @@ class Config:
         setter(self, "install_user", None if install_user is None else str(install_user))
         setter(self, "link_mode", values.get("link-mode", DEFAULT_LINK_MODE))
         setter(self, "dirs", {key: normal_path(str(values[key])) for key in DIR_KEYS if key in values})
+        project = values.get(PROJECT_KEY)
+        setter(self, "project_dir", None if project is None else normal_path(str(project)))
         setter(self, "skip_installed", values.get("skip-installed", True))
         setter(self, "origins", origins)
         setter(self, "files", files)
@@ -337,6 +344,8 @@ def load(environ: "Mapping[str, str]") -> "Config | None":
     if not files:
         return None
     config = Config(values, origins, tuple(files))
+    if config.project_dir is not None:
+        check_project_dir(config)
     for key in ("uv", "uvx"):
         configured = getattr(config, key)
         if configured is not None:
@@ -368,15 +377,29 @@ def check_value(path: str, key: str, value: object) -> None:
     elif not isinstance(value, str):
         example = '"0002"' if key == "umask" else '"/opt/uv/python"'
         raise config_error(f"{where} must be a string like {example}, not {value!r}")
-    elif (key in DIR_KEYS or key in ("uv", "uvx")) and not value.startswith("/"):
+    elif key != "umask" and not value.startswith("/"):
         raise config_error(f"{where} must be an absolute path, not {value!r}")
-    elif (key in DIR_KEYS or key in ("uv", "uvx")) and not value.isprintable():
+    elif key != "umask" and not value.isprintable():
         raise config_error(f"{where} must be a path without control characters (a NUL, a newline…), not {value!r}")
-    elif key in DIR_KEYS and is_system_dir(value):
+    elif (key in DIR_KEYS or key == PROJECT_KEY) and is_system_dir(value):
         raise config_error(
             f"{where} is {value}, a system dir: uvshare would make it group-writable; give the shared dirs dirs of "
             "their own (e.g. /opt/uv/python)"
         )
+
+
+def check_project_dir(config: Config) -> None:
+    """Refuse a project dir that holds a shared dir or lies inside one: members could rename a shared dir in a
+    project dir they can write, and what uv keeps in the tree is no team's project."""
+    project = config.project_dir or ""
+    for key, path in config.dirs.items():
+        inside = project == path or project.startswith(path.rstrip("/") + "/")
+        if inside or path.startswith(project.rstrip("/") + "/"):
+            where = f"lies inside the shared dir {path} ({key})" if inside else f"holds the shared dir {path} ({key})"
+            raise config_error(
+                f"{config.origins[PROJECT_KEY]}: key '{PROJECT_KEY}' is {project}, which {where}; give team projects a "
+                "dir of their own beside the shared tree (e.g. /proj/a/work beside /proj/a/uv)"
+            )
 
 
 def _check_word(where: str, key: str, value: object) -> None:

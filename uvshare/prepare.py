@@ -42,7 +42,8 @@ PARENT_MODE = 0o755  # a missing dir above the shared dirs, as root makes it (ro
 LOCK_MODE = 0o660  # group rw, nothing for others: whoever can open a lock file can hold it and block everybody
 # Dirs others must not enter: uv (0.13) makes its per-entry lock files in the cache 0666, and anyone who can reach
 # one can hold it. Outsiders never use the shared cache (uv keeps one of their own), so nothing is lost.
-CLOSED = frozenset({"cache-dir"})
+# A team's project dir is closed too: a venv's `.lock` there is as open to holding, and its code is the team's.
+CLOSED = frozenset({"cache-dir", "project-dir"})
 
 # Entries uvshare makes where missing (name, is a dir): uv takes `.lock` before anything else (uv < 0.5.30 made it
 # 0644, owned by whoever came first), and unpacks into `.temp/` (`.cache/` before uv 0.5.8).

@@ -72,6 +72,8 @@ TREE_COMMANDS = frozenset(
     }
 )
 ENV_BUILD = "UVSHARE_BUILD"
+# uv commands that touch no tree, project or cache: they need no tree, and root may run them anywhere.
+INFORMATIONAL = frozenset({"help", "self", "generate-shell-completion"})
 # Installs into the shared tree, which uvshare has uv compile to bytecode (`python install` compiles the stdlib from
 # uv 0.9.25 on; older uv ignores the variable there).
 COMPILES = frozenset({("python", "install"), ("python", "upgrade"), ("tool", "install"), ("tool", "upgrade")})
@@ -169,6 +171,30 @@ def refuse_outsider(args: "Sequence[str]", config: "Config", dirs: "Mapping[str,
     raise NotAMember(
         f"'{invoked_as()} {' '.join(args)}' would change the shared dir {dirs[key]}, which only members of group "
         f"'{group}' may change, and {user} is not a member; {join}; or set {DIR_KEYS[key]} to a dir of your own"
+    )
+
+
+def refuse_in_project(args: "Sequence[str]", environ: "Mapping[str, str]", config: "Config") -> None:
+    """Stop a user outside the group from working in the team project dir (it is closed to them: uv would fail in
+    its own words, or hold a member's venv lock), saying how to join."""
+    if not config.project_dir:
+        return
+    from uvshare.trees import inside, places
+
+    if inside(places(args, environ), [config.project_dir]) is None:
+        return
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = str(os.getuid())
+    from uvshare.errors import NotAMember, invoked_as
+
+    raise NotAMember(
+        f"'{invoked_as()} {' '.join(args)}' would work in the team project dir {config.project_dir}, which only "
+        f"members of group '{config.group}' may use, and {user} is not a member; ask an administrator to run "
+        f"'usermod -aG {config.group} {user}', then log in again"
     )
 
 
@@ -297,29 +323,44 @@ class Call:
     """One call of uvshare: the config, who the caller is, what they are given, and the real uv (found once)."""
 
     def __init__(self, args: "Sequence[str]", program: str) -> None:
-        from uvshare.config import DIR_KEYS, load
+        from uvshare.config import ENV_CONFIG, load
 
         self.args = args
         self.program = program
         self.environ = environ = os.environ
         self.depth = check_loop(environ)
         self.config = config = load(environ)
-        self.env = env = environ.copy()
+        self.env = environ.copy()
         self.role = "none"
         self.dirs: dict[str, str] = {}
         self.given: dict[str, str] = {}
         self.quiet = False  # `-q` on a `python install` that uvshare answers itself
         self._uv = ""
         self.as_install_user = False  # root's command on the shared tree: uv runs as the config's install-user
-        if config is None:
-            return
+        self.tops: frozenset[str] = frozenset()  # (root) every shared dir and project dir, see keep_root_out
+        root = os.geteuid() == 0
+        others: tuple[list[str], list[str]] = ([], [])  # every tree's dirs and project dirs (see uvshare.trees)
+        if config is None and not environ.get(ENV_CONFIG):
+            from uvshare import trees
+
+            if trees.tree_files(trees.trees_dir(environ)):
+                self.config = config = trees.choose(environ, args, needs_tree=self.needs_tree(root))
+                others = trees.all_tops(environ) if root else others
+        if root and (config is not None or others[0] or others[1]):
+            self.keep_root_out(config, others)
+        if config is not None:
+            self.assign(config)
+
+    def assign(self, config: "Config") -> None:
+        """Decide the caller's role and what they are given of the tree of CONFIG, in uv's environment."""
+        from uvshare.config import DIR_KEYS
+
+        args, program, environ, env = self.args, self.program, self.environ, self.env
         self.role = membership(config.gid) if config.gid is not None else "none"
-        tops: frozenset[str] = frozenset()
         ignored: frozenset[str] = frozenset()
         if self.role == "root":  # a UV_* variable naming the shared tree (an image's ENV, the old workaround) is no
             # dir of root's own: it would hand root's uv the tree as root; gone, and the configured dir given instead
-            tops = tree_tops(config.dirs.values())
-            ignored = frozenset(v for v in DIR_KEYS.values() if environ.get(v) and in_tree(environ[v], tops))
+            ignored = frozenset(v for v in DIR_KEYS.values() if environ.get(v) and in_tree(environ[v], self.tops))
             for var in ignored:
                 del env[var]
         self.dirs = shared_dirs(config, environ, ignored)
@@ -330,16 +371,47 @@ class Call:
             elif environ.get(ENV_BUILD) == "1":  # an image build: the tree is root's own making so far
                 self.given = {k: p for k, p in self.dirs.items() if k not in CACHES}
             else:
-                env["PATH"] = without_shared(environ.get("PATH", os.defpath), tops)
+                env["PATH"] = without_shared(environ.get("PATH", os.defpath), self.tops)
             if not self.as_install_user and environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
                 env["UV_LINK_MODE"] = "copy"  # none of root's installs shares an inode with what others can write
         elif self.role == "outsider":
+            refuse_in_project(args, environ, config)
             self.given = {k: p for k, p in self.dirs.items() if k in OUTSIDER_GETS}
         else:
             self.given = self.dirs
         if "cache-dir" in self.given and not environ.get("UV_LINK_MODE"):
             env["UV_LINK_MODE"] = config.link_mode  # members' own venvs share no inode with the shared cache
         env.update({DIR_KEYS[k]: p for k, p in self.given.items()})
+
+    def needs_tree(self, root: bool) -> bool:
+        """Whether this call needs to know its tree: root's commands on a tree; anyone's uv command but help,
+        `--version`, `self` and completion (every other one uses the cache)."""
+        words = command_words(self.args)
+        if root:
+            return self.program == "uv" and words in TREE_COMMANDS
+        return self.program == "uvx" or (bool(words) and words[0] not in INFORMATIONAL)
+
+    def keep_root_out(self, config: "Config | None", others: "tuple[list[str], list[str]]") -> None:
+        """Root's uv never works in a team project dir (its pyproject.toml, build backends and `.venv/bin/python` are
+        the members'), and gets no shared dir on its PATH: of this config's tree, and of every tree of the site."""
+        dirs = [*(config.dirs.values() if config else ()), *others[0]]
+        projects = [*([config.project_dir] if config and config.project_dir else ()), *others[1]]
+        self.tops = tree_tops([*dirs, *projects])
+        words = command_words(self.args)
+        if projects and (self.program == "uvx" or (words and words[0] not in INFORMATIONAL)):
+            from uvshare.trees import inside, places
+
+            project = inside(places(self.args, self.environ), projects)
+            if project is not None:
+                from uvshare.errors import UvshareError
+
+                raise UvshareError(
+                    f"root does not run uv in the team project dir {project}: members can write what uv would read "
+                    "and run there (pyproject.toml, its build backends, .venv/bin/python); run it as a member "
+                    "('runuser -u USER -- uv …'), or as root outside it"
+                )
+        if config is None:
+            self.env["PATH"] = without_shared(self.environ.get("PATH", os.defpath), self.tops)
 
     def real_uv(self) -> str:
         """The real uv, found on first need (a skip answered from names needs none)."""
@@ -377,10 +449,16 @@ class Call:
         from uvshare.prepare import Preparer
 
         preparer = Preparer(config.gid, config.umask, config.group or str(config.gid), warn, acl=config.acl)
-        preparer.prepare(self.dirs)
+        dirs = dict(self.dirs)
+        if config.project_dir:
+            from uvshare.config import PROJECT_KEY
+
+            dirs[PROJECT_KEY] = config.project_dir
+        preparer.prepare(dirs)
         # Where every dir uv may write has a default ACL, what is created there is shared whatever the umask: leave
         # the caller's alone, so that nothing else they write becomes group-writable. Elsewhere the umask does it.
-        if not (config.acl and all(preparer.covered.get(k, False) for k in self.given)):
+        mine = [*self.given, *(dirs.keys() - self.dirs.keys())]
+        if not (config.acl and all(preparer.covered.get(k, False) for k in mine)):
             os.umask(config.umask)
 
     def target(self) -> str:

@@ -7,7 +7,7 @@ import sys
 
 from plumbum import cli, colors
 
-from uvshare.config import DIR_KEYS, Config, config_paths, load
+from uvshare.config import DIR_KEYS, ENV_CONFIG, PROJECT_KEY, Config, config_paths, load
 from uvshare.errors import ConfigError, UvshareError, admin, escape
 
 # Which uv lock guards which dir: uv changes the Python bin and download dirs under the install dir's lock, and the
@@ -87,8 +87,13 @@ def as_root(command: str) -> str:
 
 
 def load_config() -> Config:
-    """The effective config; ConfigError when there is none."""
+    """The effective config (with several trees, the one this command is for: see uvshare.trees); ConfigError when
+    there is none."""
     config = load(os.environ)
+    if config is None and not os.environ.get(ENV_CONFIG):
+        from uvshare import trees
+
+        config = trees.choose(os.environ, [], needs_tree=True)
     if config is None:
         searched = ", ".join(config_paths(os.environ))
         raise ConfigError(
@@ -148,8 +153,11 @@ def group_label(config: Config) -> str:
 
 
 def shared_dirs(config: Config) -> dict[str, str]:
-    """The configured shared dirs, in config-key order."""
-    return {key: config.dirs[key] for key in DIR_KEYS if key in config.dirs}
+    """The configured shared dirs, in config-key order, and the team project dir (see PROJECT_KEY)."""
+    dirs = {key: config.dirs[key] for key in DIR_KEYS if key in config.dirs}
+    if config.project_dir:
+        dirs[PROJECT_KEY] = config.project_dir
+    return dirs
 
 
 MARKS = {

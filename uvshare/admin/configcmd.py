@@ -9,8 +9,8 @@ from typing import Any
 
 from plumbum import cli
 
-from uvshare.admin.common import Command, load_config
-from uvshare.config import DEFAULT_UMASK, DIR_KEYS, ENV_CONFIG, KEYS, Config, config_paths
+from uvshare.admin.common import Command, load_config, shared_dirs
+from uvshare.config import DEFAULT_UMASK, DIR_KEYS, ENV_CONFIG, KEYS, PROJECT_KEY, Config, config_paths
 from uvshare.errors import UvshareError, escape
 from uvshare.prepare import covered
 from uvshare.safefs import open_dir
@@ -53,6 +53,7 @@ def effective(config: Config) -> dict[str, Any]:
         "install-user": config.install_user,
         "link-mode": config.link_mode,
         **{key: config.dirs.get(key) for key in DIR_KEYS},
+        PROJECT_KEY: config.project_dir,
         "skip-installed": config.skip_installed,
     }
     keys = {}
@@ -88,7 +89,8 @@ def umask_decision(config: Config) -> dict[str, Any]:
     states: dict[str, bool | None] = {}
     closed: list[str] = []
     outsider = os.geteuid() != 0 and config.gid is not None and config.gid not in (os.getegid(), *os.getgroups())
-    for key, path in config.dirs.items():
+    dirs = shared_dirs(config)
+    for key, path in dirs.items():
         try:
             fd = open_dir(path)
         except PermissionError:  # the cache is closed to outsiders on purpose: say so, not "no default ACL"
@@ -101,14 +103,14 @@ def umask_decision(config: Config) -> dict[str, Any]:
             states[key] = covered(fd, key, config.gid if config.gid is not None else -1)
         finally:
             os.close(fd)
-    lacking = [config.dirs[k] for k, state in states.items() if not state]
+    lacking = [dirs[k] for k, state in states.items() if not state]
     if outsider:
         return {
             "applied": False,
             "value": f"{config.umask:04o}",
             "why": f"you are not in group '{config.group}': uvshare changes nothing shared for you and leaves your "
             "umask alone" + (f" ({', '.join(closed)}: closed to you)" if closed else ""),
-            "default_acls": {config.dirs[k]: state for k, state in states.items()},
+            "default_acls": {dirs[k]: state for k, state in states.items()},
         }
     if not config.acl:
         why = "acl = false"
@@ -120,7 +122,7 @@ def umask_decision(config: Config) -> dict[str, Any]:
         "applied": bool(why),
         "value": f"{config.umask:04o}",
         "why": why or "every shared dir has a default ACL: the caller's umask is left alone",
-        "default_acls": {config.dirs[k]: state for k, state in states.items()},
+        "default_acls": {dirs[k]: state for k, state in states.items()},
     }
 
 

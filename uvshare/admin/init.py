@@ -17,8 +17,10 @@ from uvshare.admin.setup import ProfileSwitches, Setup
 from uvshare.config import (
     DIR_KEYS,
     ENV_CONFIG,
+    PROJECT_KEY,
     SYSTEM_CONFIG,
     Config,
+    check_project_dir,
     check_uv,
     check_value,
     config_paths,
@@ -28,6 +30,7 @@ from uvshare.config import (
 )
 from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvNotFound, UvshareError
 from uvshare.finduv import find_uv, is_uvshare
+from uvshare.trees import trees_dir
 
 # The dirs below the prefix (python-cache-dir only when asked for: uv keeps Python downloads in its cache by default).
 LAYOUT = {
@@ -101,6 +104,9 @@ class Init(ProfileSwitches):
     tool_dir = cli.SwitchAttr("--tool-dir", str, argname="DIR", help="instead of PREFIX/tools")
     tool_bin_dir = cli.SwitchAttr("--tool-bin-dir", str, argname="DIR", help="instead of PREFIX/tool-bin")
     cache_dir = cli.SwitchAttr("--cache-dir", str, argname="DIR", help="instead of PREFIX/cache")
+    project_dir = cli.SwitchAttr(
+        "--project-dir", str, argname="DIR", help="the team's project dir: venvs made there stay the team's"
+    )
 
     def main(self) -> int:
         if self.config_file == "":
@@ -125,7 +131,12 @@ class Init(ProfileSwitches):
             if check.status in ("problem", "warning") or (not self.quiet and check.subject == "you"):
                 print(check.line())
         unset = {k: v for k, v in os.environ.items() if k != ENV_CONFIG}
-        if path not in config_paths(unset):
+        if os.path.dirname(path) == trees_dir(unset):
+            self.note(
+                f"{path} is a tree of {os.path.dirname(path)}: with no other config in effect, uvshare uses it for "
+                f"members of group {self.group} (and in its project dir); a module can name it too ('share module')"
+            )
+        elif path not in config_paths(unset):
             self.note(f"uvshare reads {path} only with {ENV_CONFIG}={path} in the environment")
         problems = sum(c.status == "problem" for c in checks)
         print("healthy" if not problems else f"{problems} problem{'s' if problems != 1 else ''} found")
@@ -188,6 +199,10 @@ class Init(ProfileSwitches):
                     raise UvshareError(f"--{key} must be an absolute path, not {given!r}")
                 check_value(f"--{key}", key, given)
                 values[key] = normal_path(given)
+        if self.project_dir is not None:
+            check_value("--project-dir", PROJECT_KEY, self.project_dir)
+            values[PROJECT_KEY] = normal_path(self.project_dir)
+            check_project_dir(Config(values, dict.fromkeys(values, "--project-dir"), ("--project-dir",)))
         return values
 
     def real_uv(self) -> str | None:

@@ -281,8 +281,10 @@ class Repair(Command):
                 incomplete += 1
                 unopened += 1
                 continue
-            try:
-                report = self.repair_dir(repairer, key, dir_fd, path, guard=dirs.get(GUARDED_BY[key]), timeout=timeout)
+            try:  # (a project dir has no uv lock of its own: nothing guards it)
+                report = self.repair_dir(
+                    repairer, key, dir_fd, path, guard=dirs.get(GUARDED_BY.get(key, "")), timeout=timeout
+                )
             except Left as e:
                 self.say("problem", f"{key} {path}: left unrepaired: {e}")
                 left.append(key)

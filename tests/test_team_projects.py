@@ -1,0 +1,242 @@
+"""A team's project dir (`project-dir`): what one member makes there with uv (`.venv`, `uv.lock`, `uv add`) the others
+can change — through uvshare or with plain uv —, outsiders are refused clearly, root's uv never works there, and
+doctor and repair cover it. The real uv (newest and 0.6.14), real users and group, a local wheel index."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.support import harness
+from tests.support.harness import GROUP, Sandbox, group_gid, not_shared
+from tests.support.wheels import make_wheel
+
+PYPROJECT = """[project]
+name = "app"
+version = "0.1"
+requires-python = ">=3.8"
+dependencies = ["hello-a"]
+
+[tool.uv]
+package = false
+no-index = true
+find-links = ["{wheels}"]
+"""
+
+
+def team_box(box: Sandbox, **keys: object) -> tuple[Path, Path]:
+    """BOX with a project dir in its config, set up by root; the project dir and a dir of local wheels."""
+    project_dir = box.root / "proj" / "work"
+    box.write_config(project_dir=str(project_dir), **keys)
+    box.ok("root", "uvshare", "share", "setup")
+    wheels = box.root / "wheels"
+    for name, version in (("hello-a", "1.0"), ("six", "1.16.0"), ("attrs", "23.1.0")):
+        make_wheel(wheels, name, version)
+    wheels.chmod(0o755)
+    return project_dir, wheels
+
+
+def start_project(box: Sandbox, user: str, app: Path, wheels: Path, umask: int = 0o022) -> None:
+    """USER makes the project APP as with an editor (their own umask): a dir and its pyproject.toml."""
+    text = PYPROJECT.format(wheels=wheels)
+    box.ok(user, "sh", "-c", 'mkdir "$1" && cat > "$1/pyproject.toml"', "sh", app, input=text, umask=umask)
+
+
+def run_app(box: Sandbox, user: str, app: Path, *modules: str) -> None:
+    """USER imports MODULES with the project's venv."""
+    box.ok(user, app / ".venv" / "bin" / "python", "-c", f"import {', '.join(modules)}", cwd=app)
+
+
+@pytest.mark.parametrize("first", ["uvshare", "plain uv, umask 022"])
+def test_team_project_venv_stays_the_teams(box: Sandbox, first: str) -> None:
+    """alice makes the project's venv (`uv sync`, through uvshare or with plain uv and umask 022); bob adds a
+    dependency and syncs; alice removes it; carol (a member too) `uv pip install`s into the venv; all of them run it.
+    Through uvshare everything in the project dir and the whole shared tree stays group-writable."""
+    project_dir, wheels = team_box(box)
+    st = project_dir.stat()
+    assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (group_gid(), 0o2770), oct(st.st_mode)
+    app = project_dir / "app"
+    start_project(box, "alice", app, wheels)
+    if first == "uvshare":
+        box.ok("alice", "uvshare", "sync", "--python", harness.SYSTEM_PYTHON, cwd=app, umask=0o022)
+    else:
+        box.ok(
+            "alice",
+            box.uv,
+            "sync",
+            "--python",
+            harness.SYSTEM_PYTHON,
+            cwd=app,
+            umask=0o022,
+            env={"UVSHARE_CONFIG": None},
+        )
+    run_app(box, "bob", app, "hello_a")
+    box.ok("bob", "uvshare", "add", "six", cwd=app, umask=0o022)
+    box.ok("bob", "uvshare", "sync", cwd=app, umask=0o022)
+    run_app(box, "alice", app, "hello_a", "six")
+    box.ok("alice", "uvshare", "remove", "six", cwd=app, umask=0o022)
+    box.ok(
+        "carol",
+        "uvshare",
+        "pip",
+        "install",
+        "--python",
+        app / ".venv",
+        "--no-index",
+        "--find-links",
+        wheels,
+        "attrs",
+        cwd=app,
+        umask=0o022,
+    )
+    run_app(box, "bob", app, "hello_a", "attrs")
+    box.ok("bob", "uvshare", "sync", cwd=app, umask=0o022)  # takes attrs out again: a file carol made
+    if first == "uvshare":
+        wrong = not_shared(project_dir, group_gid()) + box.not_shared()
+        assert not wrong, wrong[:5]
+    doctor = box.run("root", "uvshare", "share", "doctor")
+    assert f"project-dir {project_dir}" in doctor.stdout or str(project_dir) in doctor.stdout, str(doctor)
+
+
+def test_plain_uv_in_a_setgid_group_dir_fails(box: Sandbox) -> None:
+    """The issue's reproduction, without uvshare: a setgid group dir made by hand (the known workaround), alice's
+    plain `uv sync` with umask 022, and bob's `uv add` and `uv pip install` fail with Permission denied."""
+    project_dir = box.root / "proj" / "work"
+    project_dir.mkdir(parents=True)
+    os.chown(project_dir, 0, group_gid())
+    project_dir.chmod(0o2770)
+    wheels = box.root / "wheels"
+    make_wheel(wheels, "hello-a", "1.0")
+    make_wheel(wheels, "six", "1.16.0")
+    wheels.chmod(0o755)
+    app = project_dir / "app"
+    start_project(box, "alice", app, wheels)
+    plain = {"UVSHARE_CONFIG": None}
+    box.ok("alice", box.uv, "sync", "--python", harness.SYSTEM_PYTHON, cwd=app, umask=0o022, env=plain)
+    add = box.run("bob", box.uv, "add", "six", cwd=app, umask=0o002, env=plain)
+    assert add.returncode != 0 and "Permission denied" in add.stderr, str(add)
+    pip = box.run(
+        "bob",
+        box.uv,
+        "pip",
+        "install",
+        "--python",
+        ".venv",
+        "six",
+        "--no-index",
+        "--find-links",
+        wheels,
+        cwd=app,
+        umask=0o002,
+        env=plain,
+    )
+    assert pip.returncode != 0 and "Permission denied" in pip.stderr, str(pip)
+
+
+def test_umask_where_the_project_dir_has_no_default_acl(box: Sandbox) -> None:
+    """A project dir that held files before setup gets no default ACL until repair has walked it (nor does a
+    filesystem without ACLs keep one): there a member's uv through uvshare runs with the config's umask, so that
+    the venv made with umask 022 typed before is still the team's — the shared dirs having theirs changes nothing."""
+    project_dir = box.root / "proj" / "work"
+    project_dir.mkdir(parents=True)
+    (project_dir / "README").write_text("the team's\n")
+    project_dir.chmod(0o755)
+    _, wheels = team_box(box)
+    box.ok("root", "chown", "-R", f"root:{GROUP}", project_dir)
+    box.ok("root", "chmod", "2770", project_dir)
+    box.ok("root", "chmod", "0660", project_dir / "README")
+    app = project_dir / "app"
+    start_project(box, "alice", app, wheels, umask=0o002)  # (an editor's file: uvshare cannot reach it)
+    box.ok("alice", "uvshare", "sync", "--python", harness.SYSTEM_PYTHON, cwd=app, umask=0o022)
+    wrong = not_shared(app, group_gid())
+    assert not wrong, wrong[:5]
+    box.ok("bob", "uvshare", "add", "six", cwd=app, umask=0o022)
+    run_app(box, "carol", app, "hello_a", "six")
+
+
+def test_outsider_is_refused_clearly(box: Sandbox) -> None:
+    """dave, outside the group, asking uv to work in the team's project: one line naming the dir, the group and the
+    fix; exit 2; nothing of his in the project."""
+    project_dir, wheels = team_box(box)
+    app = project_dir / "app"
+    start_project(box, "alice", app, wheels)
+    box.ok("alice", "uvshare", "sync", "--python", harness.SYSTEM_PYTHON, cwd=app)
+    dave = box.users["dave"].name
+    for args in (
+        ["sync", "--directory", str(app)],
+        ["run", "--project", str(app), "python", "-c", "pass"],
+        ["pip", "install", "--python", str(app / ".venv"), "six"],
+        [f"--directory={app}", "add", "six"],
+    ):
+        result = box.run("dave", "uvshare", *args)
+        assert result.returncode == 2, str(result)
+        assert result.stderr.startswith("uvshare: error: "), str(result)
+        assert f"team project dir {project_dir}, which only members of group '{GROUP}' may use" in result.stderr
+        assert f"usermod -aG {GROUP} {dave}" in result.stderr and result.stderr.count("\n") == 1, str(result)
+
+
+def test_root_will_not_run_uv_in_a_team_project(box: Sandbox) -> None:
+    """A member controls what uv reads and runs in the project: its `.venv/bin/python` (which uv runs to query it),
+    its build backend. Root's uv, in the project or pointed at it (an argument, VIRTUAL_ENV), is refused before
+    anything runs; a project venv's bin dir on root's PATH is not used."""
+    project_dir, wheels = team_box(box)
+    app = project_dir / "app"
+    start_project(box, "alice", app, wheels)
+    box.ok("alice", "uvshare", "sync", "--python", harness.SYSTEM_PYTHON, cwd=app)
+    marker = box.root / "ran-as-root"
+    fake = app / ".venv" / "bin" / "python"
+    fake.unlink()
+    box.ok(
+        "alice",
+        "sh",
+        "-c",
+        f'printf "#!/bin/sh\\nid -u > {marker}\\nexec {harness.SYSTEM_PYTHON} \\"\\$@\\"\\n" > "$1" && chmod +x "$1"',
+        "sh",
+        fake,
+    )
+    (box.root / "tmp-out").mkdir()
+    for args, kwargs in (
+        (["sync"], {"cwd": app}),
+        (["pip", "list"], {"cwd": app / ".venv"}),
+        (["pip", "install", "--python", str(fake), "six"], {}),
+        (["pip", "list"], {"env": {"VIRTUAL_ENV": str(app / ".venv")}}),
+        (["run", "--project", str(app), "python", "-c", "pass"], {}),
+    ):
+        result = box.run("root", "uvshare", *args, **kwargs)
+        assert not marker.exists(), f"root ran alice's python: {result}"
+        assert result.returncode == 2, str(result)
+        assert f"root does not run uv in the team project dir {project_dir}" in result.stderr, str(result)
+    # on root's PATH, the project venv's python is passed over
+    path = f"{app / '.venv' / 'bin'}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"
+    box.ok("root", "uvshare", "venv", "--python", "python3", box.root / "tmp-out" / "v", env={"PATH": path})
+    assert not marker.exists()
+    assert box.ok("root", "uvshare", "--version", cwd=app).stdout.startswith("uv ")  # nothing run: allowed
+
+
+def test_doctor_and_repair_cover_the_project_dir(box: Sandbox) -> None:
+    """A file made in the project without group write (no ACL kept, the maker's umask 022) is a doctor finding;
+    repair fixes it; doctor is then healthy."""
+    project_dir, wheels = team_box(box, acl=False)
+    app = project_dir / "app"
+    start_project(box, "alice", app, wheels, umask=0o022)
+    doctor = box.run("root", "uvshare", "share", "doctor")
+    assert doctor.returncode == 1 and "project-dir" in doctor.stdout and "not group-writable" in doctor.stdout, str(
+        doctor
+    )
+    repair = box.ok("root", "uvshare", "share", "repair")
+    assert "project-dir" in repair.stdout, str(repair)
+    assert not not_shared(project_dir, group_gid())
+    box.ok("root", "uvshare", "share", "doctor")
+    box.ok("bob", "uvshare", "sync", "--python", harness.SYSTEM_PYTHON, cwd=app, umask=0o022)
+
+
+def test_project_dir_must_stay_out_of_the_tree(box: Sandbox) -> None:
+    """A project dir holding the shared dirs (members could rename them) is refused, naming the key and the fix."""
+    box.write_config(project_dir=str(box.shared.parent))
+    result = box.run("alice", "uvshare", "--version")
+    assert result.returncode == 2, str(result)
+    assert f"key 'project-dir' is {box.shared.parent}, which holds the shared dir" in result.stderr, str(result)
+    assert os.path.exists(box.config)

@@ -1,0 +1,139 @@
+"""Several shared trees on one machine (an HPC site's project groups): one config per tree in a trees dir, and which
+tree a call is for when nothing else says so.
+
+Read only when no config file is in effect (no UVSHARE_CONFIG, no /etc/uvshare/config.toml, no XDG file): a site
+with one tree never pays for it. The tree is, in order: the one whose project dir the call works in (the current
+dir, a path among its arguments, the venv it names), the only one of the caller's groups, or none for a caller in
+none of them. A caller in several, with nothing to tell them apart, is told the choices: never a silent pick.
+"""
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from uvshare.config import Config
+
+TREES_DIR = "/etc/uvshare/trees"
+ENV_TREES = "UVSHARE_TREES_DIR"  # another trees dir (tests; a site that keeps its configs elsewhere)
+# Where uv is told which project or venv to use, besides the current dir and the arguments.
+PLACE_VARS = ("VIRTUAL_ENV", "UV_PROJECT", "UV_WORKING_DIRECTORY", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON")
+
+_loaded: "dict[str, list[tuple[str, Config]]]" = {}  # trees dir -> its trees, read once per call
+
+
+def trees_dir(environ: "Mapping[str, str]") -> str:
+    """The dir that holds one config file per tree."""
+    return environ.get(ENV_TREES) or TREES_DIR
+
+
+def tree_files(directory: str) -> list[str]:
+    """The tree configs in DIRECTORY (`NAME.toml`, not hidden), by name; none when it does not exist."""
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as e:
+        from uvshare.config import config_error
+
+        raise config_error(f"{directory}: cannot list the shared trees' configs: {e.strerror}") from None
+    return [os.path.join(directory, n) for n in sorted(names) if n.endswith(".toml") and not n.startswith(".")]
+
+
+def load_trees(environ: "Mapping[str, str]") -> "list[tuple[str, Config]]":
+    """Every tree of the trees dir: (name, config), read as any config is (as root: trusted first)."""
+    directory = trees_dir(environ)
+    if directory not in _loaded:
+        from uvshare.config import ENV_CONFIG, load
+
+        trees = []
+        for path in tree_files(directory):
+            config = load({ENV_CONFIG: path})
+            if config is not None:
+                trees.append((os.path.basename(path)[: -len(".toml")], config))
+        _loaded[directory] = trees
+    return _loaded[directory]
+
+
+def places(args: "Sequence[str]", environ: "Mapping[str, str]") -> list[str]:
+    """Where a call works: the current dir, each argument (and `--option=value`'s value) that is an absolute path or
+    names an existing one, and the project or venv uv is told of in the environment (PLACE_VARS). (An absolute path
+    counts unseen: a dir closed to the caller hides what is below it.)"""
+    found = []
+    try:
+        found.append(os.getcwd())
+    except OSError:  # a removed current dir is in no project
+        found = []
+    for arg in args:
+        value = arg.partition("=")[2] if arg.startswith("--") else arg
+        if value.startswith("/") or (value and os.path.lexists(value)):
+            found.append(value)
+    found += [environ[var] for var in PLACE_VARS if environ.get(var, "").startswith("/")]
+    return found
+
+
+def inside(where: "Sequence[str]", dirs: "Sequence[str]") -> "str | None":
+    """The first of DIRS that one of the places WHERE lies in (as written or resolved), or None."""
+    if not dirs:
+        return None
+    from uvshare.shim import in_tree, tree_tops
+
+    for top in dirs:
+        tops = tree_tops([top])
+        if any(in_tree(place, tops) for place in where):
+            return top
+    return None
+
+
+def is_member(config: "Config") -> bool:
+    """Whether the caller is root or has the tree's group in this process."""
+    gid = config.gid
+    return os.geteuid() == 0 or (gid is not None and (gid == os.getegid() or gid in os.getgroups()))
+
+
+def choose(environ: "Mapping[str, str]", args: "Sequence[str]", *, needs_tree: bool) -> "Config | None":
+    """The tree this call is for (see the module's doc), None for none; UvshareError when the caller is in several
+    trees' groups, nothing tells them apart, and the call NEEDS_TREE."""
+    trees = load_trees(environ)
+    if not trees:
+        return None
+    where = places(args, environ)
+    for _name, config in trees:
+        if config.project_dir and inside(where, [config.project_dir]):
+            return config  # an outsider's too: they are then told whose it is
+    mine = [(name, config) for name, config in trees if is_member(config)]
+    if len(mine) == 1:
+        return mine[0][1]
+    if not mine or not needs_tree:
+        return None
+    from uvshare.errors import UvshareError, escape
+
+    choices = "; ".join(f"{name} ({describe(config)})" for name, config in mine)
+    first = mine[0][0]
+    whose = f"this machine has {len(mine)}" if os.geteuid() == 0 else f"you are in the groups of {len(mine)}"
+    raise UvshareError(
+        f"this command needs a shared uv tree, and {whose}: {choices}; nothing says "
+        f"which: load one's module ('module load uvshare/{escape(first)}'), set UVSHARE_CONFIG to its config, or "
+        "run it in its project dir"
+    )
+
+
+def describe(config: "Config") -> str:
+    """`group proja, /proj/a/uv, config /etc/uvshare/trees/proja.toml`: a tree as a user knows it."""
+    dirs = list(config.dirs.values())
+    where = os.path.commonpath(dirs) if dirs else ""
+    parts = [f"group {config.group}", where, f"config {config.files[0]}"]
+    return ", ".join(p for p in parts if p)
+
+
+def all_tops(environ: "Mapping[str, str]") -> "tuple[list[str], list[str]]":
+    """Every tree's shared dirs, and every tree's project dir: what root's uv keeps away from, whichever tree (if
+    any) the call is for."""
+    dirs: list[str] = []
+    projects: list[str] = []
+    for _name, config in load_trees(environ):
+        dirs += config.dirs.values()
+        if config.project_dir:
+            projects.append(config.project_dir)
+    return dirs, projects
