@@ -456,6 +456,45 @@ module unload uvshare
             # the next module system starts from nothing installed
             box.ok("carol", "uvshare", "python", "uninstall", "3.11", env={"UVSHARE_CONFIG": str(trees.a_config)})
             box.ok("carol", "uvshare", "python", "uninstall", "3.10", env={"UVSHARE_CONFIG": str(c_config)})
+        no_module_loaded(trees, c, c_config, group)
     finally:
         subprocess.run(["userdel", "-f", installer], capture_output=True, check=False)
         subprocess.run(["groupdel", group], capture_output=True, check=False)
+
+
+def no_module_loaded(trees: Trees, c: Path, c_config: Path, group: str) -> None:
+    """With the trees' configs in the trees dir and no module loaded (no UVSHARE_CONFIG, no default config): carol,
+    in both groups, is told both trees and how to pick one — nothing installed anywhere —, but is never stopped
+    where nothing needs a tree (`--version`) or where her current dir says which (projc's project dir); alice, in
+    one of the groups, simply gets its tree."""
+    box = trees.box
+    tree_dir = box.root / "etc" / "trees"
+    tree_dir.mkdir()
+    (tree_dir / "proja.toml").write_text(trees.a_config.read_text())
+    project = box.root / "proj c" / "work"
+    (tree_dir / "projc.toml").write_text(c_config.read_text() + f"project-dir = {toml_value(str(project))}\n")
+    env = {"UVSHARE_TREES_DIR": str(tree_dir), "UVSHARE_CONFIG": None}
+    box.ok("root", "uvshare", "share", "setup", env={"UVSHARE_CONFIG": str(tree_dir / "projc.toml")})
+    before = sorted(p.name for tree in (trees.a, c) for p in (tree / "python").iterdir())
+    result = box.run("carol", "uvshare", "python", "install", "3.11", env=env)
+    assert result.returncode == 2, str(result)
+    line = result.stderr
+    assert line.startswith("uvshare: error: this command needs a shared uv tree, and you are in the groups of 2: ")
+    for name, tree, label in (("proja", trees.a, GROUP), ("projc", c, group)):
+        assert f"{name} (group {label}, {tree}, config {tree_dir / name}.toml)" in line, line
+    assert "module load uvshare/proja" in line, line
+    assert line.count("\n") == 1, line
+    assert sorted(p.name for tree in (trees.a, c) for p in (tree / "python").iterdir()) == before
+    assert box.ok("carol", "uvshare", "--version", env=env).stdout.startswith("uv ")
+    # in projc's project dir, her uv is projc's: its cache
+    box.ok("carol", "mkdir", project / "app", env=env)
+    box.ok("carol", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, cwd=project / "app", env=env)
+    assert any((c / "cache").iterdir()), "carol's uv in projc's project dir did not use projc's cache"
+    # root: the same choice for a command on a tree; root's uv kept out of every tree's project dir all the same
+    result = box.run("root", "uvshare", "python", "install", "3.11", env=env)
+    assert result.returncode == 2 and "and this machine has 2: proja (" in result.stderr, str(result)
+    result = box.run("root", "uvshare", "venv", "/nonexistent/v", cwd=project / "app", env=env)
+    assert result.returncode == 2 and f"root does not run uv in the team project dir {project}" in result.stderr
+    # alice is in one of them: hers, with nothing to say
+    found = box.ok("alice", "uvshare", "python", "find", "3.12", env=env).stdout.strip()
+    assert found.startswith(f"{trees.a}/python/"), found
