@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -178,42 +179,163 @@ def test_outsider_is_refused_clearly(box: Sandbox) -> None:
         assert f"usermod -aG {GROUP} {dave}" in result.stderr and result.stderr.count("\n") == 1, str(result)
 
 
-def test_root_will_not_run_uv_in_a_team_project(box: Sandbox) -> None:
-    """A member controls what uv reads and runs in the project: its `.venv/bin/python` (which uv runs to query it),
-    its build backend. Root's uv, in the project or pointed at it (an argument, VIRTUAL_ENV), is refused before
-    anything runs; a project venv's bin dir on root's PATH is not used."""
+FAKE = '#!/bin/sh\nid -u >> {marker}\nexec {python} "$@"\n'
+
+
+def planted(box: Sandbox) -> tuple[Path, Path, Path, Path]:
+    """alice's project, whose venv's python she made a script that records who runs it; the project dir, the
+    project, the record and a dir of root's own."""
     project_dir, wheels = team_box(box)
     app = project_dir / "app"
     start_project(box, "alice", app, wheels)
     box.ok("alice", "uvshare", "sync", "--python", harness.SYSTEM_PYTHON, cwd=app)
-    marker = box.root / "ran-as-root"
-    fake = app / ".venv" / "bin" / "python"
-    fake.unlink()
+    marker = box.root / "ran"
+    script = FAKE.format(marker=marker, python=harness.SYSTEM_PYTHON)
+    box.ok(
+        "alice", "sh", "-c", 'rm -f "$1" && cat > "$1" && chmod +x "$1"', "sh", app / ".venv/bin/python", input=script
+    )
+    out = box.root / "root-out"
+    out.mkdir()
+    return project_dir, app, marker, out
+
+
+def ran_as_root(marker: Path) -> bool:
+    return marker.exists() and "0" in marker.read_text().split()
+
+
+def refused(box: Sandbox, marker: Path, *args: str | Path, **kwargs: object) -> str:
+    """Run root's uvshare ARGS: nothing of alice's ran as root, and it stopped with one error line; that line."""
+    result = box.run("root", "uvshare", *args, **kwargs)  # type: ignore[arg-type]
+    assert not ran_as_root(marker), f"root ran alice's python: {result}"
+    assert result.returncode == 2 and result.stderr.startswith("uvshare: error: root does not run uv in "), str(result)
+    return result.stderr
+
+
+# Each way root's uv could be pointed at the project: (arguments, environment, current dir below the project dir)
+ROOT_SPELLINGS = {
+    "cwd": (["sync"], {}, "app"),
+    "cwd in the venv": (["pip", "list"], {}, "app/.venv"),
+    "--python": (["pip", "install", "--python", "{app}/.venv/bin/python", "six"], {}, None),
+    "-pPATH": (["venv", "-p{app}/.venv/bin/python", "{out}/v"], {}, None),
+    "-p=PATH": (["venv", "-p={app}/.venv/bin/python", "{out}/v"], {}, None),
+    "--project": (["run", "--project", "{app}", "python", "-c", "pass"], {}, None),
+    "relative after --directory": (
+        ["--directory", "{work}/..", "venv", "-p", "work/app/.venv/bin/python", "{out}/v"],
+        {},
+        None,
+    ),
+    "VIRTUAL_ENV": (["pip", "list"], {"VIRTUAL_ENV": "{app}/.venv"}, None),
+    "CONDA_PREFIX": (["pip", "list"], {"CONDA_PREFIX": "{app}/.venv"}, None),
+    "UV_WORKING_DIR": (["sync"], {"UV_WORKING_DIR": "{app}"}, None),
+    "UV_CONFIG_FILE": (["pip", "list"], {"UV_CONFIG_FILE": "{app}/uv.toml"}, None),
+    "file URL": (["pip", "install", "-p", "{out}/own", "evil @ file://{app}/evil"], {}, None),
+    "new path through a link": (["venv", "--python", harness.SYSTEM_PYTHON, "{out}/link/new"], {}, None),
+    "bind mount": (["sync"], {}, "mnt"),
+}
+
+
+@pytest.mark.parametrize("how", ROOT_SPELLINGS)
+def test_root_will_not_run_uv_in_a_team_project(box1: Sandbox, how: str) -> None:
+    """A member controls what uv reads and runs in the project: its `.venv/bin/python` (which uv runs to query it),
+    its build backend, its uv.toml. Root's uv in the project or pointed at it, however spelt, is refused before
+    anything runs (each spelling ran alice's python as root before the fix: the reviews' attacks)."""
+    box = box1
+    project_dir, app, marker, out = planted(box)
+    box.ok(
+        "alice", "sh", "-c", 'cat > "$1"', "sh", app / "uv.toml", input=f'[pip]\npython = "{app}/.venv/bin/python"\n'
+    )
+    box.ok("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, out / "own")
+    (out / "link").symlink_to(app)
+    (out / "mnt").mkdir()
+    args, env, cwd = ROOT_SPELLINGS[how]
+    fill = {"app": app, "out": out, "work": project_dir}
+    mounted = how == "bind mount"
+    if mounted:
+        subprocess.run(["mount", "--bind", str(project_dir), str(out / "mnt")], check=True)
+    try:
+        where = out / "mnt" / "app" if mounted else (project_dir / cwd if cwd else None)
+        line = refused(
+            box, marker, *(a.format(**fill) for a in args), env={k: v.format(**fill) for k, v in env.items()}, cwd=where
+        )
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(out / "mnt")], check=False)
+    assert f"the team project dir {project_dir}" in line, line
+    assert not (app / "new").exists()
+
+
+def test_root_keeps_its_path_and_help_in_a_team_project(box1: Sandbox) -> None:
+    """A project venv's bin dir on root's PATH is passed over; help and --version still answer there."""
+    box = box1
+    _project_dir, app, marker, out = planted(box)
+    path = f"{app / '.venv' / 'bin'}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"
+    box.ok("root", "uvshare", "venv", "--python", "python3", out / "v", env={"PATH": path})
+    assert not ran_as_root(marker)
+    assert box.ok("root", "uvshare", "--version", cwd=app).stdout.startswith("uv ")
+
+
+def test_root_will_not_run_a_shared_python_by_path(box1: Sandbox) -> None:
+    """The shared Pythons are the members' too: root's own `uv venv --python <a shared interpreter>` is refused
+    (a member could have replaced it); root's commands on the tree still run, as the install-user."""
+    box = box1
+    _project_dir, _app, marker, out = planted(box)
+    python_dir = box.shared / "python" / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
+    script = FAKE.format(marker=marker, python=harness.SYSTEM_PYTHON)
     box.ok(
         "alice",
         "sh",
         "-c",
-        f'printf "#!/bin/sh\\nid -u > {marker}\\nexec {harness.SYSTEM_PYTHON} \\"\\$@\\"\\n" > "$1" && chmod +x "$1"',
+        'mkdir -p "$1" && cat > "$1/python3" && chmod +x "$1/python3"',
         "sh",
-        fake,
+        python_dir,
+        input=script,
     )
-    (box.root / "tmp-out").mkdir()
-    for args, kwargs in (
-        (["sync"], {"cwd": app}),
-        (["pip", "list"], {"cwd": app / ".venv"}),
-        (["pip", "install", "--python", str(fake), "six"], {}),
-        (["pip", "list"], {"env": {"VIRTUAL_ENV": str(app / ".venv")}}),
-        (["run", "--project", str(app), "python", "-c", "pass"], {}),
-    ):
-        result = box.run("root", "uvshare", *args, **kwargs)
-        assert not marker.exists(), f"root ran alice's python: {result}"
-        assert result.returncode == 2, str(result)
-        assert f"root does not run uv in the team project dir {project_dir}" in result.stderr, str(result)
-    # on root's PATH, the project venv's python is passed over
-    path = f"{app / '.venv' / 'bin'}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"
-    box.ok("root", "uvshare", "venv", "--python", "python3", box.root / "tmp-out" / "v", env={"PATH": path})
-    assert not marker.exists()
-    assert box.ok("root", "uvshare", "--version", cwd=app).stdout.startswith("uv ")  # nothing run: allowed
+    line = refused(box, marker, "venv", "--python", python_dir / "python3", out / "v")
+    assert f"the shared dir {box.shared / 'python'}" in line, line
+    box.ok("root", "uvshare", "python", "list", "--only-installed")
+
+
+def two_trees(box: Sandbox, project_dir: Path) -> tuple[Path, dict[str, str | None]]:
+    """A trees dir with the box's config (with its project dir) and a second tree of the same group; the environment
+    with no tree chosen."""
+    tree_dir = box.root / "etc" / "trees"
+    tree_dir.mkdir()
+    (tree_dir / "a.toml").write_text(box.config.read_text())
+    text = box.config.read_text().replace(str(box.shared), str(box.root / "opt" / "uv2"))
+    (tree_dir / "b.toml").write_text(text.replace(str(project_dir), str(box.root / "proj2" / "work")))
+    box.ok("root", "uvshare", "share", "setup", env={"UVSHARE_CONFIG": str(tree_dir / "b.toml")})
+    return tree_dir, {"UVSHARE_TREES_DIR": str(tree_dir), "UVSHARE_CONFIG": None}
+
+
+def test_root_is_kept_out_of_every_trees_project(box1: Sandbox) -> None:
+    """With tree b's config in effect (a module loaded), tree a's project dir is still no place for root's uv; with
+    no tree chosen, neither is it, and a UV_PYTHON_INSTALL_DIR naming a tree's dirs is still not root's own."""
+    box = box1
+    project_dir, app, marker, out = planted(box)
+    tree_dir, env = two_trees(box, project_dir)
+    refused(
+        box,
+        marker,
+        "sync",
+        cwd=app,
+        env={"UVSHARE_CONFIG": str(tree_dir / "b.toml"), "UVSHARE_TREES_DIR": str(tree_dir)},
+    )
+    refused(box, marker, "sync", cwd=app, env=env)
+    for pydir in (box.shared / "python", app / "pythons"):
+        planted_python = pydir / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
+        script = FAKE.format(marker=marker, python=harness.SYSTEM_PYTHON)
+        box.ok(
+            "alice",
+            "sh",
+            "-c",
+            'mkdir -p "$1" && for n in python python3 python3.12; do printf "%s" "$2" > "$1/$n";'
+            ' chmod +x "$1/$n"; done',
+            "sh",
+            planted_python,
+            script,
+        )
+        box.run("root", "uvshare", "venv", out / f"v-{pydir.name}", env={**env, "UV_PYTHON_INSTALL_DIR": str(pydir)})
+        assert not ran_as_root(marker), pydir
 
 
 def test_doctor_and_repair_cover_the_project_dir(box: Sandbox) -> None:

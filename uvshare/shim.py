@@ -72,6 +72,7 @@ TREE_COMMANDS = frozenset(
     }
 )
 ENV_BUILD = "UVSHARE_BUILD"
+TREES_DIR, ENV_TREES = "/etc/uvshare/trees", "UVSHARE_TREES_DIR"  # (uvshare.trees's, not imported to read them)
 # uv commands that touch no tree, project or cache: they need no tree, and root may run them anywhere.
 INFORMATIONAL = frozenset({"help", "self", "generate-shell-completion"})
 # Installs into the shared tree, which uvshare has uv compile to bytecode (`python install` compiles the stdlib from
@@ -179,9 +180,9 @@ def refuse_in_project(args: "Sequence[str]", environ: "Mapping[str, str]", confi
     its own words, or hold a member's venv lock), saying how to join."""
     if not config.project_dir:
         return
-    from uvshare.trees import inside, places
+    from uvshare.places import lands_in, places
 
-    if inside(places(args, environ), [config.project_dir]) is None:
+    if lands_in(places(args, environ), [config.project_dir]) is None:
         return
     import pwd
 
@@ -330,6 +331,7 @@ class Call:
         self.environ = environ = os.environ
         self.depth = check_loop(environ)
         self.config = config = load(environ)
+        explicit = bool(environ.get(ENV_CONFIG))
         self.env = environ.copy()
         self.role = "none"
         self.dirs: dict[str, str] = {}
@@ -338,14 +340,17 @@ class Call:
         self._uv = ""
         self.as_install_user = False  # root's command on the shared tree: uv runs as the config's install-user
         self.tops: frozenset[str] = frozenset()  # (root) every shared dir and project dir, see keep_root_out
+        self.ignored: frozenset[str] = frozenset()  # (root) UV_* variables naming them, see keep_root_out
         root = os.geteuid() == 0
         others: tuple[list[str], list[str]] = ([], [])  # every tree's dirs and project dirs (see uvshare.trees)
-        if config is None and not environ.get(ENV_CONFIG):
+        # (uvshare.trees is imported only where its dir exists: a machine without trees pays one stat)
+        if os.path.isdir(environ.get(ENV_TREES) or TREES_DIR) and (root or (config is None and not explicit)):
             from uvshare import trees
 
-            if trees.tree_files(trees.trees_dir(environ)):
+            if config is None and not explicit and trees.tree_files(trees.trees_dir(environ)):
                 self.config = config = trees.choose(environ, args, needs_tree=self.needs_tree(root))
-                others = trees.all_tops(environ) if root else others
+            if root:  # every tree of the site, whichever (if any) this call is for: a module may name one
+                others = trees.all_tops(environ)
         if root and (config is not None or others[0] or others[1]):
             self.keep_root_out(config, others)
         if config is not None:
@@ -357,13 +362,7 @@ class Call:
 
         args, program, environ, env = self.args, self.program, self.environ, self.env
         self.role = membership(config.gid) if config.gid is not None else "none"
-        ignored: frozenset[str] = frozenset()
-        if self.role == "root":  # a UV_* variable naming the shared tree (an image's ENV, the old workaround) is no
-            # dir of root's own: it would hand root's uv the tree as root; gone, and the configured dir given instead
-            ignored = frozenset(v for v in DIR_KEYS.values() if environ.get(v) and in_tree(environ[v], self.tops))
-            for var in ignored:
-                del env[var]
-        self.dirs = shared_dirs(config, environ, ignored)
+        self.dirs = shared_dirs(config, environ, self.ignored)
         if self.role == "root":
             if program == "uv" and on_tree(args, self.dirs):
                 self.as_install_user = True
@@ -392,26 +391,42 @@ class Call:
         return self.program == "uvx" or (bool(words) and words[0] not in INFORMATIONAL)
 
     def keep_root_out(self, config: "Config | None", others: "tuple[list[str], list[str]]") -> None:
-        """Root's uv never works in a team project dir (its pyproject.toml, build backends and `.venv/bin/python` are
-        the members'), and gets no shared dir on its PATH: of this config's tree, and of every tree of the site."""
+        """Root's uv never works on what members can write: not in a team project dir (its pyproject.toml, build
+        backends and `.venv/bin/python` are the members'), nor — but for root's commands on the tree, run as the
+        install-user, and an image build — on the shared dirs; nor with one of them in a UV_* dir variable or on
+        PATH. Of this config's tree and of every tree of the site."""
+        from uvshare.config import DIR_KEYS
+
+        environ, args, words = self.environ, self.args, command_words(self.args)
         dirs = [*(config.dirs.values() if config else ()), *others[0]]
         projects = [*([config.project_dir] if config and config.project_dir else ()), *others[1]]
         self.tops = tree_tops([*dirs, *projects])
-        words = command_words(self.args)
-        if projects and (self.program == "uvx" or (words and words[0] not in INFORMATIONAL)):
-            from uvshare.trees import inside, places
+        # A UV_* variable naming the shared tree (an image's ENV, the old workaround) is no dir of root's own: it would
+        # hand root's uv the tree as root; gone (and the configured dir given instead, where root's command is on it).
+        self.ignored = frozenset(v for v in DIR_KEYS.values() if environ.get(v) and in_tree(environ[v], self.tops))
+        for var in self.ignored:
+            del self.env[var]
+        if self.program == "uv" and (not words or words[0] in INFORMATIONAL):
+            return  # nothing is read or run: help, --version
+        on_tree_command = self.program == "uv" and words in TREE_COMMANDS
+        fenced = projects + ([] if on_tree_command or environ.get(ENV_BUILD) == "1" else dirs)
+        if fenced:
+            from uvshare.places import lands_in, places
 
-            project = inside(places(self.args, self.environ), projects)
-            if project is not None:
+            hit = lands_in(places(args, {k: v for k, v in environ.items() if k not in self.ignored}), fenced)
+            if hit is not None:
                 from uvshare.errors import UvshareError
 
+                what = "the team project dir" if hit in projects else "the shared dir"
                 raise UvshareError(
-                    f"root does not run uv in the team project dir {project}: members can write what uv would read "
-                    "and run there (pyproject.toml, its build backends, .venv/bin/python); run it as a member "
-                    "('runuser -u USER -- uv …'), or as root outside it"
+                    f"root does not run uv in {what} {hit}: members can write what uv would read and run there "
+                    "(a project's pyproject.toml and build backend, a venv's or a shared Python's interpreter); run "
+                    "it as a member ('runuser -u USER -- uv …'), or as root outside it"
                 )
-        if config is None:
-            self.env["PATH"] = without_shared(self.environ.get("PATH", os.defpath), self.tops)
+        if config is None:  # (with a config, assign does the same for the calls that need it)
+            self.env["PATH"] = without_shared(environ.get("PATH", os.defpath), self.tops)
+            if environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
+                self.env["UV_LINK_MODE"] = "copy"
 
     def real_uv(self) -> str:
         """The real uv, found on first need (a skip answered from names needs none)."""

@@ -9,16 +9,14 @@ none of them. A caller in several, with nothing to tell them apart, is told the 
 
 import os
 
+from uvshare.shim import ENV_TREES, TREES_DIR  # (UVSHARE_TREES_DIR: another trees dir, for tests or a site's own)
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from uvshare.config import Config
 
-TREES_DIR = "/etc/uvshare/trees"
-ENV_TREES = "UVSHARE_TREES_DIR"  # another trees dir (tests; a site that keeps its configs elsewhere)
-# Where uv is told which project or venv to use, besides the current dir and the arguments.
-PLACE_VARS = ("VIRTUAL_ENV", "UV_PROJECT", "UV_WORKING_DIRECTORY", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON")
 
 _loaded: "dict[str, list[tuple[str, Config]]]" = {}  # trees dir -> its trees, read once per call
 
@@ -56,36 +54,6 @@ def load_trees(environ: "Mapping[str, str]") -> "list[tuple[str, Config]]":
     return _loaded[directory]
 
 
-def places(args: "Sequence[str]", environ: "Mapping[str, str]") -> list[str]:
-    """Where a call works: the current dir, each argument (and `--option=value`'s value) that is an absolute path or
-    names an existing one, and the project or venv uv is told of in the environment (PLACE_VARS). (An absolute path
-    counts unseen: a dir closed to the caller hides what is below it.)"""
-    found = []
-    try:
-        found.append(os.getcwd())
-    except OSError:  # a removed current dir is in no project
-        found = []
-    for arg in args:
-        value = arg.partition("=")[2] if arg.startswith("--") else arg
-        if value.startswith("/") or (value and os.path.lexists(value)):
-            found.append(value)
-    found += [environ[var] for var in PLACE_VARS if environ.get(var, "").startswith("/")]
-    return found
-
-
-def inside(where: "Sequence[str]", dirs: "Sequence[str]") -> "str | None":
-    """The first of DIRS that one of the places WHERE lies in (as written or resolved), or None."""
-    if not dirs:
-        return None
-    from uvshare.shim import in_tree, tree_tops
-
-    for top in dirs:
-        tops = tree_tops([top])
-        if any(in_tree(place, tops) for place in where):
-            return top
-    return None
-
-
 def is_member(config: "Config") -> bool:
     """Whether the caller is root or has the tree's group in this process."""
     gid = config.gid
@@ -98,10 +66,13 @@ def choose(environ: "Mapping[str, str]", args: "Sequence[str]", *, needs_tree: b
     trees = load_trees(environ)
     if not trees:
         return None
-    where = places(args, environ)
-    for _name, config in trees:
-        if config.project_dir and inside(where, [config.project_dir]):
-            return config  # an outsider's too: they are then told whose it is
+    projects = {config.project_dir: config for _name, config in trees if config.project_dir}
+    if projects:
+        from uvshare.places import lands_in, places
+
+        hit = lands_in(places(args, environ), list(projects))
+        if hit is not None:
+            return projects[hit]  # an outsider's too: they are then told whose it is
     mine = [(name, config) for name, config in trees if is_member(config)]
     if len(mine) == 1:
         return mine[0][1]

@@ -95,7 +95,9 @@ def load_config() -> Config:
 
         config = trees.choose(os.environ, [], needs_tree=True)
     if config is None:
-        searched = ", ".join(config_paths(os.environ))
+        from uvshare.trees import trees_dir
+
+        searched = ", ".join([*config_paths(os.environ), f"{trees_dir(os.environ)}/*.toml"])
         raise ConfigError(
             f"no config file found (searched {searched}); create one with "
             f"'{as_root('init --group GROUP --prefix DIR')}', or point UVSHARE_CONFIG at one"
