@@ -490,7 +490,8 @@ def no_module_loaded(trees: Trees, c: Path, c_config: Path, group: str) -> None:
     box.ok("carol", "mkdir", project / "app", env=env)
     box.ok("carol", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, cwd=project / "app", env=env)
     assert box.ok("carol", "uvshare", "cache", "dir", cwd=project / "app", env=env).stdout.strip() == str(c / "cache")
-    assert box.ok("carol", "uvshare", "cache", "dir", env={**env, "UVSHARE_CONFIG": str(trees.a_config)}).stdout.strip()
+    mine = box.ok("carol", "uvshare", "cache", "dir", env={**env, "UVSHARE_CONFIG": str(trees.a_config)}).stdout
+    assert mine.strip() == str(trees.a / "cache")  # the module's (UVSHARE_CONFIG) wins over the project dir
     assert (project / "app" / ".venv").stat().st_gid == grp.getgrnam(group).gr_gid
     # root: the same choice for a command on a tree; root's uv kept out of every tree's project dir all the same
     result = box.run("root", "uvshare", "python", "install", "3.11", env=env)

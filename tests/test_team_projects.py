@@ -179,7 +179,9 @@ def test_outsider_is_refused_clearly(box: Sandbox) -> None:
         assert f"usermod -aG {GROUP} {dave}" in result.stderr and result.stderr.count("\n") == 1, str(result)
 
 
-FAKE = '#!/bin/sh\nid -u >> {marker}\nexec {python} "$@"\n'
+# alice's interpreter: it records who ran it, and fails (uv then installs nothing anywhere: were it to run as root and
+# hand over to the system Python, a failing test would install into the system's site-packages)
+FAKE = "#!/bin/sh\nid -u >> {marker}\nexit 1\n"
 
 
 def planted(box: Sandbox) -> tuple[Path, Path, Path, Path]:
@@ -190,7 +192,7 @@ def planted(box: Sandbox) -> tuple[Path, Path, Path, Path]:
     start_project(box, "alice", app, wheels)
     box.ok("alice", "uvshare", "sync", "--python", harness.SYSTEM_PYTHON, cwd=app)
     marker = box.root / "ran"
-    script = FAKE.format(marker=marker, python=harness.SYSTEM_PYTHON)
+    script = FAKE.format(marker=marker)
     box.ok(
         "alice", "sh", "-c", 'rm -f "$1" && cat > "$1" && chmod +x "$1"', "sh", app / ".venv/bin/python", input=script
     )
@@ -280,7 +282,7 @@ def test_root_will_not_run_a_shared_python_by_path(box1: Sandbox) -> None:
     box = box1
     _project_dir, _app, marker, out = planted(box)
     python_dir = box.shared / "python" / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
-    script = FAKE.format(marker=marker, python=harness.SYSTEM_PYTHON)
+    script = FAKE.format(marker=marker)
     box.ok(
         "alice",
         "sh",
@@ -323,7 +325,7 @@ def test_root_is_kept_out_of_every_trees_project(box1: Sandbox) -> None:
     refused(box, marker, "sync", cwd=app, env=env)
     for pydir in (box.shared / "python", app / "pythons"):
         planted_python = pydir / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
-        script = FAKE.format(marker=marker, python=harness.SYSTEM_PYTHON)
+        script = FAKE.format(marker=marker)
         box.ok(
             "alice",
             "sh",
