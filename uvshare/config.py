@@ -207,9 +207,10 @@ def read_file(path: str) -> "dict[str, object] | None":
     if sys.version_info >= (3, 11):
         import tomllib
     else:
-        import tomli as tomllib
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]  # (a dependency before 3.11 only)
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        table: dict[str, object] = tomllib.loads(data.decode("utf-8"))
+        return table
     except UnicodeDecodeError:
         raise config_error(f"{path}: invalid TOML: the file is not UTF-8") from None
     except tomllib.TOMLDecodeError as e:

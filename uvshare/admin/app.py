@@ -105,13 +105,13 @@ def _run(args: list[str]) -> int:
     use_colors()
     Share.PROGNAME = program_name()
     helping = not args or any(a in ("-h", "--help", "--help-all") for a in args)
-    out = io.StringIO() if helping else sys.stdout  # help is cleaned of plumbum's artefacts before it is shown
-    catcher = UsageCatcher(out)
+    buffer = io.StringIO()  # help is cleaned of plumbum's artefacts before it is shown
+    catcher = UsageCatcher(buffer if helping else sys.stdout)
     try:
         with contextlib.redirect_stdout(catcher):
             _, status = Share.run([Share.PROGNAME, *args], exit=False)
         if helping:
-            print(clean_help(out.getvalue()), end="")
+            print(clean_help(buffer.getvalue()), end="")
     except UvshareError as e:
         flush_stdout()
         say("error", str(e))
