@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import UV_VERSIONS
 from tests.support import harness
 from tests.support.harness import GROUP, INSTALLER, PREFIX, Sandbox, toml_value
 from tests.support.modsys import SHELLS, SYSTEMS, ModuleSystem, init_script
@@ -337,9 +338,10 @@ def trees(
         yield trees
 
 
-def run_shell(trees: Trees, user: str, shell: str, system: ModuleSystem, steps: str) -> harness.Result:
-    """STEPS in SHELL as USER, with the trees' modulefiles on MODULEPATH and no UVSHARE_CONFIG to begin with."""
-    env = {"MODULEPATH": str(trees.modulepath), "UVSHARE_CONFIG": None}
+def run_shell(trees: Trees, user: str, shell: str, system: ModuleSystem, steps: str, **extra: str) -> harness.Result:
+    """STEPS in SHELL as USER, with the trees' modulefiles on MODULEPATH and no UVSHARE_CONFIG to begin with (and the
+    EXTRA variables)."""
+    env = {"MODULEPATH": str(trees.modulepath), "UVSHARE_CONFIG": None, **extra}
     return trees.box.ok(user, *shell_command(shell, system, steps), env=env)
 
 
@@ -421,13 +423,15 @@ def test_root_gets_the_config_not_the_bin_dirs(trees: Trees, system: ModuleSyste
     assert str(trees.a_config) in result.stdout.split("stage=a")[1], str(result)  # share config reads proja's
 
 
-def test_user_in_two_groups_installs_into_the_loaded_tree(trees: Trees) -> None:
+@pytest.mark.parametrize("uv_version", UV_VERSIONS)
+def test_user_in_two_groups_installs_into_the_loaded_tree(trees: Trees, uv_version: str) -> None:
     """carol, in the test group and in a second project group with a tree of its own: after `module load
     uvshare/proja` her `uvshare python install` lands in proja's tree; after `module switch uvshare/projc`, in
-    projc's, group-owned by that project's group. Nothing to type but the module's name."""
+    projc's, group-owned by that project's group. Nothing to type but the module's name. With each uv version."""
     box = trees.box
     group, installer = f"{PREFIX}-pc", f"{PREFIX}-pcinst"
-    c, c_config = box.root / "proj c" / "uv", box.root / "etc" / "projc.toml"
+    c, c_config = box.root / f"proj c {uv_version}" / "uv", box.root / "etc" / f"projc-{uv_version}.toml"
+    box.extra_env["UVSHARE_UV"] = str(harness.install_uv(uv_version))
     try:
         harness.run_root("groupadd", group)
         harness.run_root("usermod", "-aG", group, box.users["carol"].name)
@@ -458,6 +462,7 @@ module unload uvshare
             box.ok("carol", "uvshare", "python", "uninstall", "3.10", env={"UVSHARE_CONFIG": str(c_config)})
         no_module_loaded(trees, c, c_config, group)
     finally:
+        del box.extra_env["UVSHARE_UV"]
         subprocess.run(["userdel", "-f", installer], capture_output=True, check=False)
         subprocess.run(["groupdel", group], capture_output=True, check=False)
 
@@ -469,9 +474,9 @@ def no_module_loaded(trees: Trees, c: Path, c_config: Path, group: str) -> None:
     one of the groups, simply gets its tree."""
     box = trees.box
     tree_dir = box.root / "etc" / "trees"
-    tree_dir.mkdir()
+    tree_dir.mkdir(exist_ok=True)
     (tree_dir / "proja.toml").write_text(trees.a_config.read_text())
-    project = box.root / "proj c" / "work"
+    project = c.parent / "work"
     (tree_dir / "projc.toml").write_text(c_config.read_text() + f"project-dir = {toml_value(str(project))}\n")
     env = {"UVSHARE_TREES_DIR": str(tree_dir), "UVSHARE_CONFIG": None}
     box.ok("root", "uvshare", "share", "setup", env={"UVSHARE_CONFIG": str(tree_dir / "projc.toml")})
