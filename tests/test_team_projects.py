@@ -233,7 +233,63 @@ ROOT_SPELLINGS = {
     "file URL": (["pip", "install", "-p", "{out}/own", "evil @ file://{app}/evil"], {}, None),
     "new path through a link": (["venv", "--python", harness.SYSTEM_PYTHON, "{out}/link/new"], {}, None),
     "bind mount": (["sync"], {}, "mnt"),
+    # the second review's
+    "percent-encoded file URL": (
+        ["pip", "install", "--no-index", "-p", "{out}/own", "evil @ file://{pct_app}/evil"],
+        {},
+        None,
+    ),
+    "file: URL, one slash": (["pip", "install", "--no-index", "-p", "{out}/own", "evil@file:{pct_app}/evil"], {}, None),
+    "comma list": (
+        ["pip", "install", "--no-index", "-p", "{out}/own", "--find-links", "{out},{app}/idx", "evil"],
+        {},
+        None,
+    ),
+    "--with list": (
+        ["run", "--no-project", "-p", "{out}/own/bin/python", "--with", "six,{app}/evil", "true"],
+        {},
+        None,
+    ),
+    "--index name=path": (["pip", "install", "-p", "{out}/own", "--index", "team={app}/simple", "evil"], {}, None),
+    "--index=name=path": (["pip", "install", "-p", "{out}/own", "--index=team={app}/simple", "evil"], {}, None),
+    "UV_INDEX name=path": (["pip", "install", "-p", "{out}/own", "evil"], {"UV_INDEX": "team={app}/simple"}, None),
+    "UV_FIND_LINKS list": (
+        ["pip", "install", "--no-index", "-p", "{out}/own", "evil"],
+        {"UV_FIND_LINKS": "{out},{app}/idx"},
+        None,
+    ),
+    "-qpPATH": (["venv", "-qp{app}/.venv/bin/python", "{out}/v"], {}, None),
+    "`..` past a link, as uv reads it": (["sync", "--project", "{app}/lnk/.."], {}, None),
+    "`..` past a link, a path": (["pip", "install", "--no-index", "-p", "{out}/own", "{app}/lnk/../evil"], {}, None),
+    "--preview-features help": (["--preview-features", "help", "sync"], {}, "app"),
+    "--preview-features self": (["--preview-features", "self", "pip", "list"], {}, "app"),
+    "a project subdir linked to alice's own dir": (["sync"], {}, "app2"),
+    "a path through alice's link in the project": (
+        ["venv", "--python", harness.SYSTEM_PYTHON, "{app}/vendor/v"],
+        {},
+        None,
+    ),
 }
+EVIL_PYPROJECT = (
+    '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+    '[project]\nname = "evil"\nversion = "7.0"\n'
+)
+EVIL_BACKEND = 'import os\nopen("{marker}", "a").write("%d\\n" % os.getuid())\nraise SystemExit(1)\n'
+# alice's package whose build backend records who built it (as a dir, an sdist in a find-links dir, a simple index),
+# a link to / in the project, a project of hers elsewhere linked into the project dir, a link to root's dir VICTIM
+EVIL = r"""
+set -e
+app=$1
+mkdir -p "$app/evil" "$app/idx" "$app/simple/evil"
+printf '%s' "$2" > "$app/evil/pyproject.toml"
+printf '%s' "$3" > "$app/evil/backend.py"
+cd "$app" && tar czf idx/evil-7.0.tar.gz --transform 's,^evil,evil-7.0,' evil/pyproject.toml evil/backend.py
+cp idx/evil-7.0.tar.gz simple/evil/
+printf '<html><body><a href="evil-7.0.tar.gz">evil-7.0.tar.gz</a></body></html>' > simple/evil/index.html
+ln -s / "$app/lnk"
+mkdir "$4/app2" && cp -a "$app/.venv" "$app/pyproject.toml" "$4/app2/" && ln -s "$4/app2" "$app/../app2"
+ln -s "$5" "$app/vendor"
+"""
 
 
 @pytest.mark.parametrize("how", ROOT_SPELLINGS)
@@ -249,13 +305,23 @@ def test_root_will_not_run_uv_in_a_team_project(box1: Sandbox, how: str) -> None
     box.ok("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, out / "own")
     (out / "link").symlink_to(app)
     (out / "mnt").mkdir()
+    marker.touch()
+    marker.chmod(0o666)
+    victim = out / "victim"
+    victim.mkdir()
+    evil = (EVIL_PYPROJECT, EVIL_BACKEND.format(marker=marker))
+    box.ok("alice", "sh", "-c", EVIL, "sh", app, *evil, box.home(box.users["alice"]), victim)
     args, env, cwd = ROOT_SPELLINGS[how]
-    fill = {"app": app, "out": out, "work": project_dir}
+    name = project_dir.name  # the project dir's name percent-encoded, as `pip freeze` writes a URL
+    pct_app = str(app).replace(f"/{name}/", f"/%{ord(name[0]):02x}{name[1:]}/", 1)
+    fill = {"app": app, "out": out, "work": project_dir, "pct_app": pct_app}
     mounted = how == "bind mount"
     if mounted:
         subprocess.run(["mount", "--bind", str(project_dir), str(out / "mnt")], check=True)
     try:
         where = out / "mnt" / "app" if mounted else (project_dir / cwd if cwd else None)
+        # (PWD: the current dir as the shell that cd'd there spells it: through alice's link, for app2)
+        env = {"PWD": str(where), **env} if where else env
         line = refused(
             box, marker, *(a.format(**fill) for a in args), env={k: v.format(**fill) for k, v in env.items()}, cwd=where
         )
@@ -263,7 +329,7 @@ def test_root_will_not_run_uv_in_a_team_project(box1: Sandbox, how: str) -> None
         if mounted:
             subprocess.run(["umount", str(out / "mnt")], check=False)
     assert f"the team project dir {project_dir}" in line, line
-    assert not (app / "new").exists()
+    assert not (app / "new").exists() and not any(victim.iterdir())
 
 
 def test_root_keeps_its_path_and_help_in_a_team_project(box1: Sandbox) -> None:
@@ -364,3 +430,53 @@ def test_project_dir_must_stay_out_of_the_tree(box: Sandbox) -> None:
     assert result.returncode == 2, str(result)
     assert f"key 'project-dir' is {box.shared.parent}, which holds the shared dir" in result.stderr, str(result)
     assert os.path.exists(box.config)
+
+
+def test_roots_own_uv_config_naming_the_tree_is_refused(box1: Sandbox) -> None:
+    """Plain uv's way to share a cache, left in root's uv.toml (`cache-dir = "/opt/uv/cache"`), would have root's uv
+    write root's files into the shared cache and take what members put there: refused, naming the file; a comment
+    that names it is no setting."""
+    box = box1
+    _project_dir, _app, marker, out = planted(box)
+    config = box.home(box.users["root"]) / ".config" / "uv" / "uv.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'# cache-dir = "{box.shared / "cache"}"  (plain uv, before uvshare)\n')
+    box.ok("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, out / "own")
+    config.write_text(f'cache-dir = "{box.shared / "cache"}"\n')
+    before = sorted(p for p in (box.shared / "cache").rglob("*") if p.lstat().st_uid == 0)
+    result = box.run("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, out / "again")
+    assert result.returncode == 2, str(result)
+    assert f"{config} (uv's own config, which root's uv reads) names {box.shared / 'cache'}" in result.stderr
+    assert sorted(p for p in (box.shared / "cache").rglob("*") if p.lstat().st_uid == 0) == before
+    assert not ran_as_root(marker)
+
+
+def test_a_group_writable_dir_above_the_tree_is_fenced_too(box1: Sandbox) -> None:
+    """The dir above the shared dirs, group-writable (a group's own project root, or as older uvshare made it), with a
+    `.venv` alice put there: root's uv with its current dir there is refused."""
+    box = box1
+    _project_dir, _app, marker, _out = planted(box)
+    box.member_writable_prefix()
+    venv = box.shared / ".venv"
+    script = FAKE.format(marker=marker)
+    box.ok("alice", "mkdir", "-p", venv / "bin")
+    box.ok("alice", "sh", "-c", 'printf "home = /usr/bin\\n" > "$1"', "sh", venv / "pyvenv.cfg")
+    box.ok("alice", "sh", "-c", 'cat > "$1" && chmod +x "$1"', "sh", venv / "bin" / "python", input=script)
+    line = refused(box, marker, "pip", "list", cwd=box.shared)
+    assert f"a dir above the shared dirs that the group can write {box.shared}" in line, line
+
+
+def test_roots_ordinary_commands_still_run(box1: Sandbox) -> None:
+    """The fence stops nothing of root's own: a venv and an install in its home, help and --version in a project,
+    `python list` from the project's parent and in a shared dir (a command on the tree: run as the install-user)."""
+    box = box1
+    project_dir, app, marker, _out = planted(box)
+    home = box.home(box.users["root"])
+    wheels = box.root / "wheels"
+    box.ok("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, home / "x")
+    box.ok("root", "uvshare", "pip", "install", "-p", home / "x", "--no-index", "--find-links", wheels, "hello-a")
+    box.ok("root", "uvshare", "--version", cwd=app)
+    box.ok("root", "uvshare", "help", "sync", cwd=app)
+    box.ok("root", "uvshare", "python", "list", "--only-installed", cwd=project_dir.parent)
+    box.ok("root", "uvshare", "python", "list", "--only-installed", cwd=box.shared / "python")
+    assert not ran_as_root(marker)

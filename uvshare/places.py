@@ -15,36 +15,67 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
 # Variables besides uv's own (every UV_* one counts) that tell uv, or the Python it queries, where to look.
-PLACE_VARS = ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONSTARTUP")
+PLACE_VARS = (
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "PYTHONSTARTUP",
+    "HOME",
+    "TMPDIR",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
+    "XDG_BIN_HOME",
+)
 # Options and variables that change the dir relative paths start from.
 BASE_OPTIONS = ("--directory", "--project")
 BASE_VARS = ("UV_WORKING_DIR", "UV_WORKING_DIRECTORY", "UV_PROJECT")
+SEPARATORS = ",;=@:"  # between the entries of uv's lists (`a,b`, `name=path`, `pkg @ url`, PATH-like `a:b`)
 
 
 def pieces(text: str) -> "list[str]":
-    """What in TEXT (an argument or a variable's value) may name a path: itself, an option's value (`--opt=VALUE`,
-    `-pVALUE`, `-p=VALUE`), each entry of a list (`:` or blanks between), and the path of each `file://` URL (`pkg @
-    file:///x`, `git+file:///x`)."""
+    """What in TEXT (an argument or a variable's value) may name a path, however uv would read it: itself; an
+    option's value (`--opt=VALUE`, `-pVALUE`, `-p=VALUE`, `-qpVALUE`); each entry of a list (`a,b`, `a:b`, blanks,
+    `name=path`, `pkg @ path`); the path of each `file:` URL, percent-decoded (`file:///x/%41`, `file:/x`,
+    `file://localhost/x`, `git+file:///x`)."""
     found = [text]
     if text.startswith("-"):
-        value = text.partition("=")[2]
-        found.append(value)
-        if not text.startswith("--") and len(text) > 2:
-            found.append(text[2:].lstrip("="))
-    for part in text.replace(":", " ").split() if (":" in text or " " in text) else ():
-        found.append(part)
-    for chunk in text.split("file://")[1:]:
-        rest = chunk.split()[0] if chunk.strip() else ""
-        found.append(rest[len("localhost") :] if rest.startswith("localhost/") else rest)
-    return [p for p in found if p and "://" not in p]
+        found.append(text.partition("=")[2])
+        if not text.startswith("--") and "/" in text:
+            found.append(text[text.index("/") :])  # a cluster of short options, the last taking a path
+    flat = text
+    for separator in SEPARATORS:
+        flat = flat.replace(separator, " ")
+    found += flat.split()
+    lowered = text.lower()
+    start = lowered.find("file:")
+    while start >= 0:
+        rest = text[start + len("file:") :]
+        for separator in " \t\n,;":
+            rest = rest.split(separator, 1)[0]
+        rest = "/" + rest.lstrip("/")
+        if rest.startswith("/localhost/"):
+            rest = rest[len("/localhost") :]
+        if "%" in rest:
+            from urllib.parse import unquote
+
+            rest = unquote(rest, errors="surrogateescape")
+        found += [rest, rest.split("#", 1)[0].split("?", 1)[0]]
+        start = lowered.find("file:", start + 1)
+    return [p for p in found if p and "://" not in p and "\0" not in p]
 
 
 def places(args: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
-    """Every place the call ARGS with ENVIRON may work in, as absolute paths: see the module's doc."""
+    """Every place the call ARGS with ENVIRON may work in, as absolute paths: see the module's doc. The current dir
+    also as the shell spells it (PWD, when it is the same dir): a link on the way there is part of the place."""
     try:
         cwd = os.getcwd()
     except OSError:  # a removed current dir is in no project
         cwd = "/"
+    logical = environ.get("PWD", "")
     words = [p for arg in args for p in pieces(arg)]
     texts = [p for var, value in environ.items() if var.startswith("UV_") or var in PLACE_VARS for p in pieces(value)]
     bases = [cwd]
@@ -55,12 +86,22 @@ def places(args: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
             bases.append(os.path.join(cwd, value))
     bases += [os.path.join(cwd, environ[var]) for var in BASE_VARS if environ.get(var)]
     found = [cwd, *bases]
+    if logical.startswith("/") and logical != cwd and same_dir(logical, cwd):
+        found.append(logical)
     for piece in (*words, *texts):
         if piece.startswith("/"):
             found.append(piece)
         else:
             found += [os.path.join(base, piece) for base in bases]
     return list(dict.fromkeys(found))
+
+
+def same_dir(one: str, other: str) -> bool:
+    """Whether the paths ONE and OTHER lead to the same dir."""
+    try:
+        return os.path.samefile(one, other)
+    except (OSError, ValueError):
+        return False
 
 
 def identities(dirs: "Iterable[str]") -> "dict[tuple[int, int], str]":
@@ -76,21 +117,28 @@ def identities(dirs: "Iterable[str]") -> "dict[tuple[int, int], str]":
 
 
 def landing(place: str, known: "Mapping[tuple[int, int], str]") -> "str | None":
-    """The dir of KNOWN (see identities) that PLACE lies in, or None: PLACE resolved as far as it exists, then each
-    ancestor compared by device and inode (one the caller cannot stat is passed over)."""
-    here = os.path.realpath(place)
-    while True:
-        try:
-            st = os.stat(here)
-        except OSError:
-            pass
-        else:
-            hit = known.get((st.st_dev, st.st_ino))
-            if hit is not None:
-                return hit
-        if here == "/":
-            return None
-        here = os.path.dirname(here)
+    """The dir of KNOWN (see identities) that PLACE lies in, or None. Compared by device and inode, ancestor by
+    ancestor (one the caller cannot stat is passed over), along two ways to read PLACE: as written, its `..` taken
+    away as text (as uv does: `P/link/..` is P), each ancestor followed where it leads — so that a link inside a
+    fenced dir still counts as inside it; and resolved, as far as it exists — so that a link or bind mount leading
+    into one counts too."""
+    from uvshare.config import normal_path
+
+    for start in (normal_path(place), os.path.realpath(place)):
+        here = start
+        while True:
+            try:
+                st = os.stat(here)
+            except (OSError, ValueError):
+                pass
+            else:
+                hit = known.get((st.st_dev, st.st_ino))
+                if hit is not None:
+                    return hit
+            if here in ("/", ""):
+                break
+            here = os.path.dirname(here)
+    return None
 
 
 def lands_in(where: "Sequence[str]", dirs: "Sequence[str]") -> "str | None":
@@ -107,4 +155,82 @@ def lands_in(where: "Sequence[str]", dirs: "Sequence[str]") -> "str | None":
     for top in dirs:
         if not os.path.lexists(top) and any(in_tree(place, tree_tops([top])) for place in where):
             return top
+    return None
+
+
+def open_above(dirs: "Iterable[str]", gids: "Iterable[int]") -> "list[str]":
+    """The dirs above DIRS that a group of GIDS can write (a group's project root `/proj/a` around `/proj/a/uv` and
+    `/proj/a/work`, a prefix older uvshare made group-writable): members can put a `.venv` or a pyproject.toml there
+    too."""
+    groups = set(gids)
+    found: list[str] = []
+    for path in dirs:
+        here = os.path.dirname(os.path.realpath(path))
+        while here not in ("/", ""):
+            try:
+                st = os.stat(here)
+            except OSError:
+                break
+            if st.st_gid in groups and st.st_mode & 0o020 and here not in found:
+                found.append(here)
+            here = os.path.dirname(here)
+    return found
+
+
+MAX_UV_CONFIG = 1 << 20  # a uv.toml is a few lines
+
+
+def uv_config_files(args: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
+    """The uv.toml files root's uv reads besides the project's own (found from the current dir, which is fenced):
+    `--config-file`/UV_CONFIG_FILE, and unless UV_NO_CONFIG the user's and the system's."""
+    files = [environ["UV_CONFIG_FILE"]] if environ.get("UV_CONFIG_FILE") else []
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name == "--config-file":
+            files.append(value if eq else (args[i + 1] if i + 1 < len(args) else ""))
+    if environ.get("UV_NO_CONFIG") not in ("1", "true"):
+        home = environ.get("XDG_CONFIG_HOME") or os.path.join(environ.get("HOME", "/root"), ".config")
+        files.append(os.path.join(home, "uv", "uv.toml"))
+        system = [d for d in environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(":") if d.startswith("/")]
+        files += [os.path.join(d, "uv", "uv.toml") for d in system] + ["/etc/uv/uv.toml"]
+    return [f for f in dict.fromkeys(files) if f]
+
+
+def config_values(path: str) -> "list[str]":
+    """Every quoted string on the lines of the TOML file PATH that are not comments (none when it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(MAX_UV_CONFIG).decode("utf-8", "surrogateescape")
+    except (OSError, ValueError):
+        return []
+    values = []
+    for line in text.splitlines():
+        rest = line.strip()
+        while not rest.startswith("#"):
+            starts = [i for i in (rest.find('"'), rest.find("'")) if i >= 0]
+            if not starts:
+                break
+            first = min(starts)
+            end = rest.find(rest[first], first + 1)
+            if end < 0:
+                break
+            values.append(rest[first + 1 : end])
+            rest = rest[end + 1 :]
+    return values
+
+
+def config_landing(
+    args: "Sequence[str]", environ: "Mapping[str, str]", dirs: "Sequence[str]"
+) -> "tuple[str, str, str] | None":
+    """(file, value, dir) for the first value of root's uv config files (see uv_config_files) that lands in one of
+    DIRS: an old `cache-dir = "/opt/uv/cache"` (plain uv's way to share a cache) would hand root's uv the shared
+    cache; a `python = …` a member's interpreter."""
+    known = identities(dirs)
+    for path in uv_config_files(args, environ):
+        for value in config_values(path):
+            for piece in pieces(value):
+                full = os.path.join(os.path.dirname(path), os.path.expanduser(piece))
+                hit = landing(full, known) if known else None
+                if hit is not None:
+                    return path, value, hit
     return None

@@ -20,6 +20,7 @@ VALUE_OPTIONS = frozenset(
     {
         "--cache-dir",
         "--color",
+        "--preview-features",
         "--config-file",
         "--directory",
         "--project",
@@ -269,6 +270,12 @@ def without_shared(path: str, tops: "frozenset[str]") -> str:
     return os.pathsep.join(entry for entry in path.split(os.pathsep) if not in_tree(entry, tops))
 
 
+def informational(args: "Sequence[str]") -> bool:
+    """Whether ARGS asks uv only for help or its version (read and run nothing): `help …`, `self …`, completion,
+    `--version`, `--help`, nothing at all — said first, so that no option uvshare does not know hides a command."""
+    return not args or args[0] in INFORMATIONAL or all(a in ("--version", "-V", "--help", "-h") for a in args)
+
+
 def check_loop(environ: "Mapping[str, str]") -> int:
     """Stop when uvshare has been re-entered through its own exec; return the nesting depth for the next exec."""
     pid, _, uv = environ.get(ENV_EXEC, "").partition(":")
@@ -342,7 +349,7 @@ class Call:
         self.tops: frozenset[str] = frozenset()  # (root) every shared dir and project dir, see keep_root_out
         self.ignored: frozenset[str] = frozenset()  # (root) UV_* variables naming them, see keep_root_out
         root = os.geteuid() == 0
-        others: tuple[list[str], list[str]] = ([], [])  # every tree's dirs and project dirs (see uvshare.trees)
+        others: tuple[list[str], list[str], list[int]] = ([], [], [])  # every tree's dirs, project dirs, groups
         # (uvshare.trees is imported only where its dir exists: a machine without trees pays one stat)
         if os.path.isdir(environ.get(ENV_TREES) or TREES_DIR) and (root or (config is None and not explicit)):
             from uvshare import trees
@@ -388,9 +395,9 @@ class Call:
         words = command_words(self.args)
         if root:
             return self.program == "uv" and words in TREE_COMMANDS
-        return self.program == "uvx" or (bool(words) and words[0] not in INFORMATIONAL)
+        return self.program == "uvx" or not informational(self.args)
 
-    def keep_root_out(self, config: "Config | None", others: "tuple[list[str], list[str]]") -> None:
+    def keep_root_out(self, config: "Config | None", others: "tuple[list[str], list[str], list[int]]") -> None:
         """Root's uv never works on what members can write: not in a team project dir (its pyproject.toml, build
         backends and `.venv/bin/python` are the members'), nor — but for root's commands on the tree, run as the
         install-user, and an image build — on the shared dirs; nor with one of them in a UV_* dir variable or on
@@ -406,27 +413,44 @@ class Call:
         self.ignored = frozenset(v for v in DIR_KEYS.values() if environ.get(v) and in_tree(environ[v], self.tops))
         for var in self.ignored:
             del self.env[var]
-        if self.program == "uv" and (not words or words[0] in INFORMATIONAL):
+        if self.program == "uv" and informational(args):
             return  # nothing is read or run: help, --version
-        on_tree_command = self.program == "uv" and words in TREE_COMMANDS
-        fenced = projects + ([] if on_tree_command or environ.get(ENV_BUILD) == "1" else dirs)
+        own = not (self.program == "uv" and words in TREE_COMMANDS) and environ.get(ENV_BUILD) != "1"
+        fenced = projects + (dirs if own else [])
         if fenced:
-            from uvshare.places import lands_in, places
-
-            hit = lands_in(places(args, {k: v for k, v in environ.items() if k not in self.ignored}), fenced)
-            if hit is not None:
-                from uvshare.errors import UvshareError
-
-                what = "the team project dir" if hit in projects else "the shared dir"
-                raise UvshareError(
-                    f"root does not run uv in {what} {hit}: members can write what uv would read and run there "
-                    "(a project's pyproject.toml and build backend, a venv's or a shared Python's interpreter); run "
-                    "it as a member ('runuser -u USER -- uv …'), or as root outside it"
-                )
+            self.fence(fenced, projects, [*([config.gid] if config and config.gid is not None else ()), *others[2]])
         if config is None:  # (with a config, assign does the same for the calls that need it)
             self.env["PATH"] = without_shared(environ.get("PATH", os.defpath), self.tops)
             if environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
                 self.env["UV_LINK_MODE"] = "copy"
+
+    def fence(self, fenced: "list[str]", projects: "list[str]", gids: "list[int]") -> None:
+        """UvshareError when a place root's uv would work in (see uvshare.places), or a value of root's own uv
+        config files, lands in one of FENCED (of which PROJECTS are team project dirs) or a dir above them that
+        a group of GIDS can write."""
+        from uvshare.errors import UvshareError
+        from uvshare.places import config_landing, lands_in, open_above, places
+
+        above = open_above(fenced, gids)
+        environ = {k: v for k, v in self.environ.items() if k not in self.ignored}
+        hit = lands_in(places(self.args, environ), [*fenced, *above])
+        where = {**dict.fromkeys(above, "a dir above the shared dirs that the group can write")}
+        where.update(dict.fromkeys(fenced, "the shared dir"))
+        where.update(dict.fromkeys(projects, "the team project dir"))
+        if hit is not None:
+            raise UvshareError(
+                f"root does not run uv in {where[hit]} {hit}: members can write what uv would read and run there (a "
+                "project's pyproject.toml and build backend, a venv's or a shared Python's interpreter); run it as "
+                "a member ('runuser -u USER -- uv …'), or as root outside it"
+            )
+        found = config_landing(self.args, environ, [*fenced, *above])
+        if found is not None:
+            path, value, hit = found
+            raise UvshareError(
+                f"{path} (uv's own config, which root's uv reads) names {value}, in {where[hit]} {hit}: root's uv "
+                "would use what members can write; take it out of that file (uvshare gives members the shared dirs "
+                "itself)"
+            )
 
     def real_uv(self) -> str:
         """The real uv, found on first need (a skip answered from names needs none)."""

@@ -98,13 +98,16 @@ def describe(config: "Config") -> str:
     return ", ".join(p for p in parts if p)
 
 
-def all_tops(environ: "Mapping[str, str]") -> "tuple[list[str], list[str]]":
-    """Every tree's shared dirs, and every tree's project dir: what root's uv keeps away from, whichever tree (if
-    any) the call is for."""
+def all_tops(environ: "Mapping[str, str]") -> "tuple[list[str], list[str], list[int]]":
+    """Every tree's shared dirs, project dir and group: what root's uv keeps away from, whichever tree (if any) the
+    call is for."""
     dirs: list[str] = []
     projects: list[str] = []
+    gids: list[int] = []
     for _name, config in load_trees(environ):
         dirs += config.dirs.values()
         if config.project_dir:
             projects.append(config.project_dir)
-    return dirs, projects
+        if config.gid is not None:
+            gids.append(config.gid)
+    return dirs, projects, gids
