@@ -126,3 +126,16 @@ def test_lands_in_by_identity(tmp_path: Path) -> None:
         assert places.lands_in([place], [str(project)]) == str(project), place
     assert places.lands_in([str(tmp_path), "/usr"], [str(project)]) is None
     assert places.lands_in([f"{tmp_path}/later/x"], [f"{tmp_path}/later"]) == f"{tmp_path}/later"  # not made yet
+
+
+def test_config_values_skip_comments_and_never_wait_on_a_fifo(tmp_path: Path) -> None:
+    """Root's uv.toml is read for every quoted value on a line that is no comment; a FIFO there is not waited on."""
+    config = tmp_path / "uv.toml"
+    config.write_text(
+        "# cache-dir = '/commented'\ncache-dir = \"/opt/uv/cache\"  # 'also a comment?'\n[pip]\npython = '3.12'\n"
+    )
+    assert places.config_values(str(config)) == ["/opt/uv/cache", "also a comment?", "3.12"]
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    assert places.config_values(str(fifo)) == []
+    assert places.config_values(str(tmp_path / "missing.toml")) == []

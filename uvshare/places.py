@@ -198,11 +198,20 @@ def uv_config_files(args: "Sequence[str]", environ: "Mapping[str, str]") -> "lis
 
 def config_values(path: str) -> "list[str]":
     """Every quoted string on the lines of the TOML file PATH that are not comments (none when it cannot be read)."""
-    try:
-        with open(path, "rb") as f:
-            text = f.read(MAX_UV_CONFIG).decode("utf-8", "surrogateescape")
+    try:  # without blocking on a FIFO, reading a device or following the file into anything but a regular file
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except (OSError, ValueError):
         return []
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        text = os.read(fd, MAX_UV_CONFIG).decode("utf-8", "surrogateescape")
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
     values = []
     for line in text.splitlines():
         rest = line.strip()
