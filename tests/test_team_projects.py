@@ -442,6 +442,8 @@ def test_roots_own_uv_config_naming_the_tree_is_refused(box1: Sandbox) -> None:
     config.parent.mkdir(parents=True)
     config.write_text(f'# cache-dir = "{box.shared / "cache"}"  (plain uv, before uvshare)\n')
     box.ok("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, out / "own")
+    named = box.run("root", "uvshare", "venv", "--config-file", "/dev/stdin", out / "piped", input="")
+    assert named.returncode == 2 and "/dev/stdin: root's uv config is not a regular file" in named.stderr, str(named)
     config.write_text(f'cache-dir = "{box.shared / "cache"}"\n')
     before = sorted(p for p in (box.shared / "cache").rglob("*") if p.lstat().st_uid == 0)
     result = box.run("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, out / "again")
@@ -463,7 +465,7 @@ def test_a_group_writable_dir_above_the_tree_is_fenced_too(box1: Sandbox) -> Non
     box.ok("alice", "sh", "-c", 'printf "home = /usr/bin\\n" > "$1"', "sh", venv / "pyvenv.cfg")
     box.ok("alice", "sh", "-c", 'cat > "$1" && chmod +x "$1"', "sh", venv / "bin" / "python", input=script)
     line = refused(box, marker, "pip", "list", cwd=box.shared)
-    assert f"a dir above the shared dirs that the group can write {box.shared}" in line, line
+    assert f"a dir above the shared dirs that others besides root can write {box.shared}" in line, line
 
 
 def test_roots_ordinary_commands_still_run(box1: Sandbox) -> None:
@@ -480,3 +482,82 @@ def test_roots_ordinary_commands_still_run(box1: Sandbox) -> None:
     box.ok("root", "uvshare", "python", "list", "--only-installed", cwd=project_dir.parent)
     box.ok("root", "uvshare", "python", "list", "--only-installed", cwd=box.shared / "python")
     assert not ran_as_root(marker)
+
+
+@pytest.mark.parametrize("how", ["group-writable", "a member's", "opened by an ACL"])
+def test_a_dir_above_the_tree_others_can_write_is_fenced(box1: Sandbox, how: str) -> None:
+    """The dir above the shared dirs and the project dir, writable by others than root — group-writable (a group's own
+    `/proj/a`), owned by a member (a PI's), or opened by an ACL entry — with a `.venv` alice put there: root's uv with
+    its current dir there is refused, and a bin dir below it on root's PATH is not used; root's commands on the tree
+    still run there (as the install-user)."""
+    box = box1
+    project_dir, app, marker, out = planted(box)
+    top = project_dir.parent  # above the project dir (proj/work), made like a group's /proj/a
+    if how == "group-writable":
+        os.chown(top, 0, group_gid())
+        top.chmod(0o2775)
+    elif how == "a member's":
+        os.chown(top, box.users["alice"].uid, group_gid())
+    else:
+        subprocess.run(["setfacl", "-m", f"u:{box.users['alice'].name}:rwx", str(top)], check=True)
+    try:
+        venv = top / ".venv"
+        box.ok("alice", "mkdir", "-p", venv / "bin")
+        box.ok("alice", "sh", "-c", 'printf "home = /usr/bin\\n" > "$1"', "sh", venv / "pyvenv.cfg")
+        box.ok(
+            "alice",
+            "sh",
+            "-c",
+            'cat > "$1" && chmod +x "$1"',
+            "sh",
+            venv / "bin" / "python",
+            input=FAKE.format(marker=marker),
+        )
+        line = refused(box, marker, "pip", "list", cwd=top)
+        assert f"a dir above the shared dirs that others besides root can write {top}" in line, line
+        path = f"{venv / 'bin'}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"
+        box.ok("alice", "ln", "-s", "python", venv / "bin" / "python3")
+        box.ok("root", "uvshare", "venv", "--python", "python3", out / "v", env={"PATH": path})
+        assert not ran_as_root(marker)
+        box.ok("root", "uvshare", "python", "list", "--only-installed", cwd=box.shared / "python")
+        box.ok("root", "uvshare", "python", "list", "--only-installed", cwd=app)
+    finally:
+        os.chown(top, 0, 0)
+        top.chmod(0o755)
+        subprocess.run(["setfacl", "-b", str(top)], check=False)
+
+
+def test_a_link_on_roots_path_into_the_tree_is_refused(box1: Sandbox) -> None:
+    """An admin's convenience link `/usr/local/bin/python3.12 -> <a shared Python>` (root-owned, in a root-only dir):
+    uv looks interpreters up by name on PATH, and would run the shared one as root; refused, naming the link."""
+    box = box1
+    _project_dir, _app, marker, out = planted(box)
+    shared_python = box.shared / "python" / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
+    box.ok("alice", "mkdir", "-p", shared_python)
+    box.ok(
+        "alice",
+        "sh",
+        "-c",
+        'cat > "$1" && chmod +x "$1"',
+        "sh",
+        shared_python / "python3.12",
+        input=FAKE.format(marker=marker),
+    )
+    local_bin = out / "bin"
+    local_bin.mkdir()
+    (local_bin / "python3.12").symlink_to(shared_python / "python3.12")
+    path = f"{local_bin}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"
+    refused_line = box.run("root", "uvshare", "venv", "--python", "3.12", out / "v", env={"PATH": path})
+    assert not ran_as_root(marker), str(refused_line)
+    assert refused_line.returncode == 2, str(refused_line)
+    assert f"{local_bin / 'python3.12'} on root's PATH leads into {box.shared / 'python'}" in refused_line.stderr
+
+
+def test_an_outsiders_words_after_the_program_are_the_programs(box1: Sandbox) -> None:
+    """An outsider's `uv run` of a program whose own arguments name the project dir (a commit message, a file to
+    compare with) is no use of the project: not refused; `--directory` naming it is."""
+    box = box1
+    project_dir, app, _marker, _out = planted(box)
+    box.ok("dave", "uvshare", "run", "--no-project", "-p", harness.SYSTEM_PYTHON, "true", f"moved out of {app}")
+    result = box.run("dave", "uvshare", "run", "--directory", str(app), "true")
+    assert result.returncode == 2 and f"team project dir {project_dir}" in result.stderr, str(result)

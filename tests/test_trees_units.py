@@ -137,5 +137,54 @@ def test_config_values_skip_comments_and_never_wait_on_a_fifo(tmp_path: Path) ->
     assert places.config_values(str(config)) == ["/opt/uv/cache", "also a comment?", "3.12"]
     fifo = tmp_path / "fifo.toml"
     os.mkfifo(fifo)
-    assert places.config_values(str(fifo)) == []
+    assert places.config_values(str(fifo)) is None  # (no file to vet: refused when named explicitly)
     assert places.config_values(str(tmp_path / "missing.toml")) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "program", "expected"),
+    [
+        ([], "uv", True),
+        (["--version"], "uv", True),
+        (["-q", "self", "update"], "uv", True),
+        (["--color", "never", "help", "sync"], "uv", True),
+        (["--version"], "uvx", True),
+        (["help"], "uvx", False),  # a tool called help
+        (["--preview-features", "help", "sync"], "uv", False),  # a value, then the command: sync
+        (["--unknown-option", "help", "sync"], "uv", False),  # an option uvshare does not know may take a value
+        (["sync"], "uv", False),
+    ],
+)
+def test_informational(args: list[str], program: str, expected: bool) -> None:
+    from uvshare.shim import informational
+
+    assert informational(args, program) is expected
+
+
+@pytest.mark.parametrize(
+    ("args", "program", "expected"),
+    [
+        (["run", "git", "commit", "-m", "/proj"], "uv", ["run", "git"]),
+        (["run", "--with", "x", "-p", "3.12", "python", "a.py"], "uv", ["run", "--with", "x", "-p", "3.12", "python"]),
+        (["tool", "run", "ruff", "/proj"], "uv", ["tool", "run", "ruff"]),
+        (["--from", "/proj/pkg", "ruff", "/x"], "uvx", ["--from", "/proj/pkg", "ruff"]),
+        (["sync", "--directory", "/proj"], "uv", ["sync", "--directory", "/proj"]),
+        (["pip", "install", "--", "/proj"], "uv", ["pip", "install"]),
+    ],
+)
+def test_uv_part_stops_at_the_program_started(args: list[str], program: str, expected: list[str]) -> None:
+    from uvshare.shim import uv_part
+
+    assert list(uv_part(args, program)) == expected
+
+
+def test_a_broken_tree_is_skipped_and_said(tree_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A retired project's config (its group deleted) or a broken one stops nobody: warned about, left out."""
+    write_tree(tree_dir, "a", os.getegid())
+    (tree_dir / "retired.toml").write_text("group = 'no-such-group-anymore'\n")
+    (tree_dir / "broken.toml").write_text("group = \n")
+    chosen = trees.choose(env(tree_dir), ["sync"], needs_tree=True)
+    assert chosen is not None and chosen.files[0].endswith("a.toml")
+    err = capsys.readouterr().err
+    assert f"{tree_dir}/retired.toml: key 'group': unknown group 'no-such-group-anymore'" in err
+    assert f"the tree of {tree_dir}/broken.toml is left out until its config is mended" in err

@@ -50,10 +50,11 @@ def pieces(text: str) -> "list[str]":
     for separator in SEPARATORS:
         flat = flat.replace(separator, " ")
     found += flat.split()
-    lowered = text.lower()
-    start = lowered.find("file:")
-    while start >= 0:
-        rest = text[start + len("file:") :]
+    chunks = text.lower().split("file:")  # (one pass: a long argument of many URLs costs no more than its length)
+    offset = len(chunks[0]) + len("file:")
+    for chunk in chunks[1:]:
+        rest = text[offset : offset + len(chunk)]
+        offset += len(chunk) + len("file:")
         for separator in " \t\n,;":
             rest = rest.split(separator, 1)[0]
         rest = "/" + rest.lstrip("/")
@@ -64,7 +65,6 @@ def pieces(text: str) -> "list[str]":
 
             rest = unquote(rest, errors="surrogateescape")
         found += [rest, rest.split("#", 1)[0].split("?", 1)[0]]
-        start = lowered.find("file:", start + 1)
     return [p for p in found if p and "://" not in p and "\0" not in p]
 
 
@@ -158,23 +158,49 @@ def lands_in(where: "Sequence[str]", dirs: "Sequence[str]") -> "str | None":
     return None
 
 
-def open_above(dirs: "Iterable[str]", gids: "Iterable[int]") -> "list[str]":
-    """The dirs above DIRS that a group of GIDS can write (a group's project root `/proj/a` around `/proj/a/uv` and
-    `/proj/a/work`, a prefix older uvshare made group-writable): members can put a `.venv` or a pyproject.toml there
-    too."""
-    groups = set(gids)
+def open_above(dirs: "Iterable[str]") -> "list[str]":
+    """The dirs above DIRS that someone but root can write — a group's own `/proj/a` around `/proj/a/uv` and
+    `/proj/a/work`, one a member owns, one an ACL opens, a prefix older uvshare made group-writable: they can put a
+    `.venv` or a pyproject.toml there too. A world-writable sticky dir of root's (`/tmp`, `/var/tmp`) is not one: it
+    is everybody's scratch space, where root's uv is as careful as without uvshare. Each dir is looked at once."""
     found: list[str] = []
+    seen: set[str] = set()
     for path in dirs:
         here = os.path.dirname(os.path.realpath(path))
-        while here not in ("/", ""):
-            try:
-                st = os.stat(here)
-            except OSError:
-                break
-            if st.st_gid in groups and st.st_mode & 0o020 and here not in found:
+        while here not in ("/", "") and here not in seen:
+            seen.add(here)
+            if written_by_others(here):
                 found.append(here)
             here = os.path.dirname(here)
     return found
+
+
+def written_by_others(path: str) -> bool:
+    """Whether someone but root can add, rename or remove entries in the dir PATH (its owner, its mode, or its
+    access ACL); not for a world-writable sticky dir of root's."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != 0:
+            return True
+        if st.st_mode & 0o002 and st.st_mode & stat.S_ISVTX:
+            return False
+        if st.st_mode & 0o022:
+            return True
+        from uvshare import acl
+
+        try:
+            entries = acl.read(fd, acl.ACCESS, probe=False)
+        except OSError:
+            return False
+        return any(tag in (acl.USER, acl.GROUP) and perm & 0o2 for tag, perm, _ident in entries or ())
+    finally:
+        os.close(fd)
 
 
 MAX_UV_CONFIG = 1 << 20  # a uv.toml is a few lines
@@ -196,8 +222,9 @@ def uv_config_files(args: "Sequence[str]", environ: "Mapping[str, str]") -> "lis
     return [f for f in dict.fromkeys(files) if f]
 
 
-def config_values(path: str) -> "list[str]":
-    """Every quoted string on the lines of the TOML file PATH that are not comments (none when it cannot be read)."""
+def config_values(path: str) -> "list[str] | None":
+    """Every quoted string on the lines of the TOML file PATH that are not comments; none when it does not exist or
+    cannot be read; None when it is no regular file (a FIFO, `/dev/stdin`: not waited on, and nothing to vet)."""
     try:  # without blocking on a FIFO, reading a device or following the file into anything but a regular file
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except (OSError, ValueError):
@@ -206,7 +233,7 @@ def config_values(path: str) -> "list[str]":
         import stat
 
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return []
+            return None
         text = os.read(fd, MAX_UV_CONFIG).decode("utf-8", "surrogateescape")
     except OSError:
         return []
@@ -233,10 +260,19 @@ def config_landing(
 ) -> "tuple[str, str, str] | None":
     """(file, value, dir) for the first value of root's uv config files (see uv_config_files) that lands in one of
     DIRS: an old `cache-dir = "/opt/uv/cache"` (plain uv's way to share a cache) would hand root's uv the shared
-    cache; a `python = …` a member's interpreter."""
+    cache; a `python = …` a member's interpreter. (file, "", "") for one named explicitly (`--config-file`,
+    UV_CONFIG_FILE) that is no regular file: nothing uvshare could vet."""
     known = identities(dirs)
+    explicit = uv_config_files(
+        args, {"UV_NO_CONFIG": "1", **{k: v for k, v in environ.items() if k == "UV_CONFIG_FILE"}}
+    )
     for path in uv_config_files(args, environ):
-        for value in config_values(path):
+        values = config_values(path)
+        if values is None:
+            if path in explicit:
+                return path, "", ""
+            continue
+        for value in values:
             for piece in pieces(value):
                 full = os.path.join(os.path.dirname(path), os.path.expanduser(piece))
                 hit = landing(full, known) if known else None

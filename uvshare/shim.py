@@ -76,6 +76,10 @@ ENV_BUILD = "UVSHARE_BUILD"
 TREES_DIR, ENV_TREES = "/etc/uvshare/trees", "UVSHARE_TREES_DIR"  # (uvshare.trees's, not imported to read them)
 # uv commands that touch no tree, project or cache: they need no tree, and root may run them anywhere.
 INFORMATIONAL = frozenset({"help", "self", "generate-shell-completion"})
+# uv's global flags that take no value and change nothing of what a command reads (see informational)
+QUIET_FLAGS = frozenset(
+    {"--quiet", "--verbose", "--no-progress", "--offline", "--no-cache", "--native-tls", "--no-config", "--preview"}
+)
 # Installs into the shared tree, which uvshare has uv compile to bytecode (`python install` compiles the stdlib from
 # uv 0.9.25 on; older uv ignores the variable there).
 COMPILES = frozenset({("python", "install"), ("python", "upgrade"), ("tool", "install"), ("tool", "upgrade")})
@@ -176,14 +180,14 @@ def refuse_outsider(args: "Sequence[str]", config: "Config", dirs: "Mapping[str,
     )
 
 
-def refuse_in_project(args: "Sequence[str]", environ: "Mapping[str, str]", config: "Config") -> None:
+def refuse_in_project(args: "Sequence[str]", environ: "Mapping[str, str]", config: "Config", program: str) -> None:
     """Stop a user outside the group from working in the team project dir (it is closed to them: uv would fail in
     its own words, or hold a member's venv lock), saying how to join."""
     if not config.project_dir:
         return
     from uvshare.places import lands_in, places
 
-    if lands_in(places(args, environ), [config.project_dir]) is None:
+    if lands_in(places(uv_part(args, program), environ), [config.project_dir]) is None:
         return
     import pwd
 
@@ -270,10 +274,42 @@ def without_shared(path: str, tops: "frozenset[str]") -> str:
     return os.pathsep.join(entry for entry in path.split(os.pathsep) if not in_tree(entry, tops))
 
 
-def informational(args: "Sequence[str]") -> bool:
-    """Whether ARGS asks uv only for help or its version (read and run nothing): `help …`, `self …`, completion,
-    `--version`, `--help`, nothing at all — said first, so that no option uvshare does not know hides a command."""
-    return not args or args[0] in INFORMATIONAL or all(a in ("--version", "-V", "--help", "-h") for a in args)
+def informational(args: "Sequence[str]", program: str = "uv") -> bool:
+    """Whether ARGS asks uv (or uvx) only for help or its version, reading and running nothing: `help …`, `self …`,
+    completion, `--version`, `--help`, nothing at all — after none but options uvshare knows (and their values), so
+    that no option it does not know can hide a command word."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in QUIET_FLAGS or (arg[:1] == "-" and arg[1:2] != "-" and len(arg) > 1 and set(arg[1:]) <= set("qvn")):
+            i += 1
+        elif arg.split("=", 1)[0] in VALUE_OPTIONS:
+            i += 1 if "=" in arg else 2
+        else:
+            break
+    rest = args[i:]
+    if not rest or rest[0] in ("--version", "-V", "--help", "-h"):
+        return True
+    return program == "uv" and rest[0] in INFORMATIONAL
+
+
+def uv_part(args: "Sequence[str]", program: str) -> "Sequence[str]":
+    """ARGS up to the program that `uv run`, `uv tool run` or uvx starts (that program's own arguments are not
+    uv's: a commit message naming a path is no place uv works in), and up to a `--`."""
+    running = program == "uvx"
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg == "--":
+            return args[:i]
+        elif arg in VALUE_OPTIONS or arg in ("--from", "--with", "-p", "--python", "--with-requirements", "-w"):
+            skip = True
+        elif not arg.startswith("-"):
+            if running:
+                return args[: i + 1]
+            running = arg == "run"
+    return args
 
 
 def check_loop(environ: "Mapping[str, str]") -> int:
@@ -349,13 +385,14 @@ class Call:
         self.tops: frozenset[str] = frozenset()  # (root) every shared dir and project dir, see keep_root_out
         self.ignored: frozenset[str] = frozenset()  # (root) UV_* variables naming them, see keep_root_out
         root = os.geteuid() == 0
-        others: tuple[list[str], list[str], list[int]] = ([], [], [])  # every tree's dirs, project dirs, groups
+        others: tuple[list[str], list[str]] = ([], [])  # every tree's dirs and project dirs (see uvshare.trees)
         # (uvshare.trees is imported only where its dir exists: a machine without trees pays one stat)
         if os.path.isdir(environ.get(ENV_TREES) or TREES_DIR) and (root or (config is None and not explicit)):
             from uvshare import trees
 
             if config is None and not explicit and trees.tree_files(trees.trees_dir(environ)):
-                self.config = config = trees.choose(environ, args, needs_tree=self.needs_tree(root))
+                own = args if root else uv_part(args, program)  # (root's: all of them, to be sure)
+                self.config = config = trees.choose(environ, own, needs_tree=self.needs_tree(root))
             if root:  # every tree of the site, whichever (if any) this call is for: a module may name one
                 others = trees.all_tops(environ)
         if root and (config is not None or others[0] or others[1]):
@@ -381,7 +418,7 @@ class Call:
             if not self.as_install_user and environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
                 env["UV_LINK_MODE"] = "copy"  # none of root's installs shares an inode with what others can write
         elif self.role == "outsider":
-            refuse_in_project(args, environ, config)
+            refuse_in_project(args, environ, config, program)
             self.given = {k: p for k, p in self.dirs.items() if k in OUTSIDER_GETS}
         else:
             self.given = self.dirs
@@ -395,16 +432,17 @@ class Call:
         words = command_words(self.args)
         if root:
             return self.program == "uv" and words in TREE_COMMANDS
-        return self.program == "uvx" or not informational(self.args)
+        return not informational(self.args, self.program)
 
-    def keep_root_out(self, config: "Config | None", others: "tuple[list[str], list[str], list[int]]") -> None:
+    def keep_root_out(self, config: "Config | None", others: "tuple[list[str], list[str]]") -> None:
         """Root's uv never works on what members can write: not in a team project dir (its pyproject.toml, build
-        backends and `.venv/bin/python` are the members'), nor — but for root's commands on the tree, run as the
-        install-user, and an image build — on the shared dirs; nor with one of them in a UV_* dir variable or on
-        PATH. Of this config's tree and of every tree of the site."""
+        backends and `.venv/bin/python` are the members'), not in a dir above the tree others can write, nor — but in
+        an image build — on the shared dirs; nor with one of them in a UV_* dir variable, in its uv config, or on
+        PATH. Of this config's tree and of every tree of the site. (Root's commands on the tree run as the
+        install-user, a member: they need none of it.)"""
         from uvshare.config import DIR_KEYS
 
-        environ, args, words = self.environ, self.args, command_words(self.args)
+        environ, args = self.environ, self.args
         dirs = [*(config.dirs.values() if config else ()), *others[0]]
         projects = [*([config.project_dir] if config and config.project_dir else ()), *others[1]]
         self.tops = tree_tops([*dirs, *projects])
@@ -413,28 +451,33 @@ class Call:
         self.ignored = frozenset(v for v in DIR_KEYS.values() if environ.get(v) and in_tree(environ[v], self.tops))
         for var in self.ignored:
             del self.env[var]
-        if self.program == "uv" and informational(args):
-            return  # nothing is read or run: help, --version
-        own = not (self.program == "uv" and words in TREE_COMMANDS) and environ.get(ENV_BUILD) != "1"
-        fenced = projects + (dirs if own else [])
-        if fenced:
-            self.fence(fenced, projects, [*([config.gid] if config and config.gid is not None else ()), *others[2]])
-        if config is None:  # (with a config, assign does the same for the calls that need it)
+        if informational(args, self.program) or (self.program == "uv" and command_words(args) in TREE_COMMANDS):
+            return  # nothing is read or run; or uv runs as the install-user
+        building = environ.get(ENV_BUILD) == "1"
+        fenced = projects + ([] if building else dirs)
+        if not fenced:
+            return
+        from uvshare.places import open_above
+
+        above = open_above(fenced)
+        self.tops = tree_tops([*dirs, *projects, *above])
+        self.fence(fenced, projects, above)
+        if config is None:  # (with a config, assign does the same)
             self.env["PATH"] = without_shared(environ.get("PATH", os.defpath), self.tops)
             if environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
                 self.env["UV_LINK_MODE"] = "copy"
+        if not building:
+            self.refuse_linked_pythons([*fenced, *above])
 
-    def fence(self, fenced: "list[str]", projects: "list[str]", gids: "list[int]") -> None:
+    def fence(self, fenced: "list[str]", projects: "list[str]", above: "list[str]") -> None:
         """UvshareError when a place root's uv would work in (see uvshare.places), or a value of root's own uv
-        config files, lands in one of FENCED (of which PROJECTS are team project dirs) or a dir above them that
-        a group of GIDS can write."""
+        config files, lands in one of FENCED (of which PROJECTS are team project dirs) or ABOVE them."""
         from uvshare.errors import UvshareError
-        from uvshare.places import config_landing, lands_in, open_above, places
+        from uvshare.places import config_landing, lands_in, places
 
-        above = open_above(fenced, gids)
         environ = {k: v for k, v in self.environ.items() if k not in self.ignored}
         hit = lands_in(places(self.args, environ), [*fenced, *above])
-        where = {**dict.fromkeys(above, "a dir above the shared dirs that the group can write")}
+        where = dict.fromkeys(above, "a dir above the shared dirs that others besides root can write")
         where.update(dict.fromkeys(fenced, "the shared dir"))
         where.update(dict.fromkeys(projects, "the team project dir"))
         if hit is not None:
@@ -444,6 +487,11 @@ class Call:
                 "a member ('runuser -u USER -- uv …'), or as root outside it"
             )
         found = config_landing(self.args, environ, [*fenced, *above])
+        if found is not None and not found[1]:
+            raise UvshareError(
+                f"{found[0]}: root's uv config is not a regular file, so uvshare cannot see what it names; give "
+                "root's uv a config file (or none)"
+            )
         if found is not None:
             path, value, hit = found
             raise UvshareError(
@@ -451,6 +499,30 @@ class Call:
                 "would use what members can write; take it out of that file (uvshare gives members the shared dirs "
                 "itself)"
             )
+
+    def refuse_linked_pythons(self, fenced: "list[str]") -> None:
+        """UvshareError for a `python…` on root's PATH that is a link into FENCED (an admin's convenience
+        `/usr/local/bin/python3.12 -> /opt/uv/python/…`): uv looks interpreters up by name there, and would run a
+        shared one as root."""
+        from uvshare.places import identities, landing
+
+        known = identities(fenced)
+        for entry in without_shared(self.env.get("PATH", os.defpath), self.tops).split(os.pathsep):
+            try:
+                with os.scandir(entry or ".") as names:
+                    links = [e.path for e in names if e.name.startswith(("python", "pypy")) and e.is_symlink()]
+            except OSError:
+                continue
+            for link in links:
+                hit = landing(os.path.realpath(link), known)
+                if hit is not None:
+                    from uvshare.errors import UvshareError
+
+                    raise UvshareError(
+                        f"{link} on root's PATH leads into {hit}, which members can write: root's uv would run that "
+                        f"interpreter as root when it looks for one by name; remove the link ({link}), or take "
+                        f"{entry} off root's PATH"
+                    )
 
     def real_uv(self) -> str:
         """The real uv, found on first need (a skip answered from names needs none)."""

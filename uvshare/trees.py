@@ -44,10 +44,17 @@ def load_trees(environ: "Mapping[str, str]") -> "list[tuple[str, Config]]":
     directory = trees_dir(environ)
     if directory not in _loaded:
         from uvshare.config import ENV_CONFIG, load
+        from uvshare.errors import UvshareError
 
         trees = []
         for path in tree_files(directory):
-            config = load({ENV_CONFIG: path})
+            try:
+                config = load({ENV_CONFIG: path})
+            except UvshareError as e:  # one retired or broken tree does not stop everybody's uv: said, and skipped
+                from uvshare.shim import warn
+
+                warn(f"{e}; the tree of {path} is left out until its config is mended")
+                continue
             if config is not None:
                 trees.append((os.path.basename(path)[: -len(".toml")], config))
         _loaded[directory] = trees
@@ -98,16 +105,13 @@ def describe(config: "Config") -> str:
     return ", ".join(p for p in parts if p)
 
 
-def all_tops(environ: "Mapping[str, str]") -> "tuple[list[str], list[str], list[int]]":
-    """Every tree's shared dirs, project dir and group: what root's uv keeps away from, whichever tree (if any) the
-    call is for."""
+def all_tops(environ: "Mapping[str, str]") -> "tuple[list[str], list[str]]":
+    """Every tree's shared dirs and project dir: what root's uv keeps away from, whichever tree (if any) the call is
+    for."""
     dirs: list[str] = []
     projects: list[str] = []
-    gids: list[int] = []
     for _name, config in load_trees(environ):
         dirs += config.dirs.values()
         if config.project_dir:
             projects.append(config.project_dir)
-        if config.gid is not None:
-            gids.append(config.gid)
-    return dirs, projects, gids
+    return dirs, projects

@@ -24,10 +24,11 @@ from uvshare import acl, prepare
 from uvshare.admin import mounts, tree
 from uvshare.admin.common import Command, as_root, group_label, load_config, mark, shared_dirs
 from uvshare.admin.survey import Survey
-from uvshare.config import DIR_KEYS, ENV_CONFIG, Config
+from uvshare.config import DIR_KEYS, ENV_CONFIG, Config, default_config_paths
 from uvshare.errors import EXIT_ERROR, EXIT_PROBLEMS, UvshareError, escape
 from uvshare.finduv import find_program, find_uv
 from uvshare.safefs import Guard, describe, open_dir, owner_name
+from uvshare.trees import trees_dir
 
 UV_PROBE_TIMEOUT = 10.0
 BIN_KEYS = ("python-bin-dir", "tool-bin-dir")
@@ -50,6 +51,18 @@ class Check:
     def as_dict(self) -> dict[str, str]:
         """For --json: the same fields, names escaped the same way."""
         return {k: escape(v) for k, v in asdict(self).items()}
+
+
+def unknown_to_root(config: Config) -> str:
+    """What is wrong with a config naming a project dir that root's uvshare does not read without UVSHARE_CONFIG
+    (sudo drops it): root's uv would not know to keep out of that project dir; empty when nothing is."""
+    where = config.files[0] if config.files else ""
+    if not config.project_dir or where in default_config_paths() or os.path.dirname(where) == trees_dir(os.environ):
+        return ""
+    return (
+        f"{where} names the team project dir {config.project_dir}, but root's uvshare reads {where} only with "
+        f"{ENV_CONFIG} set (sudo drops it): without it root's uv would not know to keep out of that dir"
+    )
 
 
 def check_config() -> tuple[Config | None, list[Check]]:
@@ -81,6 +94,9 @@ def check_config() -> tuple[Config | None, list[Check]]:
                     f"unset {var}",
                 )
             )
+    unknown = unknown_to_root(config)
+    if unknown:
+        checks.append(Check("warning", "config", unknown, f"move it to {trees_dir(os.environ)}/NAME.toml"))
     if config.gid is None:
         checks.append(
             Check(

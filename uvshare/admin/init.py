@@ -11,7 +11,7 @@ import sys
 
 from plumbum import cli
 
-from uvshare.admin.doctor import run_checks
+from uvshare.admin.doctor import run_checks, unknown_to_root
 from uvshare.admin.files import write_atomically
 from uvshare.admin.setup import ProfileSwitches, Setup
 from uvshare.config import (
@@ -138,6 +138,8 @@ class Init(ProfileSwitches):
             )
         elif path not in config_paths(unset):
             self.note(f"uvshare reads {path} only with {ENV_CONFIG}={path} in the environment")
+            if config.project_dir:
+                self.say("warning", unknown_to_root(config) + f"; put the config in {trees_dir(unset)}/NAME.toml")
         problems = sum(c.status == "problem" for c in checks)
         print("healthy" if not problems else f"{problems} problem{'s' if problems != 1 else ''} found")
         return EXIT_PROBLEMS if problems or status else 0
