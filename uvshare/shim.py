@@ -387,7 +387,7 @@ class Call:
         root = os.geteuid() == 0
         others: tuple[list[str], list[str]] = ([], [])  # every tree's dirs and project dirs (see uvshare.trees)
         # (uvshare.trees is imported only where its dir exists: a machine without trees pays one stat)
-        if os.path.isdir(environ.get(ENV_TREES) or TREES_DIR) and (root or (config is None and not explicit)):
+        if (root or (config is None and not explicit)) and os.path.isdir(environ.get(ENV_TREES) or TREES_DIR):
             from uvshare import trees
 
             if config is None and not explicit and trees.tree_files(trees.trees_dir(environ)):
