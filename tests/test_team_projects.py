@@ -269,6 +269,18 @@ ROOT_SPELLINGS = {
         {},
         None,
     ),
+    # the fourth review's: a tree command on a dir of root's own runs as root, not as the install-user
+    "python find, root's own install dir": (["python", "find"], {"UV_PYTHON_INSTALL_DIR": "{home}/py"}, "app"),
+    "python find --directory": (
+        ["python", "find", "--directory", "{app}"],
+        {"UV_PYTHON_INSTALL_DIR": "{home}/py"},
+        None,
+    ),
+    "tool install, root's own tool dir": (
+        ["tool", "install", "-p", "{app}/.venv/bin/python", "six"],
+        {"UV_TOOL_DIR": "{home}/tools"},
+        None,
+    ),
 }
 EVIL_PYPROJECT = (
     '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
@@ -314,7 +326,7 @@ def test_root_will_not_run_uv_in_a_team_project(box1: Sandbox, how: str) -> None
     args, env, cwd = ROOT_SPELLINGS[how]
     name = project_dir.name  # the project dir's name percent-encoded, as `pip freeze` writes a URL
     pct_app = str(app).replace(f"/{name}/", f"/%{ord(name[0]):02x}{name[1:]}/", 1)
-    fill = {"app": app, "out": out, "work": project_dir, "pct_app": pct_app}
+    fill = {"app": app, "out": out, "work": project_dir, "pct_app": pct_app, "home": box.home(box.users["root"])}
     mounted = how == "bind mount"
     if mounted:
         subprocess.run(["mount", "--bind", str(project_dir), str(out / "mnt")], check=True)
@@ -448,7 +460,7 @@ def test_roots_own_uv_config_naming_the_tree_is_refused(box1: Sandbox) -> None:
     before = sorted(p for p in (box.shared / "cache").rglob("*") if p.lstat().st_uid == 0)
     result = box.run("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, out / "again")
     assert result.returncode == 2, str(result)
-    assert f"{config} (uv's own config, which root's uv reads) names {box.shared / 'cache'}" in result.stderr
+    assert f"{config} (read by root's uv) names {box.shared / 'cache'}" in result.stderr
     assert sorted(p for p in (box.shared / "cache").rglob("*") if p.lstat().st_uid == 0) == before
     assert not ran_as_root(marker)
 
@@ -561,3 +573,45 @@ def test_an_outsiders_words_after_the_program_are_the_programs(box1: Sandbox) ->
     box.ok("dave", "uvshare", "run", "--no-project", "-p", harness.SYSTEM_PYTHON, "true", f"moved out of {app}")
     result = box.run("dave", "uvshare", "run", "--directory", str(app), "true")
     assert result.returncode == 2 and f"team project dir {project_dir}" in result.stderr, str(result)
+
+
+@pytest.mark.parametrize("what", ["uv.toml", "pyproject.toml", ".python-version", "a venv on a shared Python"])
+def test_roots_own_project_naming_what_members_write_is_refused(box1: Sandbox, what: str) -> None:
+    """Root's own project (in its home) whose uv.toml, pyproject.toml or .python-version names alice's interpreter or
+    the shared cache, or whose `.venv` runs a shared Python (as an image build makes it): refused, naming the file."""
+    box = box1
+    _project_dir, app, marker, _out = planted(box)
+    mine = box.home(box.users["root"]) / "mine"
+    mine.mkdir()
+    fake = app / ".venv" / "bin" / "python"
+    if what == "uv.toml":
+        (mine / "uv.toml").write_text(f'[pip]\npython = "{fake}"\n')
+    elif what == "pyproject.toml":
+        (mine / "pyproject.toml").write_text(
+            f'[project]\nname = "m"\nversion = "1"\n[tool.uv]\ncache-dir = "{box.shared / "cache"}"\n'
+        )
+    elif what == ".python-version":
+        (mine / ".python-version").write_text(f"{fake}\n")
+    else:
+        shared_python = box.shared / "python" / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
+        box.ok("alice", "mkdir", "-p", shared_python)
+        box.ok(
+            "alice",
+            "sh",
+            "-c",
+            'cat > "$1" && chmod +x "$1"',
+            "sh",
+            shared_python / "python3.12",
+            input=FAKE.format(marker=marker),
+        )
+        (mine / ".venv" / "bin").mkdir(parents=True)
+        (mine / ".venv" / "pyvenv.cfg").write_text(f"home = {shared_python}\n")
+        (mine / ".venv" / "bin" / "python").symlink_to(shared_python / "python3.12")
+    result = box.run("root", "uvshare", "pip", "list", cwd=mine)
+    assert not ran_as_root(marker), str(result)
+    assert result.returncode == 2 and result.stderr.startswith("uvshare: error: "), str(result)
+    assert (
+        ("the venv" in result.stderr)
+        if what.startswith("a venv")
+        else (f"{mine / what} (read by root's uv)" in result.stderr)
+    ), str(result)

@@ -170,6 +170,16 @@ def test_informational(args: list[str], program: str, expected: bool) -> None:
         (["--from", "/proj/pkg", "ruff", "/x"], "uvx", ["--from", "/proj/pkg", "ruff"]),
         (["sync", "--directory", "/proj"], "uv", ["sync", "--directory", "/proj"]),
         (["pip", "install", "--", "/proj"], "uv", ["pip", "install"]),
+        (
+            ["run", "--extra", "gpu", "--project", "/p", "true", "/x"],
+            "uv",
+            ["run", "--extra", "gpu", "--project", "/p", "true"],
+        ),
+        (
+            ["-q", "run", "--no-project", "git", "commit", "-m", "/proj"],
+            "uv",
+            ["-q", "run", "--no-project", "git", "commit"],
+        ),
     ],
 )
 def test_uv_part_stops_at_the_program_started(args: list[str], program: str, expected: list[str]) -> None:

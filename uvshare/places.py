@@ -181,23 +181,22 @@ def written_by_others(path: str) -> bool:
     import stat
 
     try:
+        st = os.stat(path)
+    except OSError:
+        return False  # (gone: nothing to fence)
+    if st.st_uid != 0 or st.st_mode & 0o022:  # a member's, or others may write (but for everybody's /tmp)
+        return st.st_uid != 0 or not (st.st_mode & 0o002 and st.st_mode & stat.S_ISVTX)
+    from uvshare import acl
+
+    try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        return False
+        return True  # root cannot look (a root-squashed export): not provably root's alone
     try:
-        st = os.fstat(fd)
-        if st.st_uid != 0:
-            return True
-        if st.st_mode & 0o002 and st.st_mode & stat.S_ISVTX:
-            return False
-        if st.st_mode & 0o022:
-            return True
-        from uvshare import acl
-
         try:
             entries = acl.read(fd, acl.ACCESS, probe=False)
-        except OSError:
-            return False
+        except OSError as e:
+            return e.errno not in acl.UNSUPPORTED  # no POSIX ACLs there: the mode said it all
         return any(tag in (acl.USER, acl.GROUP) and perm & 0o2 for tag, perm, _ident in entries or ())
     finally:
         os.close(fd)
@@ -207,8 +206,9 @@ MAX_UV_CONFIG = 1 << 20  # a uv.toml is a few lines
 
 
 def uv_config_files(args: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
-    """The uv.toml files root's uv reads besides the project's own (found from the current dir, which is fenced):
-    `--config-file`/UV_CONFIG_FILE, and unless UV_NO_CONFIG the user's and the system's."""
+    """The config files root's uv reads: `--config-file`/UV_CONFIG_FILE; unless UV_NO_CONFIG the user's and the
+    system's uv.toml; and the project's own, found from the current dir (and `--directory`/`--project`) upward:
+    uv.toml, pyproject.toml, .python-version."""
     files = [environ["UV_CONFIG_FILE"]] if environ.get("UV_CONFIG_FILE") else []
     for i, arg in enumerate(args):
         name, eq, value = arg.partition("=")
@@ -219,6 +219,21 @@ def uv_config_files(args: "Sequence[str]", environ: "Mapping[str, str]") -> "lis
         files.append(os.path.join(home, "uv", "uv.toml"))
         system = [d for d in environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(":") if d.startswith("/")]
         files += [os.path.join(d, "uv", "uv.toml") for d in system] + ["/etc/uv/uv.toml"]
+    try:
+        starts = [os.getcwd()]
+    except OSError:
+        starts = []
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in BASE_OPTIONS:
+            starts.append(os.path.abspath(value if eq else (args[i + 1] if i + 1 < len(args) else "")))
+    for start in starts:
+        here = start
+        while True:
+            files += [os.path.join(here, name) for name in ("uv.toml", "pyproject.toml", ".python-version")]
+            if here == "/":
+                break
+            here = os.path.dirname(here)
     return [f for f in dict.fromkeys(files) if f]
 
 
@@ -239,7 +254,9 @@ def config_values(path: str) -> "list[str] | None":
         return []
     finally:
         os.close(fd)
-    values = []
+    values: list[str] = []
+    if os.path.basename(path) == ".python-version":  # one request a line, unquoted
+        return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
     for line in text.splitlines():
         rest = line.strip()
         while not rest.startswith("#"):

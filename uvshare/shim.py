@@ -76,6 +76,7 @@ ENV_BUILD = "UVSHARE_BUILD"
 TREES_DIR, ENV_TREES = "/etc/uvshare/trees", "UVSHARE_TREES_DIR"  # (uvshare.trees's, not imported to read them)
 # uv commands that touch no tree, project or cache: they need no tree, and root may run them anywhere.
 INFORMATIONAL = frozenset({"help", "self", "generate-shell-completion"})
+INTERPRETERS = ("python", "pypy", "graalpy")  # the names uv looks interpreters up by, on PATH
 # uv's global flags that take no value and change nothing of what a command reads (see informational)
 QUIET_FLAGS = frozenset(
     {"--quiet", "--verbose", "--no-progress", "--offline", "--no-cache", "--native-tls", "--no-config", "--preview"}
@@ -281,7 +282,7 @@ def informational(args: "Sequence[str]", program: str = "uv") -> bool:
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg in QUIET_FLAGS or (arg[:1] == "-" and arg[1:2] != "-" and len(arg) > 1 and set(arg[1:]) <= set("qvn")):
+        if quiet_flag(arg):
             i += 1
         elif arg.split("=", 1)[0] in VALUE_OPTIONS:
             i += 1 if "=" in arg else 2
@@ -303,13 +304,18 @@ def uv_part(args: "Sequence[str]", program: str) -> "Sequence[str]":
             skip = False
         elif arg == "--":
             return args[:i]
-        elif arg in VALUE_OPTIONS or arg in ("--from", "--with", "-p", "--python", "--with-requirements", "-w"):
-            skip = True
-        elif not arg.startswith("-"):
-            if running:
-                return args[: i + 1]
+        elif arg.startswith("-"):
+            skip = "=" not in arg and not quiet_flag(arg)  # a word after another option is taken as its value
+        elif running:
+            return args[: i + 1]
+        else:
             running = arg == "run"
     return args
+
+
+def quiet_flag(arg: str) -> bool:
+    """Whether ARG is one of uv's global flags that take no value and change nothing of what a command reads."""
+    return arg in QUIET_FLAGS or (arg[:1] == "-" and arg[1:2] != "-" and len(arg) > 1 and set(arg[1:]) <= set("qvn"))
 
 
 def check_loop(environ: "Mapping[str, str]") -> int:
@@ -451,7 +457,10 @@ class Call:
         self.ignored = frozenset(v for v in DIR_KEYS.values() if environ.get(v) and in_tree(environ[v], self.tops))
         for var in self.ignored:
             del self.env[var]
-        if informational(args, self.program) or (self.program == "uv" and command_words(args) in TREE_COMMANDS):
+        as_install_user = (
+            config is not None and self.program == "uv" and on_tree(args, shared_dirs(config, environ, self.ignored))
+        )  # (the same test as assign's: a tree command on a dir of root's own runs as root, and is fenced)
+        if informational(args, self.program) or as_install_user:
             return  # nothing is read or run; or uv runs as the install-user
         building = environ.get(ENV_BUILD) == "1"
         fenced = projects + ([] if building else dirs)
@@ -468,6 +477,7 @@ class Call:
                 self.env["UV_LINK_MODE"] = "copy"
         if not building:
             self.refuse_linked_pythons([*fenced, *above])
+            self.refuse_linked_venvs([*fenced, *above])
 
     def fence(self, fenced: "list[str]", projects: "list[str]", above: "list[str]") -> None:
         """UvshareError when a place root's uv would work in (see uvshare.places), or a value of root's own uv
@@ -495,10 +505,40 @@ class Call:
         if found is not None:
             path, value, hit = found
             raise UvshareError(
-                f"{path} (uv's own config, which root's uv reads) names {value}, in {where[hit]} {hit}: root's uv "
-                "would use what members can write; take it out of that file (uvshare gives members the shared dirs "
-                "itself)"
+                f"{path} (read by root's uv) names {value}, in {where[hit]} {hit}: root's uv would use what members "
+                "can write; take it out of that file (uvshare gives members the shared dirs itself)"
             )
+
+    def refuse_linked_venvs(self, fenced: "list[str]") -> None:
+        """UvshareError for a venv root's uv would use whose interpreter leads into FENCED: the `.venv` of the current
+        dir or of one above it (uv finds the project upward), VIRTUAL_ENV's. A venv made in an image build on a
+        shared Python (`ARG UVSHARE_BUILD=1`) is one: at run time root would run the members' interpreter."""
+        from uvshare.places import identities, landing
+
+        known = identities(fenced)
+        try:
+            here = os.getcwd()
+        except OSError:
+            here = "/"
+        candidates = [self.environ.get("VIRTUAL_ENV", "")]
+        while True:
+            candidates.append(os.path.join(here, ".venv"))
+            if here == "/":
+                break
+            here = os.path.dirname(here)
+        for venv in candidates:
+            python = os.path.join(venv, "bin", "python")
+            if not venv.startswith("/") or not os.path.lexists(python):
+                continue
+            hit = landing(os.path.realpath(python), known)
+            if hit is not None:
+                from uvshare.errors import UvshareError
+
+                raise UvshareError(
+                    f"the venv {venv} runs {os.path.realpath(python)}, in {hit}, which members can write: root's uv "
+                    "would run it as root; run it as a member ('runuser -u USER -- uv …'), or make root's venv on a "
+                    "Python of root's own"
+                )
 
     def refuse_linked_pythons(self, fenced: "list[str]") -> None:
         """UvshareError for a `python…` on root's PATH that is a link into FENCED (an admin's convenience
@@ -510,7 +550,7 @@ class Call:
         for entry in without_shared(self.env.get("PATH", os.defpath), self.tops).split(os.pathsep):
             try:
                 with os.scandir(entry or ".") as names:
-                    links = [e.path for e in names if e.name.startswith(("python", "pypy")) and e.is_symlink()]
+                    links = [e.path for e in names if e.name.startswith(INTERPRETERS) and e.is_symlink()]
             except OSError:
                 continue
             for link in links:
