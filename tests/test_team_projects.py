@@ -593,20 +593,7 @@ def test_roots_own_project_naming_what_members_write_is_refused(box1: Sandbox, w
     elif what == ".python-version":
         (mine / ".python-version").write_text(f"{fake}\n")
     else:
-        shared_python = box.shared / "python" / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
-        box.ok("alice", "mkdir", "-p", shared_python)
-        box.ok(
-            "alice",
-            "sh",
-            "-c",
-            'cat > "$1" && chmod +x "$1"',
-            "sh",
-            shared_python / "python3.12",
-            input=FAKE.format(marker=marker),
-        )
-        (mine / ".venv" / "bin").mkdir(parents=True)
-        (mine / ".venv" / "pyvenv.cfg").write_text(f"home = {shared_python}\n")
-        (mine / ".venv" / "bin" / "python").symlink_to(shared_python / "python3.12")
+        shared_python_venv(box, marker, mine / ".venv")
     result = box.run("root", "uvshare", "pip", "list", cwd=mine)
     assert not ran_as_root(marker), str(result)
     assert result.returncode == 2 and result.stderr.startswith("uvshare: error: "), str(result)
@@ -615,3 +602,55 @@ def test_roots_own_project_naming_what_members_write_is_refused(box1: Sandbox, w
         if what.startswith("a venv")
         else (f"{mine / what} (read by root's uv)" in result.stderr)
     ), str(result)
+
+
+def shared_python_venv(box: Sandbox, marker: Path, venv: Path) -> None:
+    """VENV, root's, on a 'shared Python' alice planted (as an image build makes one on a real shared Python)."""
+    shared_python = box.shared / "python" / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
+    box.ok("alice", "mkdir", "-p", shared_python)
+    script = FAKE.format(marker=marker)
+    box.ok("alice", "sh", "-c", 'cat > "$1" && chmod +x "$1"', "sh", shared_python / "python3.12", input=script)
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {shared_python}\n")
+    (venv / "bin" / "python").symlink_to(shared_python / "python3.12")
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["run", "--directory", "{mine}", "true"], {}),
+        (["run", "--project", "{mine}", "true"], {}),
+        (["sync"], {"UV_PROJECT_ENVIRONMENT": "{mine}/.venv", "UV_PROJECT": "{mine}"}),
+        (["pip", "list", "--python", "{mine}/.venv"], {}),
+        (["pip", "list"], {"VIRTUAL_ENV": "{mine}/.venv"}),
+    ],
+    ids=["--directory", "--project", "UV_PROJECT_ENVIRONMENT", "--python VENV", "VIRTUAL_ENV"],
+)
+def test_a_venv_of_roots_on_a_shared_python_is_refused_however_named(
+    box1: Sandbox, args: list[str], env: dict[str, str]
+) -> None:
+    """The fifth review's: a venv of root's on a shared Python, named from elsewhere, is refused like the current
+    dir's."""
+    box = box1
+    _project_dir, _app, marker, _out = planted(box)
+    mine = box.home(box.users["root"]) / "mine"
+    mine.mkdir()
+    (mine / "pyproject.toml").write_text('[project]\nname = "m"\nversion = "1"\n')
+    shared_python_venv(box, marker, mine / ".venv")
+    fill = {"mine": mine}
+    result = box.run(
+        "root", "uvshare", *(a.format(**fill) for a in args), env={k: v.format(**fill) for k, v in env.items()}
+    )
+    assert not ran_as_root(marker), str(result)
+    assert result.returncode == 2 and f"the venv {mine / '.venv'} runs" in result.stderr, str(result)
+
+
+def test_root_with_a_config_without_a_group_gets_no_shared_dir(box1: Sandbox) -> None:
+    """A config without `group` loads; root is root all the same: its tree command stops for want of an
+    install-user in a group, and no shared dir reaches root's own uv."""
+    box = box1
+    box.write_config(group=None)
+    result = box.run("root", "uvshare", "cache", "dir")
+    assert str(box.shared) not in result.stdout, str(result)
+    listed = box.run("root", "uvshare", "run", "--no-project", "-p", harness.SYSTEM_PYTHON, "env")
+    assert str(box.shared) not in listed.stdout, str(listed)

@@ -205,15 +205,37 @@ def written_by_others(path: str) -> bool:
 MAX_UV_CONFIG = 1 << 20  # a uv.toml is a few lines
 
 
-def uv_config_files(args: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
-    """The config files root's uv reads: `--config-file`/UV_CONFIG_FILE; unless UV_NO_CONFIG the user's and the
-    system's uv.toml; and the project's own, found from the current dir (and `--directory`/`--project`) upward:
-    uv.toml, pyproject.toml, .python-version."""
+def named_config_files(args: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
+    """The config files root names itself: `--config-file`, UV_CONFIG_FILE."""
     files = [environ["UV_CONFIG_FILE"]] if environ.get("UV_CONFIG_FILE") else []
     for i, arg in enumerate(args):
         name, eq, value = arg.partition("=")
         if name == "--config-file":
             files.append(value if eq else (args[i + 1] if i + 1 < len(args) else ""))
+    return files
+
+
+def venvs(where: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
+    """The venvs uv could use for a call that works in the places WHERE: UV_PROJECT_ENVIRONMENT's, VIRTUAL_ENV's,
+    each place that is one, and the `.venv` of each place and of every dir above it (uv finds projects upward)."""
+    found = [environ.get(var, "") for var in ("UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV")]
+    seen: set[str] = set()
+    for place in where:
+        here = place
+        while here not in seen:
+            seen.add(here)
+            found += [here, os.path.join(here, ".venv")]
+            if here in ("/", ""):
+                break
+            here = os.path.dirname(here)
+    return [v for v in dict.fromkeys(found) if v.startswith("/") and os.path.lexists(os.path.join(v, "bin", "python"))]
+
+
+def uv_config_files(args: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
+    """The config files root's uv reads: `--config-file`/UV_CONFIG_FILE; unless UV_NO_CONFIG the user's and the
+    system's uv.toml; and the project's own, found from the current dir (and `--directory`/`--project`) upward:
+    uv.toml, pyproject.toml, .python-version."""
+    files = named_config_files(args, environ)
     if environ.get("UV_NO_CONFIG") not in ("1", "true"):
         home = environ.get("XDG_CONFIG_HOME") or os.path.join(environ.get("HOME", "/root"), ".config")
         files.append(os.path.join(home, "uv", "uv.toml"))
@@ -280,9 +302,7 @@ def config_landing(
     cache; a `python = …` a member's interpreter. (file, "", "") for one named explicitly (`--config-file`,
     UV_CONFIG_FILE) that is no regular file: nothing uvshare could vet."""
     known = identities(dirs)
-    explicit = uv_config_files(
-        args, {"UV_NO_CONFIG": "1", **{k: v for k, v in environ.items() if k == "UV_CONFIG_FILE"}}
-    )
+    explicit = named_config_files(args, environ)
     for path in uv_config_files(args, environ):
         values = config_values(path)
         if values is None:

@@ -411,7 +411,10 @@ class Call:
         from uvshare.config import DIR_KEYS
 
         args, program, environ, env = self.args, self.program, self.environ, self.env
-        self.role = membership(config.gid) if config.gid is not None else "none"
+        # (root is root whatever the config: without a group, root's tree commands stop for want of an install-user)
+        self.role = membership(-1 if config.gid is None else config.gid)
+        if config.gid is None and self.role != "root":
+            self.role = "none"
         self.dirs = shared_dirs(config, environ, self.ignored)
         if self.role == "root":
             if program == "uv" and on_tree(args, self.dirs):
@@ -510,34 +513,24 @@ class Call:
             )
 
     def refuse_linked_venvs(self, fenced: "list[str]") -> None:
-        """UvshareError for a venv root's uv would use whose interpreter leads into FENCED: the `.venv` of the current
-        dir or of one above it (uv finds the project upward), VIRTUAL_ENV's. A venv made in an image build on a
-        shared Python (`ARG UVSHARE_BUILD=1`) is one: at run time root would run the members' interpreter."""
-        from uvshare.places import identities, landing
+        """UvshareError for a venv root's uv could use whose interpreter leads into FENCED (see uvshare.places.venvs:
+        the project's `.venv` found from where the call works, UV_PROJECT_ENVIRONMENT's, VIRTUAL_ENV's, one named).
+        A venv made in an image build on a shared Python (`ARG UVSHARE_BUILD=1`) is one: at run time root would run
+        the members' interpreter."""
+        from uvshare.places import identities, landing, places, venvs
 
         known = identities(fenced)
-        try:
-            here = os.getcwd()
-        except OSError:
-            here = "/"
-        candidates = [self.environ.get("VIRTUAL_ENV", "")]
-        while True:
-            candidates.append(os.path.join(here, ".venv"))
-            if here == "/":
-                break
-            here = os.path.dirname(here)
-        for venv in candidates:
-            python = os.path.join(venv, "bin", "python")
-            if not venv.startswith("/") or not os.path.lexists(python):
-                continue
-            hit = landing(os.path.realpath(python), known)
+        environ = {k: v for k, v in self.environ.items() if k not in self.ignored}
+        for venv in venvs(places(self.args, environ), environ):
+            python = os.path.realpath(os.path.join(venv, "bin", "python"))
+            hit = landing(python, known)
             if hit is not None:
                 from uvshare.errors import UvshareError
 
                 raise UvshareError(
-                    f"the venv {venv} runs {os.path.realpath(python)}, in {hit}, which members can write: root's uv "
-                    "would run it as root; run it as a member ('runuser -u USER -- uv …'), or make root's venv on a "
-                    "Python of root's own"
+                    f"the venv {venv} runs {python}, in {hit}, which members can write: root's uv would run it as "
+                    "root; run it as a member ('runuser -u USER -- uv …'), or make root's venv on a Python of root's "
+                    "own"
                 )
 
     def refuse_linked_pythons(self, fenced: "list[str]") -> None:
