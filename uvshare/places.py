@@ -12,7 +12,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 # Variables besides uv's own (every UV_* one counts) that tell uv, or the Python it queries, where to look.
 PLACE_VARS = (
@@ -34,6 +34,25 @@ PLACE_VARS = (
 BASE_OPTIONS = ("--directory", "--project")
 BASE_VARS = ("UV_WORKING_DIR", "UV_WORKING_DIRECTORY", "UV_PROJECT")
 SEPARATORS = ",;=@:"  # between the entries of uv's lists (`a,b`, `name=path`, `pkg @ url`, PATH-like `a:b`)
+
+
+def ancestors(path: str) -> "Iterator[str]":
+    """PATH and every dir above it, up to `/`, as text."""
+    while True:
+        yield path
+        if path in ("/", ""):
+            return
+        path = os.path.dirname(path)
+
+
+def option_values(args: "Sequence[str]", names: "Iterable[str]") -> "list[str]":
+    """The values ARGS gives the options NAMES (`--name VALUE` or `--name=VALUE`)."""
+    values = []
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in names:
+            values.append(value if eq else (args[i + 1] if i + 1 < len(args) else ""))
+    return values
 
 
 def pieces(text: str) -> "list[str]":
@@ -78,12 +97,7 @@ def places(args: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
     logical = environ.get("PWD", "")
     words = [p for arg in args for p in pieces(arg)]
     texts = [p for var, value in environ.items() if var.startswith("UV_") or var in PLACE_VARS for p in pieces(value)]
-    bases = [cwd]
-    for i, arg in enumerate(args):
-        name, eq, value = arg.partition("=")
-        if name in BASE_OPTIONS:
-            value = value if eq else (args[i + 1] if i + 1 < len(args) else "")
-            bases.append(os.path.join(cwd, value))
+    bases = [cwd, *(os.path.join(cwd, value) for value in option_values(args, BASE_OPTIONS))]
     bases += [os.path.join(cwd, environ[var]) for var in BASE_VARS if environ.get(var)]
     found = [cwd, *bases]
     if logical.startswith("/") and logical != cwd and same_dir(logical, cwd):
@@ -125,19 +139,14 @@ def landing(place: str, known: "Mapping[tuple[int, int], str]") -> "str | None":
     from uvshare.config import normal_path
 
     for start in (normal_path(place), os.path.realpath(place)):
-        here = start
-        while True:
+        for here in ancestors(start):
             try:
                 st = os.stat(here)
             except (OSError, ValueError):
-                pass
-            else:
-                hit = known.get((st.st_dev, st.st_ino))
-                if hit is not None:
-                    return hit
-            if here in ("/", ""):
-                break
-            here = os.path.dirname(here)
+                continue
+            hit = known.get((st.st_dev, st.st_ino))
+            if hit is not None:
+                return hit
     return None
 
 
@@ -166,12 +175,12 @@ def open_above(dirs: "Iterable[str]") -> "list[str]":
     found: list[str] = []
     seen: set[str] = set()
     for path in dirs:
-        here = os.path.dirname(os.path.realpath(path))
-        while here not in ("/", "") and here not in seen:
+        for here in ancestors(os.path.dirname(os.path.realpath(path))):
+            if here in seen or here == "/":
+                break
             seen.add(here)
             if written_by_others(here):
                 found.append(here)
-            here = os.path.dirname(here)
     return found
 
 
@@ -207,12 +216,7 @@ MAX_UV_CONFIG = 1 << 20  # a uv.toml is a few lines
 
 def named_config_files(args: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
     """The config files root names itself: `--config-file`, UV_CONFIG_FILE."""
-    files = [environ["UV_CONFIG_FILE"]] if environ.get("UV_CONFIG_FILE") else []
-    for i, arg in enumerate(args):
-        name, eq, value = arg.partition("=")
-        if name == "--config-file":
-            files.append(value if eq else (args[i + 1] if i + 1 < len(args) else ""))
-    return files
+    return [environ.get("UV_CONFIG_FILE", ""), *option_values(args, ("--config-file",))]
 
 
 def venvs(where: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
@@ -221,13 +225,11 @@ def venvs(where: "Sequence[str]", environ: "Mapping[str, str]") -> "list[str]":
     found = [environ.get(var, "") for var in ("UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV")]
     seen: set[str] = set()
     for place in where:
-        here = place
-        while here not in seen:
+        for here in ancestors(place):
+            if here in seen:
+                break
             seen.add(here)
             found += [here, os.path.join(here, ".venv")]
-            if here in ("/", ""):
-                break
-            here = os.path.dirname(here)
     return [v for v in dict.fromkeys(found) if v.startswith("/") and os.path.lexists(os.path.join(v, "bin", "python"))]
 
 
@@ -245,17 +247,9 @@ def uv_config_files(args: "Sequence[str]", environ: "Mapping[str, str]") -> "lis
         starts = [os.getcwd()]
     except OSError:
         starts = []
-    for i, arg in enumerate(args):
-        name, eq, value = arg.partition("=")
-        if name in BASE_OPTIONS:
-            starts.append(os.path.abspath(value if eq else (args[i + 1] if i + 1 < len(args) else "")))
-    for start in starts:
-        here = start
-        while True:
+    for start in (*starts, *(os.path.abspath(value) for value in option_values(args, BASE_OPTIONS))):
+        for here in ancestors(start):
             files += [os.path.join(here, name) for name in ("uv.toml", "pyproject.toml", ".python-version")]
-            if here == "/":
-                break
-            here = os.path.dirname(here)
     return [f for f in dict.fromkeys(files) if f]
 
 
@@ -316,3 +310,74 @@ def config_landing(
                 if hit is not None:
                     return path, value, hit
     return None
+
+
+# The names uv looks interpreters up by, on PATH.
+INTERPRETERS = ("python", "pypy", "graalpy")
+
+
+def keep_out(  # the fence and what it is made of, each given once by shim.Call.keep_root_out
+    args: "Sequence[str]",
+    environ: "Mapping[str, str]",
+    fenced: "list[str]",
+    projects: "list[str]",
+    above: "list[str]",
+    *,
+    path: "str | None",
+) -> None:
+    """UvshareError, naming what and where, when root's uv (ARGS, ENVIRON) would work on what members can write:
+    when a place it works in (see places), or a value of its config files (see config_landing), lands in FENCED (of
+    which PROJECTS are team project dirs) or ABOVE them; and, with PATH (root's, outside an image build), when the
+    venv it would use (see venvs) runs an interpreter there, or a `python…` link on PATH leads there (an admin's
+    convenience `/usr/local/bin/python3.12 -> /opt/uv/python/…`: uv looks interpreters up by name)."""
+    from uvshare.errors import UvshareError
+
+    every = [*fenced, *above]
+    where = dict.fromkeys(above, "a dir above the shared dirs that others besides root can write")
+    where.update(dict.fromkeys(fenced, "the shared dir"))
+    where.update(dict.fromkeys(projects, "the team project dir"))
+    worked_in = places(args, environ)
+    hit = lands_in(worked_in, every)
+    if hit is not None:
+        raise UvshareError(
+            f"root does not run uv in {where[hit]} {hit}: members can write what uv would read and run there (a "
+            "project's pyproject.toml and build backend, a venv's or a shared Python's interpreter); run it as a "
+            "member ('runuser -u USER -- uv …'), or as root outside it"
+        )
+    found = config_landing(args, environ, every)
+    if found is not None and not found[1]:
+        raise UvshareError(
+            f"{found[0]}: root's uv config is not a regular file, so uvshare cannot see what it names; give root's "
+            "uv a config file (or none)"
+        )
+    if found is not None:
+        file, value, hit = found
+        raise UvshareError(
+            f"{file} (read by root's uv) names {value}, in {where[hit]} {hit}: root's uv would use what members can "
+            "write; take it out of that file (uvshare gives members the shared dirs itself)"
+        )
+    if path is None:
+        return
+    known = identities(every)
+    for venv in venvs(worked_in, environ):
+        python = os.path.realpath(os.path.join(venv, "bin", "python"))
+        hit = landing(python, known)
+        if hit is not None:
+            raise UvshareError(
+                f"the venv {venv} runs {python}, in {hit}, which members can write: root's uv would run it as root; "
+                "run it as a member ('runuser -u USER -- uv …'), or make root's venv on a Python of root's own"
+            )
+    for entry in path.split(os.pathsep):
+        try:
+            with os.scandir(entry or ".") as names:
+                links = [e.path for e in names if e.name.startswith(INTERPRETERS) and e.is_symlink()]
+        except OSError:
+            continue
+        for link in links:
+            hit = landing(os.path.realpath(link), known)
+            if hit is not None:
+                raise UvshareError(
+                    f"{link} on root's PATH leads into {hit}, which members can write: root's uv would run that "
+                    f"interpreter as root when it looks for one by name; remove the link ({link}), or take {entry} off "
+                    "root's PATH"
+                )

@@ -76,7 +76,6 @@ ENV_BUILD = "UVSHARE_BUILD"
 TREES_DIR, ENV_TREES = "/etc/uvshare/trees", "UVSHARE_TREES_DIR"  # (uvshare.trees's, not imported to read them)
 # uv commands that touch no tree, project or cache: they need no tree, and root may run them anywhere.
 INFORMATIONAL = frozenset({"help", "self", "generate-shell-completion"})
-INTERPRETERS = ("python", "pypy", "graalpy")  # the names uv looks interpreters up by, on PATH
 # uv's global flags that take no value and change nothing of what a command reads (see informational)
 QUIET_FLAGS = frozenset(
     {"--quiet", "--verbose", "--no-progress", "--offline", "--no-cache", "--native-tls", "--no-config", "--preview"}
@@ -149,6 +148,16 @@ def in_tree(path: str, tops: "frozenset[str]") -> bool:
     return any(here == top or here.startswith(top + "/") for here in spellings for top in tops)
 
 
+def caller_name() -> str:
+    """The caller's user name (their uid, when the user database has none)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
 def refuse_outsider(args: "Sequence[str]", config: "Config", dirs: "Mapping[str, str]") -> None:
     """Stop a user outside the group from a command that would change a shared dir, saying how to join."""
     from uvshare.config import DIR_KEYS
@@ -157,12 +166,8 @@ def refuse_outsider(args: "Sequence[str]", config: "Config", dirs: "Mapping[str,
     if key is None or key not in dirs or any(a.split("=")[0] in OWN_DIR_OPTIONS for a in args):
         return
     import grp
-    import pwd
 
-    try:
-        user = pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        user = str(os.getuid())
+    user = caller_name()
     group = config.group
     try:
         listed = user in grp.getgrgid(config.gid).gr_mem if config.gid is not None else False
@@ -190,12 +195,7 @@ def refuse_in_project(args: "Sequence[str]", environ: "Mapping[str, str]", confi
 
     if lands_in(places(uv_part(args, program), environ), [config.project_dir]) is None:
         return
-    import pwd
-
-    try:
-        user = pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        user = str(os.getuid())
+    user = caller_name()
     from uvshare.errors import NotAMember, invoked_as
 
     raise NotAMember(
@@ -373,14 +373,13 @@ class Call:
     """One call of uvshare: the config, who the caller is, what they are given, and the real uv (found once)."""
 
     def __init__(self, args: "Sequence[str]", program: str) -> None:
-        from uvshare.config import ENV_CONFIG, load
+        from uvshare.config import load
 
         self.args = args
         self.program = program
         self.environ = environ = os.environ
         self.depth = check_loop(environ)
-        self.config = config = load(environ)
-        explicit = bool(environ.get(ENV_CONFIG))
+        self.config = config = load(environ)  # (None: no config file at all, UVSHARE_CONFIG unset)
         self.env = environ.copy()
         self.role = "none"
         self.dirs: dict[str, str] = {}
@@ -388,20 +387,26 @@ class Call:
         self.quiet = False  # `-q` on a `python install` that uvshare answers itself
         self._uv = ""
         self.as_install_user = False  # root's command on the shared tree: uv runs as the config's install-user
-        self.tops: frozenset[str] = frozenset()  # (root) every shared dir and project dir, see keep_root_out
-        self.ignored: frozenset[str] = frozenset()  # (root) UV_* variables naming them, see keep_root_out
+        self.tops: frozenset[str] = frozenset()  # (root) every shared dir and project dir, see drop_tree_vars
+        self.ignored: frozenset[str] = frozenset()  # (root) UV_* variables naming them, see drop_tree_vars
         root = os.geteuid() == 0
         others: tuple[list[str], list[str]] = ([], [])  # every tree's dirs and project dirs (see uvshare.trees)
         # (uvshare.trees is imported only where its dir exists: a machine without trees pays one stat)
-        if (root or (config is None and not explicit)) and os.path.isdir(environ.get(ENV_TREES) or TREES_DIR):
+        if (root or config is None) and os.path.isdir(environ.get(ENV_TREES) or TREES_DIR):
             from uvshare import trees
 
-            if config is None and not explicit and trees.tree_files(trees.trees_dir(environ)):
+            if config is None:
                 own = args if root else uv_part(args, program)  # (root's: all of them, to be sure)
                 self.config = config = trees.choose(environ, own, needs_tree=self.needs_tree(root))
             if root:  # every tree of the site, whichever (if any) this call is for: a module may name one
                 others = trees.all_tops(environ)
-        if root and (config is not None or others[0] or others[1]):
+        fencing = root and (config is not None or others[0] or others[1])
+        if fencing:
+            self.drop_tree_vars(config, others)
+        if config is not None:
+            self.dirs = shared_dirs(config, environ, self.ignored)
+            self.as_install_user = root and program == "uv" and on_tree(args, self.dirs)
+        if fencing and not self.as_install_user:
             self.keep_root_out(config, others)
         if config is not None:
             self.assign(config)
@@ -412,13 +417,9 @@ class Call:
 
         args, program, environ, env = self.args, self.program, self.environ, self.env
         # (root is root whatever the config: without a group, root's tree commands stop for want of an install-user)
-        self.role = membership(-1 if config.gid is None else config.gid)
-        if config.gid is None and self.role != "root":
-            self.role = "none"
-        self.dirs = shared_dirs(config, environ, self.ignored)
+        self.role = membership(config.gid) if config.gid is not None else "root" if os.geteuid() == 0 else "none"
         if self.role == "root":
-            if program == "uv" and on_tree(args, self.dirs):
-                self.as_install_user = True
+            if self.as_install_user:
                 self.given = self.dirs
             elif environ.get(ENV_BUILD) == "1":  # an image build: the tree is root's own making so far
                 self.given = {k: p for k, p in self.dirs.items() if k not in CACHES}
@@ -443,119 +444,46 @@ class Call:
             return self.program == "uv" and words in TREE_COMMANDS
         return not informational(self.args, self.program)
 
+    def drop_tree_vars(self, config: "Config | None", others: "tuple[list[str], list[str]]") -> None:
+        """(Root) A UV_* dir variable naming the shared tree or a project dir (an image's ENV, the old workaround) is
+        no dir of root's own: it would hand root's uv the tree as root; gone (and the configured dir given instead,
+        where root's command is on it). Of this config's tree and of every tree of the site (OTHERS)."""
+        from uvshare.config import DIR_KEYS
+
+        projects = [config.project_dir] if config and config.project_dir else []
+        self.tops = tree_tops([*(config.dirs.values() if config else ()), *projects, *others[0], *others[1]])
+        self.ignored = frozenset(
+            v for v in DIR_KEYS.values() if self.environ.get(v) and in_tree(self.environ[v], self.tops)
+        )
+        for var in self.ignored:
+            del self.env[var]
+
     def keep_root_out(self, config: "Config | None", others: "tuple[list[str], list[str]]") -> None:
         """Root's uv never works on what members can write: not in a team project dir (its pyproject.toml, build
         backends and `.venv/bin/python` are the members'), not in a dir above the tree others can write, nor — but in
-        an image build — on the shared dirs; nor with one of them in a UV_* dir variable, in its uv config, or on
-        PATH. Of this config's tree and of every tree of the site. (Root's commands on the tree run as the
-        install-user, a member: they need none of it.)"""
-        from uvshare.config import DIR_KEYS
-
+        an image build — on the shared dirs; nor with one of them in its uv config, the venv it uses, or on PATH. Of
+        this config's tree and of every tree of the site. (Not called for root's commands on the tree: they run as
+        the install-user, a member.)"""
         environ, args = self.environ, self.args
+        if informational(args, self.program):
+            return  # nothing is read or run
         dirs = [*(config.dirs.values() if config else ()), *others[0]]
         projects = [*([config.project_dir] if config and config.project_dir else ()), *others[1]]
-        self.tops = tree_tops([*dirs, *projects])
-        # A UV_* variable naming the shared tree (an image's ENV, the old workaround) is no dir of root's own: it would
-        # hand root's uv the tree as root; gone (and the configured dir given instead, where root's command is on it).
-        self.ignored = frozenset(v for v in DIR_KEYS.values() if environ.get(v) and in_tree(environ[v], self.tops))
-        for var in self.ignored:
-            del self.env[var]
-        as_install_user = (
-            config is not None and self.program == "uv" and on_tree(args, shared_dirs(config, environ, self.ignored))
-        )  # (the same test as assign's: a tree command on a dir of root's own runs as root, and is fenced)
-        if informational(args, self.program) or as_install_user:
-            return  # nothing is read or run; or uv runs as the install-user
         building = environ.get(ENV_BUILD) == "1"
         fenced = projects + ([] if building else dirs)
         if not fenced:
             return
-        from uvshare.places import open_above
+        from uvshare.places import keep_out, open_above
 
         above = open_above(fenced)
         self.tops = tree_tops([*dirs, *projects, *above])
-        self.fence(fenced, projects, above)
+        path = without_shared(environ.get("PATH", os.defpath), self.tops)
+        own = {k: v for k, v in environ.items() if k not in self.ignored}
+        keep_out(args, own, fenced, projects, above, path=None if building else path)
         if config is None:  # (with a config, assign does the same)
-            self.env["PATH"] = without_shared(environ.get("PATH", os.defpath), self.tops)
+            self.env["PATH"] = path
             if environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
                 self.env["UV_LINK_MODE"] = "copy"
-        if not building:
-            self.refuse_linked_pythons([*fenced, *above])
-            self.refuse_linked_venvs([*fenced, *above])
-
-    def fence(self, fenced: "list[str]", projects: "list[str]", above: "list[str]") -> None:
-        """UvshareError when a place root's uv would work in (see uvshare.places), or a value of root's own uv
-        config files, lands in one of FENCED (of which PROJECTS are team project dirs) or ABOVE them."""
-        from uvshare.errors import UvshareError
-        from uvshare.places import config_landing, lands_in, places
-
-        environ = {k: v for k, v in self.environ.items() if k not in self.ignored}
-        hit = lands_in(places(self.args, environ), [*fenced, *above])
-        where = dict.fromkeys(above, "a dir above the shared dirs that others besides root can write")
-        where.update(dict.fromkeys(fenced, "the shared dir"))
-        where.update(dict.fromkeys(projects, "the team project dir"))
-        if hit is not None:
-            raise UvshareError(
-                f"root does not run uv in {where[hit]} {hit}: members can write what uv would read and run there (a "
-                "project's pyproject.toml and build backend, a venv's or a shared Python's interpreter); run it as "
-                "a member ('runuser -u USER -- uv …'), or as root outside it"
-            )
-        found = config_landing(self.args, environ, [*fenced, *above])
-        if found is not None and not found[1]:
-            raise UvshareError(
-                f"{found[0]}: root's uv config is not a regular file, so uvshare cannot see what it names; give "
-                "root's uv a config file (or none)"
-            )
-        if found is not None:
-            path, value, hit = found
-            raise UvshareError(
-                f"{path} (read by root's uv) names {value}, in {where[hit]} {hit}: root's uv would use what members "
-                "can write; take it out of that file (uvshare gives members the shared dirs itself)"
-            )
-
-    def refuse_linked_venvs(self, fenced: "list[str]") -> None:
-        """UvshareError for a venv root's uv could use whose interpreter leads into FENCED (see uvshare.places.venvs:
-        the project's `.venv` found from where the call works, UV_PROJECT_ENVIRONMENT's, VIRTUAL_ENV's, one named).
-        A venv made in an image build on a shared Python (`ARG UVSHARE_BUILD=1`) is one: at run time root would run
-        the members' interpreter."""
-        from uvshare.places import identities, landing, places, venvs
-
-        known = identities(fenced)
-        environ = {k: v for k, v in self.environ.items() if k not in self.ignored}
-        for venv in venvs(places(self.args, environ), environ):
-            python = os.path.realpath(os.path.join(venv, "bin", "python"))
-            hit = landing(python, known)
-            if hit is not None:
-                from uvshare.errors import UvshareError
-
-                raise UvshareError(
-                    f"the venv {venv} runs {python}, in {hit}, which members can write: root's uv would run it as "
-                    "root; run it as a member ('runuser -u USER -- uv …'), or make root's venv on a Python of root's "
-                    "own"
-                )
-
-    def refuse_linked_pythons(self, fenced: "list[str]") -> None:
-        """UvshareError for a `python…` on root's PATH that is a link into FENCED (an admin's convenience
-        `/usr/local/bin/python3.12 -> /opt/uv/python/…`): uv looks interpreters up by name there, and would run a
-        shared one as root."""
-        from uvshare.places import identities, landing
-
-        known = identities(fenced)
-        for entry in without_shared(self.env.get("PATH", os.defpath), self.tops).split(os.pathsep):
-            try:
-                with os.scandir(entry or ".") as names:
-                    links = [e.path for e in names if e.name.startswith(INTERPRETERS) and e.is_symlink()]
-            except OSError:
-                continue
-            for link in links:
-                hit = landing(os.path.realpath(link), known)
-                if hit is not None:
-                    from uvshare.errors import UvshareError
-
-                    raise UvshareError(
-                        f"{link} on root's PATH leads into {hit}, which members can write: root's uv would run that "
-                        f"interpreter as root when it looks for one by name; remove the link ({link}), or take "
-                        f"{entry} off root's PATH"
-                    )
 
     def real_uv(self) -> str:
         """The real uv, found on first need (a skip answered from names needs none)."""

@@ -63,8 +63,9 @@ def load_trees(environ: "Mapping[str, str]") -> "list[tuple[str, Config]]":
 
 def is_member(config: "Config") -> bool:
     """Whether the caller is root or has the tree's group in this process."""
-    gid = config.gid
-    return os.geteuid() == 0 or (gid is not None and (gid == os.getegid() or gid in os.getgroups()))
+    from uvshare.shim import membership
+
+    return os.geteuid() == 0 or (config.gid is not None and membership(config.gid) == "member")
 
 
 def choose(environ: "Mapping[str, str]", args: "Sequence[str]", *, needs_tree: bool) -> "Config | None":

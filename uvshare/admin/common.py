@@ -7,7 +7,7 @@ import sys
 
 from plumbum import cli, colors
 
-from uvshare.config import DIR_KEYS, ENV_CONFIG, PROJECT_KEY, Config, config_paths, load
+from uvshare.config import DIR_KEYS, PROJECT_KEY, Config, config_paths, load
 from uvshare.errors import ConfigError, UvshareError, admin, escape
 
 # Which uv lock guards which dir: uv changes the Python bin and download dirs under the install dir's lock, and the
@@ -90,7 +90,7 @@ def load_config() -> Config:
     """The effective config (with several trees, the one this command is for: see uvshare.trees); ConfigError when
     there is none."""
     config = load(os.environ)
-    if config is None and not os.environ.get(ENV_CONFIG):
+    if config is None:  # (no file at all; a UVSHARE_CONFIG naming none is an error of load's)
         from uvshare import trees
 
         config = trees.choose(os.environ, [], needs_tree=True)
