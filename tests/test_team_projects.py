@@ -184,6 +184,22 @@ def test_outsider_is_refused_clearly(box: Sandbox) -> None:
 FAKE = "#!/bin/sh\nid -u >> {marker}\nexit 1\n"
 
 
+SHARED_FAKE = "cpython-3.12.99-linux-x86_64-gnu"  # an install alice makes up in a Python dir
+
+
+def plant(box: Sandbox, marker: Path, *paths: Path) -> None:
+    """alice puts her interpreter (FAKE, recording into MARKER) at each of PATHS, making the dirs on the way."""
+    for path in paths:
+        script = 'mkdir -p "$(dirname "$1")" && rm -f "$1" && cat > "$1" && chmod +x "$1"'
+        box.ok("alice", "sh", "-c", script, "sh", path, input=FAKE.format(marker=marker))
+
+
+def plant_venv(box: Sandbox, marker: Path, venv: Path) -> None:
+    """alice makes VENV a venv whose interpreter is hers."""
+    plant(box, marker, venv / "bin" / "python")
+    box.ok("alice", "sh", "-c", 'printf "home = /usr/bin\\n" > "$1"', "sh", venv / "pyvenv.cfg")
+
+
 def planted(box: Sandbox) -> tuple[Path, Path, Path, Path]:
     """alice's project, whose venv's python she made a script that records who runs it; the project dir, the
     project, the record and a dir of root's own."""
@@ -192,10 +208,7 @@ def planted(box: Sandbox) -> tuple[Path, Path, Path, Path]:
     start_project(box, "alice", app, wheels)
     box.ok("alice", "uvshare", "sync", "--python", harness.SYSTEM_PYTHON, cwd=app)
     marker = box.root / "ran"
-    script = FAKE.format(marker=marker)
-    box.ok(
-        "alice", "sh", "-c", 'rm -f "$1" && cat > "$1" && chmod +x "$1"', "sh", app / ".venv/bin/python", input=script
-    )
+    plant(box, marker, app / ".venv" / "bin" / "python")
     out = box.root / "root-out"
     out.mkdir()
     return project_dir, app, marker, out
@@ -359,17 +372,8 @@ def test_root_will_not_run_a_shared_python_by_path(box1: Sandbox) -> None:
     (a member could have replaced it); root's commands on the tree still run, as the install-user."""
     box = box1
     _project_dir, _app, marker, out = planted(box)
-    python_dir = box.shared / "python" / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
-    script = FAKE.format(marker=marker)
-    box.ok(
-        "alice",
-        "sh",
-        "-c",
-        'mkdir -p "$1" && cat > "$1/python3" && chmod +x "$1/python3"',
-        "sh",
-        python_dir,
-        input=script,
-    )
+    python_dir = box.shared / "python" / SHARED_FAKE / "bin"
+    plant(box, marker, python_dir / "python3")
     line = refused(box, marker, "venv", "--python", python_dir / "python3", out / "v")
     assert f"the shared dir {box.shared / 'python'}" in line, line
     box.ok("root", "uvshare", "python", "list", "--only-installed")
@@ -402,18 +406,8 @@ def test_root_is_kept_out_of_every_trees_project(box1: Sandbox) -> None:
     )
     refused(box, marker, "sync", cwd=app, env=env)
     for pydir in (box.shared / "python", app / "pythons"):
-        planted_python = pydir / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
-        script = FAKE.format(marker=marker)
-        box.ok(
-            "alice",
-            "sh",
-            "-c",
-            'mkdir -p "$1" && for n in python python3 python3.12; do printf "%s" "$2" > "$1/$n";'
-            ' chmod +x "$1/$n"; done',
-            "sh",
-            planted_python,
-            script,
-        )
+        planted_python = pydir / SHARED_FAKE / "bin"
+        plant(box, marker, *(planted_python / name for name in ("python", "python3", "python3.12")))
         box.run("root", "uvshare", "venv", out / f"v-{pydir.name}", env={**env, "UV_PYTHON_INSTALL_DIR": str(pydir)})
         assert not ran_as_root(marker), pydir
 
@@ -471,11 +465,7 @@ def test_a_group_writable_dir_above_the_tree_is_fenced_too(box1: Sandbox) -> Non
     box = box1
     _project_dir, _app, marker, _out = planted(box)
     box.member_writable_prefix()
-    venv = box.shared / ".venv"
-    script = FAKE.format(marker=marker)
-    box.ok("alice", "mkdir", "-p", venv / "bin")
-    box.ok("alice", "sh", "-c", 'printf "home = /usr/bin\\n" > "$1"', "sh", venv / "pyvenv.cfg")
-    box.ok("alice", "sh", "-c", 'cat > "$1" && chmod +x "$1"', "sh", venv / "bin" / "python", input=script)
+    plant_venv(box, marker, box.shared / ".venv")
     line = refused(box, marker, "pip", "list", cwd=box.shared)
     assert f"a dir above the shared dirs that others besides root can write {box.shared}" in line, line
 
@@ -514,17 +504,7 @@ def test_a_dir_above_the_tree_others_can_write_is_fenced(box1: Sandbox, how: str
         subprocess.run(["setfacl", "-m", f"u:{box.users['alice'].name}:rwx", str(top)], check=True)
     try:
         venv = top / ".venv"
-        box.ok("alice", "mkdir", "-p", venv / "bin")
-        box.ok("alice", "sh", "-c", 'printf "home = /usr/bin\\n" > "$1"', "sh", venv / "pyvenv.cfg")
-        box.ok(
-            "alice",
-            "sh",
-            "-c",
-            'cat > "$1" && chmod +x "$1"',
-            "sh",
-            venv / "bin" / "python",
-            input=FAKE.format(marker=marker),
-        )
+        plant_venv(box, marker, venv)
         line = refused(box, marker, "pip", "list", cwd=top)
         assert f"a dir above the shared dirs that others besides root can write {top}" in line, line
         path = f"{venv / 'bin'}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"
@@ -544,17 +524,8 @@ def test_a_link_on_roots_path_into_the_tree_is_refused(box1: Sandbox) -> None:
     uv looks interpreters up by name on PATH, and would run the shared one as root; refused, naming the link."""
     box = box1
     _project_dir, _app, marker, out = planted(box)
-    shared_python = box.shared / "python" / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
-    box.ok("alice", "mkdir", "-p", shared_python)
-    box.ok(
-        "alice",
-        "sh",
-        "-c",
-        'cat > "$1" && chmod +x "$1"',
-        "sh",
-        shared_python / "python3.12",
-        input=FAKE.format(marker=marker),
-    )
+    shared_python = box.shared / "python" / SHARED_FAKE / "bin"
+    plant(box, marker, shared_python / "python3.12")
     local_bin = out / "bin"
     local_bin.mkdir()
     (local_bin / "python3.12").symlink_to(shared_python / "python3.12")
@@ -606,10 +577,8 @@ def test_roots_own_project_naming_what_members_write_is_refused(box1: Sandbox, w
 
 def shared_python_venv(box: Sandbox, marker: Path, venv: Path) -> None:
     """VENV, root's, on a 'shared Python' alice planted (as an image build makes one on a real shared Python)."""
-    shared_python = box.shared / "python" / "cpython-3.12.99-linux-x86_64-gnu" / "bin"
-    box.ok("alice", "mkdir", "-p", shared_python)
-    script = FAKE.format(marker=marker)
-    box.ok("alice", "sh", "-c", 'cat > "$1" && chmod +x "$1"', "sh", shared_python / "python3.12", input=script)
+    shared_python = box.shared / "python" / SHARED_FAKE / "bin"
+    plant(box, marker, shared_python / "python3.12")
     (venv / "bin").mkdir(parents=True)
     (venv / "pyvenv.cfg").write_text(f"home = {shared_python}\n")
     (venv / "bin" / "python").symlink_to(shared_python / "python3.12")
