@@ -159,13 +159,15 @@ def test_umask_where_the_project_dir_has_no_default_acl(box: Sandbox) -> None:
 
 
 def test_outsider_is_refused_clearly(box: Sandbox) -> None:
-    """dave, outside the group, asking uv to work in the team's project: one line naming the dir, the group and the
-    fix; exit 2; nothing of his in the project."""
+    """dave, outside the group, asking uv to work in the team's project: the kernel refuses him (the dir is closed);
+    nothing of his lands in the project; started there (an ACL let him in), one line naming the dir, the group and
+    the fix; exit 2."""
     project_dir, wheels = team_box(box)
     app = project_dir / "app"
     start_project(box, "alice", app, wheels)
     box.ok("alice", "uvshare", "sync", "--python", harness.SYSTEM_PYTHON, cwd=app)
     dave = box.users["dave"].name
+    before = sorted(p.name for p in app.iterdir())
     for args in (
         ["sync", "--directory", str(app)],
         ["run", "--project", str(app), "python", "-c", "pass"],
@@ -173,10 +175,14 @@ def test_outsider_is_refused_clearly(box: Sandbox) -> None:
         [f"--directory={app}", "add", "six"],
     ):
         result = box.run("dave", "uvshare", *args)
-        assert result.returncode == 2, str(result)
-        assert result.stderr.startswith("uvshare: error: "), str(result)
-        assert f"team project dir {project_dir}, which only members of group '{GROUP}' may use" in result.stderr
-        assert f"usermod -aG {GROUP} {dave}" in result.stderr and result.stderr.count("\n") == 1, str(result)
+        assert result.returncode != 0, str(result)
+        assert sorted(p.name for p in app.iterdir()) == before, str(result)
+    subprocess.run(["setfacl", "-m", f"u:{dave}:rx", str(project_dir), str(app)], check=True)
+    result = box.run("dave", "uvshare", "sync", cwd=app)
+    assert result.returncode == 2, str(result)
+    assert result.stderr.startswith("uvshare: error: "), str(result)
+    assert f"team project dir {project_dir}, which only members of group '{GROUP}' may use" in result.stderr
+    assert f"usermod -aG {GROUP} {dave}" in result.stderr and result.stderr.count("\n") == 1, str(result)
 
 
 # alice's interpreter: it records who ran it, and fails (uv then installs nothing anywhere: were it to run as root and
@@ -222,79 +228,55 @@ def refused(box: Sandbox, marker: Path, *args: str | Path, **kwargs: object) -> 
     """Run root's uvshare ARGS: nothing of alice's ran as root, and it stopped with one error line; that line."""
     result = box.run("root", "uvshare", *args, **kwargs)  # type: ignore[arg-type]
     assert not ran_as_root(marker), f"root ran alice's python: {result}"
-    assert result.returncode == 2 and result.stderr.startswith("uvshare: error: root does not run uv in "), str(result)
+    assert result.returncode == 2 and result.stderr.startswith("uvshare: error: "), str(result)
+    assert result.stderr.count("\n") == 1 and " root" in result.stderr, str(result)
     return result.stderr
 
 
-# Each way root's uv could be pointed at the project: (arguments, environment, current dir below the project dir)
+# Each way root's uv would pick up the project by itself: (arguments, environment, current dir below the project dir,
+# what the refusal names: the project dir, or the venv found there)
 ROOT_SPELLINGS = {
-    "cwd": (["sync"], {}, "app"),
-    "cwd in the venv": (["pip", "list"], {}, "app/.venv"),
-    "--python": (["pip", "install", "--python", "{app}/.venv/bin/python", "six"], {}, None),
-    "-pPATH": (["venv", "-p{app}/.venv/bin/python", "{out}/v"], {}, None),
-    "-p=PATH": (["venv", "-p={app}/.venv/bin/python", "{out}/v"], {}, None),
-    "--project": (["run", "--project", "{app}", "python", "-c", "pass"], {}, None),
-    "relative after --directory": (
-        ["--directory", "{work}/..", "venv", "-p", "work/app/.venv/bin/python", "{out}/v"],
-        {},
-        None,
-    ),
-    "VIRTUAL_ENV": (["pip", "list"], {"VIRTUAL_ENV": "{app}/.venv"}, None),
-    "CONDA_PREFIX": (["pip", "list"], {"CONDA_PREFIX": "{app}/.venv"}, None),
-    "UV_WORKING_DIR": (["sync"], {"UV_WORKING_DIR": "{app}"}, None),
-    "UV_CONFIG_FILE": (["pip", "list"], {"UV_CONFIG_FILE": "{app}/uv.toml"}, None),
-    "file URL": (["pip", "install", "-p", "{out}/own", "evil @ file://{app}/evil"], {}, None),
-    "new path through a link": (["venv", "--python", harness.SYSTEM_PYTHON, "{out}/link/new"], {}, None),
-    "bind mount": (["sync"], {}, "mnt"),
-    # the second review's
-    "percent-encoded file URL": (
-        ["pip", "install", "--no-index", "-p", "{out}/own", "evil @ file://{pct_app}/evil"],
-        {},
-        None,
-    ),
-    "file: URL, one slash": (["pip", "install", "--no-index", "-p", "{out}/own", "evil@file:{pct_app}/evil"], {}, None),
-    "comma list": (
-        ["pip", "install", "--no-index", "-p", "{out}/own", "--find-links", "{out},{app}/idx", "evil"],
-        {},
-        None,
-    ),
-    "--with list": (
-        ["run", "--no-project", "-p", "{out}/own/bin/python", "--with", "six,{app}/evil", "true"],
-        {},
-        None,
-    ),
-    "--index name=path": (["pip", "install", "-p", "{out}/own", "--index", "team={app}/simple", "evil"], {}, None),
-    "--index=name=path": (["pip", "install", "-p", "{out}/own", "--index=team={app}/simple", "evil"], {}, None),
-    "UV_INDEX name=path": (["pip", "install", "-p", "{out}/own", "evil"], {"UV_INDEX": "team={app}/simple"}, None),
-    "UV_FIND_LINKS list": (
-        ["pip", "install", "--no-index", "-p", "{out}/own", "evil"],
-        {"UV_FIND_LINKS": "{out},{app}/idx"},
-        None,
-    ),
-    "-qpPATH": (["venv", "-qp{app}/.venv/bin/python", "{out}/v"], {}, None),
-    "`..` past a link, as uv reads it": (["sync", "--project", "{app}/lnk/.."], {}, None),
-    "`..` past a link, a path": (["pip", "install", "--no-index", "-p", "{out}/own", "{app}/lnk/../evil"], {}, None),
-    "--preview-features help": (["--preview-features", "help", "sync"], {}, "app"),
-    "--preview-features self": (["--preview-features", "self", "pip", "list"], {}, "app"),
-    "a project subdir linked to alice's own dir": (["sync"], {}, "app2"),
-    "a path through alice's link in the project": (
-        ["venv", "--python", harness.SYSTEM_PYTHON, "{app}/vendor/v"],
-        {},
-        None,
-    ),
-    # the fourth review's: a tree command on a dir of root's own runs as root, not as the install-user
-    "python find, root's own install dir": (["python", "find"], {"UV_PYTHON_INSTALL_DIR": "{home}/py"}, "app"),
-    "python find --directory": (
-        ["python", "find", "--directory", "{app}"],
+    "cwd": (["sync"], {}, "app", "project"),
+    "cwd in the venv": (["pip", "list"], {}, "app/.venv", "project"),
+    "bind mount": (["sync"], {}, "mnt", "project"),
+    "cwd through a link to it": (["sync"], {}, "link", "project"),
+    "--preview-features help": (["--preview-features", "help", "sync"], {}, "app", "project"),
+    "--preview-features self": (["--preview-features", "self", "pip", "list"], {}, "app", "project"),
+    "an option uvshare does not know": (["--unknown-option", "help", "sync"], {}, "app", "project"),
+    # a tree command on a dir of root's own runs as root, not as the install-user
+    "python find, root's own install dir": (
+        ["python", "find"],
         {"UV_PYTHON_INSTALL_DIR": "{home}/py"},
-        None,
+        "app",
+        "project",
     ),
-    "tool install, root's own tool dir": (
-        ["tool", "install", "-p", "{app}/.venv/bin/python", "six"],
-        {"UV_TOOL_DIR": "{home}/tools"},
-        None,
-    ),
+    # the venv uv picks up: the active one, or one found upward from a dir of alice's that a link in the project led to
+    "VIRTUAL_ENV": (["pip", "list"], {"VIRTUAL_ENV": "{app}/.venv"}, None, "venv"),
+    "a project subdir linked to alice's own dir": (["sync"], {}, "app2", "venv"),
 }
+# What root names itself is root's choice, as with plain uv (the reviews' spellings of a path into the project): the
+# README's trust model must say so for each, so that nobody counts on uvshare to catch them.
+ROOTS_CHOICE = (
+    "--python",
+    "--project",
+    "--directory",
+    "`file:` URL",
+    "--find-links",
+    "--index",
+    "--with",
+    "UV_PROJECT_ENVIRONMENT",
+    "UV_CONFIG_FILE",
+    "UV_INDEX",
+    "CONDA_PREFIX",
+    "PYTHONPATH",
+    "--env-file",
+    "`uv.toml`",
+    "`[tool.uv]`",
+    "`.python-version`",
+    "inline metadata",
+    "wrapper or link",
+    "FUSE mount",
+)
 EVIL_PYPROJECT = (
     '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
     '[project]\nname = "evil"\nversion = "7.0"\n'
@@ -320,14 +302,14 @@ ln -s "$5" "$app/vendor"
 @pytest.mark.parametrize("how", ROOT_SPELLINGS)
 def test_root_will_not_run_uv_in_a_team_project(box1: Sandbox, how: str) -> None:
     """A member controls what uv reads and runs in the project: its `.venv/bin/python` (which uv runs to query it),
-    its build backend, its uv.toml. Root's uv in the project or pointed at it, however spelt, is refused before
-    anything runs (each spelling ran alice's python as root before the fix: the reviews' attacks)."""
+    its build backend, its uv.toml. Root's uv started in the project (the kernel's current dir, however the shell got
+    there), or picking up a venv that runs alice's interpreter, is refused before anything runs (each ran alice's
+    python as root before the fence)."""
     box = box1
     project_dir, app, marker, out = planted(box)
     box.ok(
         "alice", "sh", "-c", 'cat > "$1"', "sh", app / "uv.toml", input=f'[pip]\npython = "{app}/.venv/bin/python"\n'
     )
-    box.ok("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, out / "own")
     (out / "link").symlink_to(app)
     (out / "mnt").mkdir()
     marker.touch()
@@ -336,15 +318,14 @@ def test_root_will_not_run_uv_in_a_team_project(box1: Sandbox, how: str) -> None
     victim.mkdir()
     evil = (EVIL_PYPROJECT, EVIL_BACKEND.format(marker=marker))
     box.ok("alice", "sh", "-c", EVIL, "sh", app, *evil, box.home(box.users["alice"]), victim)
-    args, env, cwd = ROOT_SPELLINGS[how]
-    name = project_dir.name  # the project dir's name percent-encoded, as `pip freeze` writes a URL
-    pct_app = str(app).replace(f"/{name}/", f"/%{ord(name[0]):02x}{name[1:]}/", 1)
-    fill = {"app": app, "out": out, "work": project_dir, "pct_app": pct_app, "home": box.home(box.users["root"])}
+    args, env, cwd, names = ROOT_SPELLINGS[how]
+    fill = {"app": app, "home": box.home(box.users["root"])}
     mounted = how == "bind mount"
     if mounted:
         subprocess.run(["mount", "--bind", str(project_dir), str(out / "mnt")], check=True)
     try:
-        where = out / "mnt" / "app" if mounted else (project_dir / cwd if cwd else None)
+        starts = {"mnt": out / "mnt" / "app", "link": out / "link"}
+        where = starts.get(cwd or "") or (project_dir / cwd if cwd else None)
         # (PWD: the current dir as the shell that cd'd there spells it: through alice's link, for app2)
         env = {"PWD": str(where), **env} if where else env
         line = refused(
@@ -353,8 +334,31 @@ def test_root_will_not_run_uv_in_a_team_project(box1: Sandbox, how: str) -> None
     finally:
         if mounted:
             subprocess.run(["umount", str(out / "mnt")], check=False)
-    assert f"the team project dir {project_dir}" in line, line
-    assert not (app / "new").exists() and not any(victim.iterdir())
+    expected = f"the team project dir {project_dir}" if names == "project" else "the venv "
+    assert expected in line, line
+    assert not any(victim.iterdir())
+
+
+def test_what_root_names_itself_is_documented_as_roots_choice() -> None:
+    """uvshare does not read uv's arguments, variables or config files to guess where they lead (every review found
+    more ways past such a reading): what root names is root's choice, and the trust model says so for each way the
+    reviews named a project dir, so that nobody counts on uvshare to catch it."""
+    readme = (harness.REPO / "README.md").read_text()
+    start = readme.index("**What root names itself is root's choice**")
+    paragraph = readme[start : readme.index("\n- **", start)]
+    missing = [spelling for spelling in ROOTS_CHOICE if spelling not in paragraph]
+    assert not missing, missing
+    assert "run such commands\n  as a member" in paragraph or "as a member (`runuser" in paragraph
+
+
+def test_root_may_name_a_project_path_outside_it(box1: Sandbox) -> None:
+    """The old fence's false alarms: a program's own arguments naming the project dir (`uv run -- git commit -m
+    '…/work'`), a tool pointed at a path there (`uvx ruff check /proj/a/work/app`): root's choice, not refused."""
+    box = box1
+    project_dir, app, marker, _out = planted(box)
+    box.ok("root", "uvshare", "run", "--no-project", "-p", harness.SYSTEM_PYTHON, "--", "true", f"moved {project_dir}")
+    box.ok("root", "uvshare", "run", "--no-project", "-p", harness.SYSTEM_PYTHON, "true", str(app))
+    assert not ran_as_root(marker)
 
 
 def test_root_keeps_its_path_and_help_in_a_team_project(box1: Sandbox) -> None:
@@ -365,18 +369,6 @@ def test_root_keeps_its_path_and_help_in_a_team_project(box1: Sandbox) -> None:
     box.ok("root", "uvshare", "venv", "--python", "python3", out / "v", env={"PATH": path})
     assert not ran_as_root(marker)
     assert box.ok("root", "uvshare", "--version", cwd=app).stdout.startswith("uv ")
-
-
-def test_root_will_not_run_a_shared_python_by_path(box1: Sandbox) -> None:
-    """The shared Pythons are the members' too: root's own `uv venv --python <a shared interpreter>` is refused
-    (a member could have replaced it); root's commands on the tree still run, as the install-user."""
-    box = box1
-    _project_dir, _app, marker, out = planted(box)
-    python_dir = box.shared / "python" / SHARED_FAKE / "bin"
-    plant(box, marker, python_dir / "python3")
-    line = refused(box, marker, "venv", "--python", python_dir / "python3", out / "v")
-    assert f"the shared dir {box.shared / 'python'}" in line, line
-    box.ok("root", "uvshare", "python", "list", "--only-installed")
 
 
 def two_trees(box: Sandbox, project_dir: Path) -> tuple[Path, dict[str, str | None]]:
@@ -436,27 +428,6 @@ def test_project_dir_must_stay_out_of_the_tree(box: Sandbox) -> None:
     assert result.returncode == 2, str(result)
     assert f"key 'project-dir' is {box.shared.parent}, which holds the shared dir" in result.stderr, str(result)
     assert os.path.exists(box.config)
-
-
-def test_roots_own_uv_config_naming_the_tree_is_refused(box1: Sandbox) -> None:
-    """Plain uv's way to share a cache, left in root's uv.toml (`cache-dir = "/opt/uv/cache"`), would have root's uv
-    write root's files into the shared cache and take what members put there: refused, naming the file; a comment
-    that names it is no setting."""
-    box = box1
-    _project_dir, _app, marker, out = planted(box)
-    config = box.home(box.users["root"]) / ".config" / "uv" / "uv.toml"
-    config.parent.mkdir(parents=True)
-    config.write_text(f'# cache-dir = "{box.shared / "cache"}"  (plain uv, before uvshare)\n')
-    box.ok("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, out / "own")
-    named = box.run("root", "uvshare", "venv", "--config-file", "/dev/stdin", out / "piped", input="")
-    assert named.returncode == 2 and "/dev/stdin: root's uv config is not a regular file" in named.stderr, str(named)
-    config.write_text(f'cache-dir = "{box.shared / "cache"}"\n')
-    before = sorted(p for p in (box.shared / "cache").rglob("*") if p.lstat().st_uid == 0)
-    result = box.run("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, out / "again")
-    assert result.returncode == 2, str(result)
-    assert f"{config} (read by root's uv) names {box.shared / 'cache'}" in result.stderr
-    assert sorted(p for p in (box.shared / "cache").rglob("*") if p.lstat().st_uid == 0) == before
-    assert not ran_as_root(marker)
 
 
 def test_a_group_writable_dir_above_the_tree_is_fenced_too(box1: Sandbox) -> None:
@@ -519,60 +490,29 @@ def test_a_dir_above_the_tree_others_can_write_is_fenced(box1: Sandbox, how: str
         subprocess.run(["setfacl", "-b", str(top)], check=False)
 
 
-def test_a_link_on_roots_path_into_the_tree_is_refused(box1: Sandbox) -> None:
-    """An admin's convenience link `/usr/local/bin/python3.12 -> <a shared Python>` (root-owned, in a root-only dir):
-    uv looks interpreters up by name on PATH, and would run the shared one as root; refused, naming the link."""
-    box = box1
-    _project_dir, _app, marker, out = planted(box)
-    shared_python = box.shared / "python" / SHARED_FAKE / "bin"
-    plant(box, marker, shared_python / "python3.12")
-    local_bin = out / "bin"
-    local_bin.mkdir()
-    (local_bin / "python3.12").symlink_to(shared_python / "python3.12")
-    path = f"{local_bin}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"
-    refused_line = box.run("root", "uvshare", "venv", "--python", "3.12", out / "v", env={"PATH": path})
-    assert not ran_as_root(marker), str(refused_line)
-    assert refused_line.returncode == 2, str(refused_line)
-    assert f"{local_bin / 'python3.12'} on root's PATH leads into {box.shared / 'python'}" in refused_line.stderr
-
-
 def test_an_outsiders_words_after_the_program_are_the_programs(box1: Sandbox) -> None:
     """An outsider's `uv run` of a program whose own arguments name the project dir (a commit message, a file to
-    compare with) is no use of the project: not refused; `--directory` naming it is."""
+    compare with) is no use of the project: not refused."""
     box = box1
-    project_dir, app, _marker, _out = planted(box)
+    _project_dir, app, _marker, _out = planted(box)
     box.ok("dave", "uvshare", "run", "--no-project", "-p", harness.SYSTEM_PYTHON, "true", f"moved out of {app}")
-    result = box.run("dave", "uvshare", "run", "--directory", str(app), "true")
-    assert result.returncode == 2 and f"team project dir {project_dir}" in result.stderr, str(result)
 
 
-@pytest.mark.parametrize("what", ["uv.toml", "pyproject.toml", ".python-version", "a venv on a shared Python"])
-def test_roots_own_project_naming_what_members_write_is_refused(box1: Sandbox, what: str) -> None:
-    """Root's own project (in its home) whose uv.toml, pyproject.toml or .python-version names alice's interpreter or
-    the shared cache, or whose `.venv` runs a shared Python (as an image build makes it): refused, naming the file."""
+@pytest.mark.parametrize("where", ["mine", "mine/src/pkg"])
+def test_roots_own_venv_on_a_shared_python_is_refused(box1: Sandbox, where: str) -> None:
+    """Root's own project (in its home) whose `.venv` runs a shared Python (as an image build makes it): root's uv
+    started there, or in a dir below, or with that venv active, is refused, naming the venv."""
     box = box1
-    _project_dir, app, marker, _out = planted(box)
+    _project_dir, _app, marker, _out = planted(box)
     mine = box.home(box.users["root"]) / "mine"
-    mine.mkdir()
-    fake = app / ".venv" / "bin" / "python"
-    if what == "uv.toml":
-        (mine / "uv.toml").write_text(f'[pip]\npython = "{fake}"\n')
-    elif what == "pyproject.toml":
-        (mine / "pyproject.toml").write_text(
-            f'[project]\nname = "m"\nversion = "1"\n[tool.uv]\ncache-dir = "{box.shared / "cache"}"\n'
-        )
-    elif what == ".python-version":
-        (mine / ".python-version").write_text(f"{fake}\n")
-    else:
-        shared_python_venv(box, marker, mine / ".venv")
-    result = box.run("root", "uvshare", "pip", "list", cwd=mine)
-    assert not ran_as_root(marker), str(result)
-    assert result.returncode == 2 and result.stderr.startswith("uvshare: error: "), str(result)
-    assert (
-        ("the venv" in result.stderr)
-        if what.startswith("a venv")
-        else (f"{mine / what} (read by root's uv)" in result.stderr)
-    ), str(result)
+    (mine / "src" / "pkg").mkdir(parents=True)
+    (mine / "pyproject.toml").write_text('[project]\nname = "m"\nversion = "1"\n')
+    shared_python_venv(box, marker, mine / ".venv")
+    home = box.home(box.users["root"])
+    for cwd, env in ((home / where, {}), (home, {"VIRTUAL_ENV": str(mine / ".venv")})):
+        result = box.run("root", "uvshare", "pip", "list", cwd=cwd, env=env)
+        assert not ran_as_root(marker), str(result)
+        assert result.returncode == 2 and f"the venv {mine / '.venv'} runs" in result.stderr, str(result)
 
 
 def shared_python_venv(box: Sandbox, marker: Path, venv: Path) -> None:
@@ -582,36 +522,6 @@ def shared_python_venv(box: Sandbox, marker: Path, venv: Path) -> None:
     (venv / "bin").mkdir(parents=True)
     (venv / "pyvenv.cfg").write_text(f"home = {shared_python}\n")
     (venv / "bin" / "python").symlink_to(shared_python / "python3.12")
-
-
-@pytest.mark.parametrize(
-    ("args", "env"),
-    [
-        (["run", "--directory", "{mine}", "true"], {}),
-        (["run", "--project", "{mine}", "true"], {}),
-        (["sync"], {"UV_PROJECT_ENVIRONMENT": "{mine}/.venv", "UV_PROJECT": "{mine}"}),
-        (["pip", "list", "--python", "{mine}/.venv"], {}),
-        (["pip", "list"], {"VIRTUAL_ENV": "{mine}/.venv"}),
-    ],
-    ids=["--directory", "--project", "UV_PROJECT_ENVIRONMENT", "--python VENV", "VIRTUAL_ENV"],
-)
-def test_a_venv_of_roots_on_a_shared_python_is_refused_however_named(
-    box1: Sandbox, args: list[str], env: dict[str, str]
-) -> None:
-    """The fifth review's: a venv of root's on a shared Python, named from elsewhere, is refused like the current
-    dir's."""
-    box = box1
-    _project_dir, _app, marker, _out = planted(box)
-    mine = box.home(box.users["root"]) / "mine"
-    mine.mkdir()
-    (mine / "pyproject.toml").write_text('[project]\nname = "m"\nversion = "1"\n')
-    shared_python_venv(box, marker, mine / ".venv")
-    fill = {"mine": mine}
-    result = box.run(
-        "root", "uvshare", *(a.format(**fill) for a in args), env={k: v.format(**fill) for k, v in env.items()}
-    )
-    assert not ran_as_root(marker), str(result)
-    assert result.returncode == 2 and f"the venv {mine / '.venv'} runs" in result.stderr, str(result)
 
 
 def test_root_with_a_config_without_a_group_gets_no_shared_dir(box1: Sandbox) -> None:

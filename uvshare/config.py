@@ -9,12 +9,14 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from uvshare.errors import ConfigError
 
 ENV_CONFIG = "UVSHARE_CONFIG"
 SYSTEM_CONFIG = "/etc/uvshare/config.toml"
+# One config per tree, for a site with several (see uvshare.trees, imported only where this dir exists)
+TREES_DIR, ENV_TREES = "/etc/uvshare/trees", "UVSHARE_TREES_DIR"
 APP = "uvshare"
 
 # Each dir key sets one uv variable; a variable already set in the environment wins (uv's own rule: env over file).
@@ -71,9 +73,30 @@ def resolved(path: str) -> str:
         os.close(fd)
 
 
+def tree_tops(dirs: "Iterable[str]") -> "frozenset[str]":
+    """The shared DIRS as written and as resolved: what in_tree compares with."""
+    return frozenset({*dirs, *(resolved(d) for d in dirs)})
+
+
+def in_tree(path: str, tops: "frozenset[str]") -> bool:
+    """Whether PATH is one of the dirs TOPS (see tree_tops) or below one, as written or as resolved (a symlink,
+    `..`, relative to the current dir)."""
+    spellings = {normal_path(path) if path.startswith("/") else path, resolved(path)}
+    return any(here == top or here.startswith(top + "/") for here in spellings for top in tops)
+
+
 def is_system_dir(path: str) -> bool:
     """Whether PATH, however spelled (`//etc`, `/usr/./bin/`, a symlink to one), is a system dir."""
     return normal_path(path) in SYSTEM_DIRS or resolved(path) in SYSTEM_DIRS
+
+
+def membership(gid: int) -> str:
+    """`root`, `member` (the group is active in this process) or `outsider`."""
+    if os.geteuid() == 0:
+        return "root"
+    if gid == os.getegid() or gid in os.getgroups():
+        return "member"
+    return "outsider"
 
 
 def config_error(text: str) -> "ConfigError":

@@ -9,7 +9,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from typing import NoReturn
 
     from uvshare.config import Config
@@ -73,7 +73,6 @@ TREE_COMMANDS = frozenset(
     }
 )
 ENV_BUILD = "UVSHARE_BUILD"
-TREES_DIR, ENV_TREES = "/etc/uvshare/trees", "UVSHARE_TREES_DIR"  # (uvshare.trees's, not imported to read them)
 # uv commands that touch no tree, project or cache: they need no tree, and root may run them anywhere.
 INFORMATIONAL = frozenset({"help", "self", "generate-shell-completion"})
 # uv's global flags that take no value and change nothing of what a command reads (see informational)
@@ -95,15 +94,6 @@ def warn(text: str) -> None:
     from uvshare.errors import say  # uvshare.errors loads only when there is something to say
 
     say("warning", text)
-
-
-def membership(gid: int) -> str:
-    """`root`, `member` (the group is active in this process) or `outsider`."""
-    if os.geteuid() == 0:
-        return "root"
-    if gid == os.getegid() or gid in os.getgroups():
-        return "member"
-    return "outsider"
 
 
 def command_words(args: "Sequence[str]") -> tuple[str, ...]:
@@ -130,22 +120,6 @@ def shared_dirs(
 
     own = {key for key, var in DIR_KEYS.items() if environ.get(var) and var not in ignored}
     return {k: p for k, p in config.dirs.items() if k not in own and FOLLOWS.get(k) not in own}
-
-
-def tree_tops(dirs: "Iterable[str]") -> "frozenset[str]":
-    """The shared DIRS as written and as resolved: what in_tree compares with."""
-    from uvshare.config import resolved
-
-    return frozenset({*dirs, *(resolved(d) for d in dirs)})
-
-
-def in_tree(path: str, tops: "frozenset[str]") -> bool:
-    """Whether PATH is one of the dirs TOPS (see tree_tops) or below one, as written or as resolved (a symlink,
-    `..`, relative to the current dir)."""
-    from uvshare.config import normal_path, resolved
-
-    spellings = {normal_path(path) if path.startswith("/") else path, resolved(path)}
-    return any(here == top or here.startswith(top + "/") for here in spellings for top in tops)
 
 
 def caller_name() -> str:
@@ -186,14 +160,14 @@ def refuse_outsider(args: "Sequence[str]", config: "Config", dirs: "Mapping[str,
     )
 
 
-def refuse_in_project(args: "Sequence[str]", environ: "Mapping[str, str]", config: "Config", program: str) -> None:
+def refuse_in_project(args: "Sequence[str]", config: "Config") -> None:
     """Stop a user outside the group from working in the team project dir (it is closed to them: uv would fail in
     its own words, or hold a member's venv lock), saying how to join."""
     if not config.project_dir:
         return
-    from uvshare.places import lands_in, places
+    from uvshare.places import cwd_in
 
-    if lands_in(places(uv_part(args, program), environ), [config.project_dir]) is None:
+    if cwd_in([config.project_dir]) is None:
         return
     user = caller_name()
     from uvshare.errors import NotAMember, invoked_as
@@ -272,6 +246,8 @@ def on_tree(args: "Sequence[str]", dirs: "Mapping[str, str]") -> bool:
 def without_shared(path: str, tops: "frozenset[str]") -> str:
     """PATH without the shared dirs (TOPS, see tree_tops) and anything below them: root's uv must not find a
     member's `python3.12` or tool there (uv runs candidate interpreters to query them)."""
+    from uvshare.config import in_tree
+
     return os.pathsep.join(entry for entry in path.split(os.pathsep) if not in_tree(entry, tops))
 
 
@@ -292,25 +268,6 @@ def informational(args: "Sequence[str]", program: str = "uv") -> bool:
     if not rest or rest[0] in ("--version", "-V", "--help", "-h"):
         return True
     return program == "uv" and rest[0] in INFORMATIONAL
-
-
-def uv_part(args: "Sequence[str]", program: str) -> "Sequence[str]":
-    """ARGS up to the program that `uv run`, `uv tool run` or uvx starts (that program's own arguments are not
-    uv's: a commit message naming a path is no place uv works in), and up to a `--`."""
-    running = program == "uvx"
-    skip = False
-    for i, arg in enumerate(args):
-        if skip:
-            skip = False
-        elif arg == "--":
-            return args[:i]
-        elif arg.startswith("-"):
-            skip = "=" not in arg and not quiet_flag(arg)  # a word after another option is taken as its value
-        elif running:
-            return args[: i + 1]
-        else:
-            running = arg == "run"
-    return args
 
 
 def quiet_flag(arg: str) -> bool:
@@ -373,7 +330,7 @@ class Call:
     """One call of uvshare: the config, who the caller is, what they are given, and the real uv (found once)."""
 
     def __init__(self, args: "Sequence[str]", program: str) -> None:
-        from uvshare.config import load
+        from uvshare.config import ENV_TREES, TREES_DIR, load
 
         self.args = args
         self.program = program
@@ -396,8 +353,7 @@ class Call:
             from uvshare import trees
 
             if config is None:
-                own = args if root else uv_part(args, program)  # (root's: all of them, to be sure)
-                self.config = config = trees.choose(environ, own, needs_tree=self.needs_tree(root))
+                self.config = config = trees.choose(environ, needs_tree=self.needs_tree(root))
             if root:  # every tree of the site, whichever (if any) this call is for: a module may name one
                 others = trees.all_tops(environ)
         fencing = root and (config is not None or others[0] or others[1])
@@ -413,9 +369,9 @@ class Call:
 
     def assign(self, config: "Config") -> None:
         """Decide the caller's role and what they are given of the tree of CONFIG, in uv's environment."""
-        from uvshare.config import DIR_KEYS
+        from uvshare.config import DIR_KEYS, membership
 
-        args, program, environ, env = self.args, self.program, self.environ, self.env
+        args, environ, env = self.args, self.environ, self.env
         # (root is root whatever the config: without a group, root's tree commands stop for want of an install-user)
         self.role = membership(config.gid) if config.gid is not None else "root" if os.geteuid() == 0 else "none"
         if self.role == "root":
@@ -428,7 +384,7 @@ class Call:
             if not self.as_install_user and environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
                 env["UV_LINK_MODE"] = "copy"  # none of root's installs shares an inode with what others can write
         elif self.role == "outsider":
-            refuse_in_project(args, environ, config, program)
+            refuse_in_project(args, config)
             self.given = {k: p for k, p in self.dirs.items() if k in OUTSIDER_GETS}
         else:
             self.given = self.dirs
@@ -448,7 +404,7 @@ class Call:
         """(Root) A UV_* dir variable naming the shared tree or a project dir (an image's ENV, the old workaround) is
         no dir of root's own: it would hand root's uv the tree as root; gone (and the configured dir given instead,
         where root's command is on it). Of this config's tree and of every tree of the site (OTHERS)."""
-        from uvshare.config import DIR_KEYS
+        from uvshare.config import DIR_KEYS, in_tree, tree_tops
 
         projects = [config.project_dir] if config and config.project_dir else []
         self.tops = tree_tops([*(config.dirs.values() if config else ()), *projects, *others[0], *others[1]])
@@ -459,13 +415,15 @@ class Call:
             del self.env[var]
 
     def keep_root_out(self, config: "Config | None", others: "tuple[list[str], list[str]]") -> None:
-        """Root's uv never works on what members can write: not in a team project dir (its pyproject.toml, build
-        backends and `.venv/bin/python` are the members'), not in a dir above the tree others can write, nor — but in
-        an image build — on the shared dirs; nor with one of them in its uv config, the venv it uses, or on PATH. Of
-        this config's tree and of every tree of the site. (Not called for root's commands on the tree: they run as
-        the install-user, a member.)"""
-        environ, args = self.environ, self.args
-        if informational(args, self.program):
+        """Root's uv is not started where it would pick up what members can write by itself: its current dir in a
+        team project dir (its pyproject.toml, build backends and `.venv/bin/python` are the members'), in a dir above
+        the tree others can write, or — but in an image build — in the shared dirs; nor with a venv found from there
+        that runs a Python members can write; and no shared bin dir stays on its PATH. Of this config's tree and of
+        every tree of the site. What root names itself (an argument, a variable, its own config files) is root's
+        choice, as with plain uv (see uvshare.places). (Not called for root's commands on the tree: they run as the
+        install-user, a member.)"""
+        environ = self.environ
+        if informational(self.args, self.program):
             return  # nothing is read or run
         dirs = [*(config.dirs.values() if config else ()), *others[0]]
         projects = [*([config.project_dir] if config and config.project_dir else ()), *others[1]]
@@ -473,13 +431,13 @@ class Call:
         fenced = projects + ([] if building else dirs)
         if not fenced:
             return
+        from uvshare.config import tree_tops
         from uvshare.places import keep_out, open_above
 
         above = open_above(fenced)
         self.tops = tree_tops([*dirs, *projects, *above])
+        keep_out(environ, fenced, projects, above, venvs=not building)
         path = without_shared(environ.get("PATH", os.defpath), self.tops)
-        own = {k: v for k, v in environ.items() if k not in self.ignored}
-        keep_out(args, own, fenced, projects, above, path=None if building else path)
         if config is None:  # (with a config, assign does the same)
             self.env["PATH"] = path
             if environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:

@@ -3,17 +3,17 @@ tree a call is for when nothing else says so.
 
 Read only when no config file is in effect (no UVSHARE_CONFIG, no /etc/uvshare/config.toml, no XDG file): a site
 with one tree never pays for it. The tree is, in order: the one whose project dir the call works in (the current
-dir, a path among its arguments, the venv it names), the only one of the caller's groups, or none for a caller in
+dir, as the kernel knows it), the only one of the caller's groups, or none for a caller in
 none of them. A caller in several, with nothing to tell them apart, is told the choices: never a silent pick.
 """
 
 import os
 
-from uvshare.shim import ENV_TREES, TREES_DIR  # (UVSHARE_TREES_DIR: another trees dir, for tests or a site's own)
+from uvshare.config import ENV_TREES, TREES_DIR  # (UVSHARE_TREES_DIR: another trees dir, for tests or a site's own)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
     from uvshare.config import Config
 
@@ -51,9 +51,9 @@ def load_trees(environ: "Mapping[str, str]") -> "list[tuple[str, Config]]":
             try:
                 config = load({ENV_CONFIG: path})
             except UvshareError as e:  # one retired or broken tree does not stop everybody's uv: said, and skipped
-                from uvshare.shim import warn
+                from uvshare.errors import say
 
-                warn(f"{e}; the tree of {path} is left out until its config is mended")
+                say("warning", f"{e}; the tree of {path} is left out until its config is mended")
                 continue
             if config is not None:
                 trees.append((os.path.basename(path)[: -len(".toml")], config))
@@ -63,12 +63,12 @@ def load_trees(environ: "Mapping[str, str]") -> "list[tuple[str, Config]]":
 
 def is_member(config: "Config") -> bool:
     """Whether the caller is root or has the tree's group in this process."""
-    from uvshare.shim import membership
+    from uvshare.config import membership
 
     return os.geteuid() == 0 or (config.gid is not None and membership(config.gid) == "member")
 
 
-def choose(environ: "Mapping[str, str]", args: "Sequence[str]", *, needs_tree: bool) -> "Config | None":
+def choose(environ: "Mapping[str, str]", *, needs_tree: bool) -> "Config | None":
     """The tree this call is for (see the module's doc), None for none; UvshareError when the caller is in several
     trees' groups, nothing tells them apart, and the call NEEDS_TREE."""
     trees = load_trees(environ)
@@ -76,9 +76,9 @@ def choose(environ: "Mapping[str, str]", args: "Sequence[str]", *, needs_tree: b
         return None
     projects = {config.project_dir: config for _name, config in trees if config.project_dir}
     if projects:
-        from uvshare.places import lands_in, places
+        from uvshare.places import cwd_in
 
-        hit = lands_in(places(args, environ), list(projects))
+        hit = cwd_in(list(projects))
         if hit is not None:
             return projects[hit]  # an outsider's too: they are then told whose it is
     mine = [(name, config) for name, config in trees if is_member(config)]

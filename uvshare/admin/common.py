@@ -93,7 +93,7 @@ def load_config() -> Config:
     if config is None:  # (no file at all; a UVSHARE_CONFIG naming none is an error of load's)
         from uvshare import trees
 
-        config = trees.choose(os.environ, [], needs_tree=True)
+        config = trees.choose(os.environ, needs_tree=True)
     if config is None:
         from uvshare.trees import trees_dir
 
