@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.harness import need_root
 from uvshare import places, trees
 from uvshare.errors import UvshareError
 
@@ -139,3 +140,21 @@ def test_a_broken_tree_is_skipped_and_said(tree_dir: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert f"{tree_dir}/retired.toml: key 'group': unknown group 'no-such-group-anymore'" in err
     assert f"the tree of {tree_dir}/broken.toml is left out until its config is mended" in err
+
+
+def test_an_interpreter_members_could_replace_counts(tmp_path: Path) -> None:
+    """An interpreter root owns, in a dir others may write (they could rename another file into its place), is one
+    members can write; one in root's own dirs is not."""
+    need_root()  # (root's own dirs are root's)
+    mine = tmp_path / "mine" / "bin"
+    mine.mkdir(parents=True)
+    python = mine / "python3"
+    python.write_text("")
+    python.chmod(0o755)
+    os.chmod(tmp_path, 0o755)
+    assert places.members_can_write(str(python), {}) is None
+    mine.chmod(0o777)
+    assert places.members_can_write(str(python), {}) == f"in {mine}, which others besides root can write"
+    mine.chmod(0o755)
+    python.chmod(0o775)
+    assert places.members_can_write(str(python), {}) == "which others besides root can write"

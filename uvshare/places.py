@@ -129,7 +129,8 @@ def found_venvs(environ: "Mapping[str, str]") -> "list[str]":
 
 def members_can_write(path: str, known: "Mapping[tuple[int, int], str]") -> "str | None":
     """Why members could change the interpreter PATH (resolved), or None: it lies in a dir of KNOWN (the shared dirs,
-    a team project dir, a dir above them others can write), or someone but root can write it."""
+    a team project dir, a dir above them others can write), in a dir someone but root can write (they could put
+    another file in its place), or someone but root can write it."""
     for here in ancestors(path):
         try:
             st = os.stat(here)
@@ -138,6 +139,9 @@ def members_can_write(path: str, known: "Mapping[tuple[int, int], str]") -> "str
         hit = known.get((st.st_dev, st.st_ino))
         if hit is not None:
             return f"in {hit}, which members can write"
+    for here in ancestors(os.path.dirname(path)):
+        if written_by_others(here):
+            return f"in {here}, which others besides root can write"
     try:
         st = os.stat(path)
     except (OSError, ValueError):
