@@ -151,7 +151,6 @@ def test_an_interpreter_members_could_replace_counts(tmp_path: Path) -> None:
     python = mine / "python3"
     python.write_text("")
     python.chmod(0o755)
-    os.chmod(tmp_path, 0o755)
     assert places.members_can_write(str(python), {}) is None
     mine.chmod(0o777)
     assert places.members_can_write(str(python), {}) == f"in {mine}, which others besides root can write"
