@@ -109,7 +109,7 @@ def test_the_advice_given_mends_it(box1: Sandbox) -> None:
 
 BROKEN = {
     "not TOML": "[tool\nentrypoints = [",
-    "not UTF-8": "[tool]\nrequirements = [{ name = \"\xff\" }]\n",
+    "not UTF-8": '[tool]\nrequirements = [{ name = "\xff" }]\n',
     "no [tool] table": "entrypoints = []\n",
     "entry point without install-path": '[tool]\nentrypoints = [{ name = "hello-a" }]\n',
 }
@@ -256,3 +256,15 @@ def test_in_bin_dir(tmp_path: Path) -> None:
     # the text is the bin dir's, the dir the kernel finds is another one (the bin dir swapped for a link)
     assert not in_bin_dir(f"{top}/ruff", top, (ident[0], ident[1] + 1))
     assert in_bin_dir(f"{tmp_path}/gone/ruff", f"{tmp_path}/gone", None)
+
+
+def test_the_readme_documents_the_check() -> None:
+    """The new error is in the README's error reference, and the trust model names the window uvshare cannot close
+    and what members can do to each other by design."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    errors = readme.split("## Errors", 1)[1].split("## Trust model", 1)[0]
+    trust = readme.split("## Trust model", 1)[1].split("\n## ", 1)[0]
+    assert "as an entry point, which is not an entry of the tool bin dir" in errors
+    assert "install the tool again ('uv tool install --force ruff')" in errors
+    assert "uv reads the\n  receipt again itself" in trust or "uv reads the receipt again itself" in trust
+    assert "What members can do to each other, by design" in trust and "runs what members can write" in trust

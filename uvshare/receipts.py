@@ -258,4 +258,3 @@ def refuse(receipt: str, name: str, tool_dir: str, what: str) -> "NoReturn":
         f"nobody meant this, have a member (not root) remove the tool's dir ('rm -r -- {os.path.join(tool_dir, name)}'"
         f": nothing outside it is touched) and install the tool again ('{invoked_as()} tool install --force {name}')"
     )
-
