@@ -268,3 +268,14 @@ def test_the_readme_documents_the_check() -> None:
     assert "install the tool again ('uv tool install --force ruff')" in errors
     assert "uv reads the\n  receipt again itself" in trust or "uv reads the receipt again itself" in trust
     assert "What members can do to each other, by design" in trust and "runs what members can write" in trust
+
+
+def test_in_bin_dir_as_configured_or_resolved(tmp_path: Path) -> None:
+    """A bin dir configured through a link: an entry spelt either way is in it (the same dir, by identity)."""
+    (tmp_path / "real" / "bin").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    top = str(tmp_path / "link" / "bin")
+    ident = (os.stat(top).st_dev, os.stat(top).st_ino)
+    assert in_bin_dir(f"{top}/ruff", top, ident)
+    assert in_bin_dir(f"{tmp_path}/real/bin/ruff", top, ident)
+    assert not in_bin_dir(f"{tmp_path}/real/ruff", top, ident)

@@ -229,14 +229,14 @@ def install_paths(data: bytes, receipt: str, name: str, tool_dir: str) -> "Itera
 
 def in_bin_dir(path: str, bin_dir: str, bin_id: "tuple[int, int] | None") -> bool:
     """Whether PATH names an entry of BIN_DIR (BIN_ID: its identity, None when it does not exist): absolute, one
-    component below it, no `.` or `..` (compared as text, `//` aside), and its dir, as the kernel resolves the text
-    uv will use, is that dir."""
+    component below it, no `.` or `..` (compared as text, `//` aside, with BIN_DIR as given or resolved), and its
+    dir, as the kernel resolves the text uv will use, is that dir."""
     if not path.startswith("/") or "\0" in path:
         return False
     parts = [p for p in path.split("/") if p]
     if not parts or any(p in (".", "..") for p in parts):
         return False
-    if "/" + "/".join(parts[:-1]) != bin_dir:
+    if "/" + "/".join(parts[:-1]) not in (bin_dir, os.path.realpath(bin_dir)):  # (as configured, or resolved)
         return False
     try:
         return identity(os.stat(os.path.dirname(path))) == bin_id
@@ -254,7 +254,8 @@ def refuse(receipt: str, name: str, tool_dir: str, what: str) -> "NoReturn":
     from uvshare.errors import UnsafePath, invoked_as
 
     raise UnsafePath(
-        f"{receipt} {what}; uv would delete what it names, so nothing was run. Members can write this receipt: if "
-        f"nobody meant this, have a member (not root) remove the tool's dir ('rm -r -- {os.path.join(tool_dir, name)}'"
-        f": nothing outside it is touched) and install the tool again ('{invoked_as()} tool install --force {name}')"
+        f"{receipt} {what}; uv deletes what a tool's receipt names, so nothing was run. Members can write this "
+        "receipt: if nobody meant this, have a member (not root) remove the tool's dir "
+        f"('rm -r -- {os.path.join(tool_dir, name)}': nothing outside it is touched) and install the tool again "
+        f"('{invoked_as()} tool install --force {name}')"
     )
