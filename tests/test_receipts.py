@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.harness import Sandbox
 from tests.support.wheels import make_wheel, tool_install_args, wheels_dir
-from uvshare.receipts import acted_on, in_bin_dir, tool_bin_dir
+from uvshare.receipts import acted_on, in_bin_dir, made_for, tool_bin_dir
 
 
 def bobs_own_file(box: Sandbox) -> Path:
@@ -157,6 +157,32 @@ def test_a_receipt_reached_through_a_link_is_refused(box1: Sandbox) -> None:
     assert notes.read_text() == "mine\n"
 
 
+def test_without_a_shared_bin_dir_only_uvs_own_links_in_ones_own(box: Sandbox) -> None:
+    """A tree without a shared tool bin dir: uv puts each member's entry points in their own ~/.local/bin. Alice's
+    receipt naming bob's own script there is refused (it is no link uv made); bob's own tool, installed and
+    uninstalled by him, still works."""
+    box.write_config(tool_bin_dir=None)
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"), ("hello-b", "1.0"))
+    box.ok("root", "uvshare", "share", "setup")
+    bob_bin = box.home(box.users["bob"]) / ".local" / "bin"
+    script = bob_bin / "backup"
+    box.ok("bob", "mkdir", "-p", bob_bin)
+    box.ok("bob", "/usr/bin/python3", "-c", f"open({str(script)!r}, 'w').write('#!/bin/sh\\n')")
+    box.ok("bob", *tool_install_args(wheels, "hello-b"))
+    assert (bob_bin / "hello-b").is_symlink()
+    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    receipt = receipt_of(box, "hello-a")
+    text = receipt.read_text()
+    mine = str(box.home(box.users["alice"]) / ".local" / "bin" / "hello-a")
+    assert mine in text, text
+    write_as_alice(box, receipt, text.replace(mine, str(script)))
+    result = box.run("bob", "uvshare", "tool", "uninstall", "hello-a")
+    assert script.exists(), f"bob's own script is gone: {result}"
+    assert refused(result, receipt) and "it is not the link uv makes there" in result.stderr, str(result)
+    box.ok("bob", "uvshare", "tool", "uninstall", "hello-b")
+    assert not (bob_bin / "hello-b").exists() and script.exists()
+
+
 def test_roots_command_is_checked_too(box1: Sandbox) -> None:
     """Root's tool command on the tree (run as the install-user) stops at the same receipt, before uv runs."""
     box = box1
@@ -279,3 +305,21 @@ def test_in_bin_dir_as_configured_or_resolved(tmp_path: Path) -> None:
     assert in_bin_dir(f"{top}/ruff", top, ident)
     assert in_bin_dir(f"{tmp_path}/real/bin/ruff", top, ident)
     assert not in_bin_dir(f"{tmp_path}/real/ruff", top, ident)
+
+
+def test_made_for(tmp_path: Path) -> None:
+    """In a bin dir of one user's own, only a missing entry or uv's link into the tool's env may be removed."""
+    env_dir = tmp_path / "tools" / "ruff"
+    (env_dir / "bin").mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ruff").symlink_to(env_dir / "bin" / "ruff")
+    (bin_dir / "rel").symlink_to("../tools/ruff/bin/ruff")
+    (bin_dir / "own").write_text("mine\n")
+    (bin_dir / "elsewhere").symlink_to(tmp_path / "tools" / "ruff-other" / "bin" / "x")
+    (bin_dir / "up").symlink_to(env_dir / ".." / "other" / "x")
+    assert made_for(str(bin_dir / "ruff"), str(env_dir))
+    assert made_for(str(bin_dir / "rel"), str(env_dir))
+    assert made_for(str(bin_dir / "missing"), str(env_dir))
+    for name in ("own", "elsewhere", "up"):
+        assert not made_for(str(bin_dir / name), str(env_dir)), name

@@ -62,10 +62,13 @@ NAME = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:$|[\[=<>!~@ ;
 ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tar")
 
 
-def check_receipts(args: "Sequence[str]", env: "Mapping[str, str]", home: "str | None" = None) -> None:
+def check_receipts(
+    args: "Sequence[str]", env: "Mapping[str, str]", home: "str | None" = None, shared_bin: "str | None" = None
+) -> None:
     """Stop (UnsafePath, one line) before `uv tool install/uninstall/upgrade` ARGS when a receipt of a tool it acts
     on, in the tool dir of ENV (uv's environment; HOME: the one uv will run with, when not ENV's), names anything
-    but an entry of uv's tool bin dir, or cannot be read as uv writes it."""
+    but an entry of uv's tool bin dir or of the shared one (SHARED_BIN, the config's), or cannot be read as uv
+    writes it."""
     from uvshare.runas import normal_name, tool_names
 
     tool_dir = env.get("UV_TOOL_DIR", "")
@@ -75,8 +78,9 @@ def check_receipts(args: "Sequence[str]", env: "Mapping[str, str]", home: "str |
     if names is None:
         names = tool_names(tool_dir)
     bin_dir = tool_bin_dir(env, home)
+    shared = normal(shared_bin) if shared_bin else None
     for name in sorted({normal_name(n) for n in names} - {""}):
-        check_one(tool_dir, name, bin_dir)
+        check_one(tool_dir, name, bin_dir, shared)
 
 
 def acted_on(args: "Sequence[str]") -> "set[str] | None":
@@ -127,18 +131,17 @@ def normal(path: str) -> str:
     return "/" + "/".join(p for p in os.path.abspath(path).split("/") if p)
 
 
-def check_one(tool_dir: str, name: str, bin_dir: str) -> None:
-    """Stop unless every install-path in the receipt of tool NAME (if it has one) is an entry of BIN_DIR."""
+def check_one(tool_dir: str, name: str, bin_dir: str, shared: "str | None") -> None:
+    """Stop unless every install-path in the receipt of tool NAME (if it has one) is an entry of BIN_DIR or SHARED —
+    and, in a bin dir that is not the shared one (the caller's own), one uv made for this tool or none at all."""
     receipt = os.path.join(tool_dir, name, RECEIPT)
     data = read_receipt(tool_dir, name, receipt)
     if data is None:
         return  # no such tool, or no receipt: uv removes the tool's env and no entry point
-    try:
-        bin_id = identity(os.stat(bin_dir))
-    except OSError:
-        bin_id = None  # not made yet: nothing in it to delete, so nothing may be named there either
+    dirs = {d: dir_identity(d) for d in (bin_dir, shared) if d}
     for path in install_paths(data, receipt, name, tool_dir):
-        if not in_bin_dir(path, bin_dir, bin_id):
+        where = next((d for d, ident in dirs.items() if in_bin_dir(path, d, ident)), None)
+        if where is None:
             refuse(
                 receipt,
                 name,
@@ -146,6 +149,36 @@ def check_one(tool_dir: str, name: str, bin_dir: str) -> None:
                 f"names '{path}' as an entry point, which is not an entry of the tool bin dir {bin_dir}, the only "
                 "place uv puts one",
             )
+        if where != shared and not made_for(path, os.path.join(tool_dir, name)):
+            refuse(
+                receipt,
+                name,
+                tool_dir,
+                f"names '{path}' as an entry point, in {where}, a bin dir of one user's own, and it is not the link "
+                f"uv makes there (to the tool's env, {os.path.join(tool_dir, name)})",
+            )
+
+
+def dir_identity(path: str) -> "tuple[int, int] | None":
+    """The identity of the dir PATH, or None when it does not exist (nothing in it to delete, so nothing may be
+    named there either)."""
+    try:
+        return identity(os.stat(path))
+    except OSError:
+        return None
+
+
+def made_for(path: str, env_dir: str) -> bool:
+    """Whether the entry PATH is missing, or a symlink into the tool env ENV_DIR, as uv makes it (an entry of a
+    user's own bin dir that is anything else is that user's own, whatever a receipt says)."""
+    try:
+        target = os.readlink(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # not a symlink (EINVAL), or not reachable: not uv's link
+    target = normal(os.path.join(os.path.dirname(path), target))
+    return any(target.startswith(top + "/") for top in (normal(env_dir), os.path.realpath(env_dir)))
 
 
 def read_receipt(tool_dir: str, name: str, receipt: str) -> "bytes | None":

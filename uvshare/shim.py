@@ -589,7 +589,8 @@ class Call:
         if self.program == "uv" and CHANGES.get(command_words(args)) == "tool-dir" and "tool-dir" in self.given:
             from uvshare.receipts import check_receipts  # a receipt a member edited must not make uv delete
 
-            check_receipts(args, self.env, account[2] if account else None)
+            shared_bin = config.dirs.get("tool-bin-dir") if config else None
+            check_receipts(args, self.env, account[2] if account else None, shared_bin)
         return self.launch(program, account)
 
     def launch(self, program: str, account: "tuple[str, int, str] | None") -> int:
