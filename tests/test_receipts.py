@@ -157,6 +157,22 @@ def test_a_receipt_reached_through_a_link_is_refused(box1: Sandbox) -> None:
     assert notes.read_text() == "mine\n"
 
 
+def test_every_tool_dir_counts_for_all(box: Sandbox) -> None:
+    """`--all` reads every tool dir as it is named, not normalised: alice's `Hello_A` beside the real `hello-a`
+    (uv reads both receipts) cannot slip past the check."""
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+    notes = bobs_own_file(box)
+    box.ok("root", "uvshare", "share", "setup")
+    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    odd = box.shared / "tools" / "Hello_A"
+    box.ok("alice", "mkdir", odd)
+    text = receipt_of(box, "hello-a").read_text()
+    write_as_alice(box, odd / "uv-receipt.toml", text.replace(str(box.shared / "tool-bin" / "hello-a"), str(notes)))
+    result = box.run("bob", "uvshare", "tool", "uninstall", "--all")
+    assert notes.exists(), f"bob's own file is gone: {result}"
+    assert refused(result, odd / "uv-receipt.toml"), str(result)
+
+
 def test_without_a_shared_bin_dir_only_uvs_own_links_in_ones_own(box: Sandbox) -> None:
     """A tree without a shared tool bin dir: uv puts each member's entry points in their own ~/.local/bin. Alice's
     receipt naming bob's own script there is refused (it is no link uv made); bob's own tool, installed and

@@ -74,12 +74,12 @@ def check_receipts(
     tool_dir = env.get("UV_TOOL_DIR", "")
     if not tool_dir.startswith("/"):
         return
-    names = acted_on(args)
-    if names is None:
-        names = tool_names(tool_dir)
+    named = acted_on(args)
+    # uv finds a named tool's dir by its normalised name, and every tool's (`--all`) by listing the dir: as it is
+    names = tool_names(tool_dir) if named is None else {normal_name(n) for n in named} - {""}
     bin_dir = tool_bin_dir(env, home)
     shared = normal(shared_bin) if shared_bin else None
-    for name in sorted({normal_name(n) for n in names} - {""}):
+    for name in sorted(names):
         check_one(tool_dir, name, bin_dir, shared)
 
 
