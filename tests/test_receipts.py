@@ -247,6 +247,8 @@ def test_other_commands_do_not_load_the_check(box1: Sandbox) -> None:
         (["tool", "uninstall", "--all"], None),
         (["tool", "upgrade", "--all"], None),
         (["--directory", "/x", "tool", "upgrade", "Ruff_Fmt"], {"Ruff_Fmt"}),
+        (["--directory", "tool", "tool", "uninstall", "ruff"], {"ruff"}),
+        (["--directory", "install", "tool", "install", "ruff"], {"ruff"}),
         (["tool", "install", "ruff==0.5", "--find-links", "/w"], {"ruff"}),
         (["tool", "install", "--find-links=/w", "ruff@latest"], {"ruff"}),
         (["tool", "install", "--with", "./plugin", "ruff[x]"], {"ruff"}),

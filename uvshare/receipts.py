@@ -87,10 +87,10 @@ def acted_on(args: "Sequence[str]") -> "set[str] | None":
     """The tools a `tool install/uninstall/upgrade` ARGS may act on (every word that could name one: a name that is
     an option's value costs one failed open), or None for all of them (`--all`, or a package given by a path or URL,
     whose name only its metadata says)."""
-    from uvshare.shim import command_words
-
-    words = command_words(args)
-    start = next(i for i, arg in enumerate(args) if arg == words[1]) + 1
+    # from the first action word after the first `tool`: at or before the command's own (a global option's value
+    # may be one of these words too), so that no word of the command's is missed
+    tool = args.index("tool") if "tool" in args else 0
+    start = next((i for i in range(tool, len(args)) if args[i] in ("install", "uninstall", "upgrade")), tool) + 1
     names: set[str] = set()
     after = ""
     for word in args[start:]:
