@@ -87,7 +87,8 @@ def test_a_receipt_cannot_make_root_delete_a_file(box: Sandbox) -> None:
     assert "Traceback" not in str(uninstall)
     assert secret.read_text() == "root only\n", str(uninstall)
 
-    box.ok("alice", *tool_install_args(wheels, "hello-a"), "--force")  # the member's own mess to clean up
+    box.ok("alice", "rm", "-r", "--", box.shared / "tools" / "hello-a")  # the member's own mess to clean up, as
+    box.ok("alice", *tool_install_args(wheels, "hello-a"), "--force")  # uvshare's refusal of the receipt says
     edit_receipt(box, "hello-a", secret)
     forced = box.run("root", *tool_install_args(wheels, "hello-a"), "--force")
     assert "Traceback" not in str(forced)

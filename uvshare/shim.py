@@ -544,6 +544,11 @@ class Call:
             # with its user's umask (where no default ACL makes it shared: image layers, copies) for another
             # member's upgrade to trip on. Set after the skip, which steps aside when this is set by the caller.
             self.env["UV_COMPILE_BYTECODE"] = "1"
+        if self.program == "uv" and CHANGES.get(command_words(args)) == "tool-dir" and "tool-dir" in self.given:
+            from uvshare.receipts import check_receipts  # a receipt a member edited must not make uv delete
+
+            shared_bin = config.dirs.get("tool-bin-dir") if config else None
+            check_receipts(args, self.env, account[2] if account else None, shared_bin)
         return self.launch(program, account)
 
     def launch(self, program: str, account: "tuple[str, int, str] | None") -> int:
