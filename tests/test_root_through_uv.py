@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import (
+    GROUP,
     INSTALLER,
     REPO,
     Sandbox,
@@ -681,3 +682,27 @@ def test_roots_uninstall_of_the_last_tool_is_whole(box: Sandbox) -> None:
     failed = box.run("root", "uvshare", "tool", "uninstall", "hello-a")
     assert failed.returncode != 0 and "nothing is wrong" not in failed.stderr, str(failed)
     assert secret.read_text() == "root only\n"
+
+
+def test_two_trees_never_share_an_install_user_by_default(box1: Sandbox) -> None:
+    """`share init` without --install-user names the tree's own account: its group's name and `-install`; a second
+    tree of the same group (another config in the trees dir names that account already) gets one of its own."""
+    box = box1
+    trees = public_dir(box.root / "trees")
+    settings = {"UVSHARE_TREES_DIR": str(trees)}
+
+    def init(name: str) -> str:
+        args = box.init_args("--dry-run", prefix=box.root / name, config=trees / f"{name}.toml")
+        at = args.index("--install-user")
+        del args[at : at + 2]
+        return box.ok("root", *args, env=settings).stdout
+
+    first = init("a")
+    assert f"install-user = '{GROUP}-install'" in first, first
+    (trees / "a.toml").write_text(
+        f"group = '{GROUP}'\ninstall-user = '{GROUP}-install'\npython-install-dir = '{box.root / 'a' / 'python'}'\n"
+    )
+    second = init("b")
+    named = re.search(r"install-user = '([^']*)'", second)
+    assert named and named.group(1) != f"{GROUP}-install" and named.group(1).startswith(GROUP), second
+    assert len(named.group(1)) <= 32, second

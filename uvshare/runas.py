@@ -39,6 +39,20 @@ PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 TAIL = 4096  # how much of uv's stderr is kept to read its last words
 
 
+def own_install_user(config: "Config") -> str:
+    """The install-user to suggest for CONFIG's tree: its group's name and `-install` (the default of `share init`:
+    trees of different groups never share one)."""
+    group = config.group or "uvshare"
+    if group.isdigit():
+        import grp
+
+        try:
+            group = grp.getgrgid(int(group)).gr_name
+        except KeyError:
+            group = f"uvshare{group}"
+    return f"{group}-install"
+
+
 def install_account(config: "Config") -> "tuple[str, int, str]":
     """The config's install-user (name, uid, home): the member account that runs uv on the shared tree for root;
     ConfigError, saying how to set one up, when there is none fit for it."""
@@ -49,7 +63,7 @@ def install_account(config: "Config") -> "tuple[str, int, str]":
     if name is None or gid is None:
         raise ConfigError(
             f"{where}: root does not run uv on the shared tree itself (what members put there could steer it); "
-            f'name the member account it runs as: add install-user = "uvshare-install" to {where} and run '
+            f'name the member account it runs as: add install-user = "{own_install_user(config)}" to {where} and run '
             f"'{invoked_as()} share setup' as root, which creates the account"
         )
     import grp

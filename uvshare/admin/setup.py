@@ -176,11 +176,13 @@ class Setup(ProfileSwitches):
     def ensure_install_user(self, config: Config, warnings: list[str]) -> None:
         """Create the config's install-user (a system account in the group, no home, no login) when it is missing;
         WARNINGS gets why it cannot be used, if it cannot."""
+        from uvshare.runas import own_install_user
+
         name = config.install_user
         if name is None:
             warnings.append(
                 f"{config.files[-1]}: no 'install-user': root's uv commands on the shared tree (python install, tool "
-                f'install, …) are refused until it names one; add install-user = "uvshare-install" and run '
+                f'install, …) are refused until it names one; add install-user = "{own_install_user(config)}" and run '
                 f"'{as_root('setup')}', which creates the account"
             )
             return
