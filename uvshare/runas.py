@@ -50,7 +50,7 @@ def own_install_user(config: "Config") -> str:
             group = grp.getgrgid(int(group)).gr_name
         except KeyError:
             group = f"uvshare{group}"
-    return f"{group}-install"
+    return f"{'uvshare' if group == 'root' else group}-install"
 
 
 def install_account(config: "Config") -> "tuple[str, int, str]":

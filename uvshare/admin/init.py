@@ -85,9 +85,9 @@ def difference(old: dict[str, object], new: dict[str, object]) -> list[str]:
 
 
 def default_install_user(group: object, prefix: str, environ: Mapping[str, str]) -> str:
-    """The install-user a new tree below PREFIX gets: GROUP's name and `-install` (each tree's own, so that two trees
-    never share one by default), made unique with a mark of PREFIX where another tree's config on this machine names
-    that account already; at most NAME_MAX characters."""
+    """The install-user a new tree below PREFIX gets: GROUP's name (uvshare for gid 0) and `-install`, each tree's
+    own, so that two trees never share one by default; marked with PREFIX where another tree's config on this machine
+    names that account already; at most NAME_MAX characters."""
     import hashlib
 
     name = str(group)
@@ -98,6 +98,8 @@ def default_install_user(group: object, prefix: str, environ: Mapping[str, str])
             name = grp.getgrgid(group).gr_name
         except KeyError:
             name = f"uvshare{group}"
+    if name == "root":  # gid 0 (OpenShift's arbitrary uids): not an account that sounds like root
+        name = "uvshare"
     mark = "-" + hashlib.sha256(prefix.encode()).hexdigest()[:6]
     wanted = name + INSTALL_SUFFIX
     if len(wanted) > NAME_MAX:
