@@ -154,3 +154,31 @@ def test_only_our_own_descendants_are_ended() -> None:
 @pytest.mark.parametrize(("name", "dir_name"), [("Hello_A", "hello-a"), ("a..b__c", "a-b-c"), ("ruff", "ruff")])
 def test_tool_names_as_uv_names_their_dirs(name: str, dir_name: str) -> None:
     assert normal_name(name) == dir_name
+
+
+def test_setup_denies_the_install_user_every_scheduler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job left with cron or at would run outside root's command, as the install-user, when root's next one does:
+    setup adds the account to each installed scheduler's deny file (made where missing, appended where present), and
+    then no scheduler takes its jobs; one not installed is left alone; an allow file naming it is root's to mend."""
+    from uvshare.admin import setup
+
+    cron, at, batch = tmp_path / "crontab", tmp_path / "at", tmp_path / "batch"
+    cron.touch()
+    at.touch()
+    (tmp_path / "at.deny").write_text("guest")  # Debian's at ships one: kept, its last line ended
+    schedulers = (
+        (str(cron), str(tmp_path / "cron.allow"), str(tmp_path / "cron.deny"), True),
+        (str(at), str(tmp_path / "at.allow"), str(tmp_path / "at.deny"), True),
+        (str(batch), str(tmp_path / "batch.allow"), str(tmp_path / "batch.deny"), True),  # not installed
+    )
+    monkeypatch.setattr(setup, "SCHEDULERS", schedulers)
+    assert setup.scheduling_open("inst") == [str(cron), str(at)]
+    assert len(setup.deny_scheduling("inst")) == 2
+    assert setup.scheduling_open("inst") == []
+    assert (tmp_path / "cron.deny").read_text() == "inst\n"
+    assert (tmp_path / "at.deny").read_text() == "guest\ninst\n"
+    assert not (tmp_path / "batch.deny").exists()
+    assert setup.deny_scheduling("inst") == []  # again: nothing to do
+    (tmp_path / "cron.allow").write_text("inst\n")
+    with pytest.raises(UvshareError, match=r"cron\.allow"):
+        setup.deny_scheduling("inst")

@@ -536,6 +536,18 @@ def check_roots_uv(config: Config) -> list[Check]:
                 "root's other uv commands get none of the shared dirs",
             )
         )
+        from uvshare.admin.setup import scheduling_open
+
+        for program in scheduling_open(name):
+            checks.append(
+                Check(
+                    "problem" if os.geteuid() == 0 else "warning",
+                    "install-user",
+                    f"{name} may leave jobs with {program}: one could run when root's next command on the tree does "
+                    "and reach it (same uid)",
+                    f"run '{as_root('setup')}', which denies it (/etc/cron.deny, /etc/at.deny)",
+                )
+            )
     if os.environ.get(ENV_BUILD) == "1":
         checks.append(
             Check(
