@@ -601,6 +601,25 @@ def test_nothing_the_install_user_starts_outlives_roots_command(box1: Sandbox, h
     assert not alive, alive
 
 
+def test_the_runs_first_process_is_out_of_the_install_users_reach(box1: Sandbox) -> None:
+    """The run's PID namespace ends when its first process (PID 1 there) exits: that process is root's, so a member's
+    code in the run can neither kill it (ending the namespace early, or taking its pid) nor stop it."""
+    box = box1
+    marks = marks_file(box)
+    code = (
+        "import os, signal\nif os.getuid() != 0:\n"
+        "    for signum in (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM):\n"
+        "        try:\n            os.kill(1, signum)\n            seen = 'sent'\n"
+        "        except OSError as e:\n            seen = str(e.errno)\n"
+        f"        open({str(marks)!r}, 'a').write(str(os.getpid()) + ' ' + seen + '\\n')\n"
+    )
+    plant(box, shared_python(box), code)
+    box.ok("root", "uvshare", "python", "list")
+    seen = marks.read_text().split("\n")
+    assert seen[0], "the plant did not run: the test proves nothing"
+    assert all(line.split()[1] == "1" for line in seen if line), seen  # EPERM, every time
+
+
 @pytest.mark.parametrize("how", list(HOW))
 def test_roots_command_ends_no_process_it_did_not_start(box1: Sandbox, how: str) -> None:
     """A process of the install-user's uid that is not the run's (a host's service account in a chroot-isolated
