@@ -16,7 +16,8 @@
 # UVSHARE_GROUP (uvshare), UVSHARE_SHARED (/opt/uv), UVSHARE_HOME (/opt/uvshare: uvshare's own Python and venv),
 # UVSHARE_CONFIG (/etc/uvshare/config.toml), UVSHARE_LINK_DIR (/usr/local/bin), UVSHARE_PYTHON (3.12),
 # UVSHARE_PROFILE (/etc/profile.d/uvshare.sh; empty: none), UVSHARE_FORCE (1: replace a config that says otherwise),
-# UVSHARE_INSTALL_USER (uvshare-install: the member account root's uv commands on the shared tree run as; created).
+# UVSHARE_INSTALL_USER (the group's name and -install, uvshare-install for the default group: the member account
+# root's uv commands on the shared tree run as; created).
 set -eu
 
 what=${1:?usage: image-install.sh WHEEL-OR-DIR-OR-NAME}
@@ -27,7 +28,7 @@ config=${UVSHARE_CONFIG:-/etc/uvshare/config.toml}
 link_dir=${UVSHARE_LINK_DIR:-/usr/local/bin}
 python=${UVSHARE_PYTHON:-3.12}
 profile=${UVSHARE_PROFILE-/etc/profile.d/uvshare.sh}
-install_user=${UVSHARE_INSTALL_USER:-uvshare-install}
+install_user=${UVSHARE_INSTALL_USER:-}
 
 # A uvshare launcher or console script names its entry module in its first lines.
 is_uvshare() { head -c 1024 "$1" 2>/dev/null | grep -q 'uvshare\.shim'; }
@@ -130,7 +131,8 @@ UVSHARE_CONFIG='' UV_PYTHON_PREFERENCE=only-managed \
     "$uv" tool install --quiet --compile-bytecode --python "$python" "$refresh" uvshare "$what"
 rm -rf "$home/cache"
 
-set -- --group "$group" --prefix "$shared" --config "$config" --uv "$uv" --install-user "$install_user"
+set -- --group "$group" --prefix "$shared" --config "$config" --uv "$uv"
+if [ -n "$install_user" ]; then set -- "$@" --install-user "$install_user"; fi
 if [ -n "$profile" ]; then set -- "$@" --profile-file "$profile"; fi
 if [ "${UVSHARE_FORCE:-}" = 1 ]; then set -- "$@" --force; fi
 mkdir -p "$link_dir"

@@ -153,6 +153,7 @@ FROM {debian}
 {context.OFFLINE}
 {context.UV}
 RUN groupadd uvshare && useradd -m -G uvshare ubuntu && useradd -m -G uvshare bob
+{images.install_user()}
 COPY uvshare /src/uvshare
 RUN sh /src/uvshare/recipes/image-install.sh /src/uvshare   # as the README writes it: the source dir
 ENV PATH="$PATH:/opt/uv/bin:/opt/uv/tool-bin"
@@ -193,6 +194,7 @@ def test_openshift_arbitrary_uid_in_group_0(debian: str, context: images.Context
 FROM {debian}
 {context.OFFLINE}
 {context.UV}
+{images.install_user(group="0")}
 COPY uvshare /src/uvshare
 RUN UVSHARE_GROUP=0 sh /src/uvshare/recipes/image-install.sh {wheel}
 ENV PATH="$PATH:/opt/uv/bin:/opt/uv/tool-bin"
@@ -207,3 +209,34 @@ RUN uv share doctor
     )
     assert result.ok, str(result)
     assert "healthy" in result.step("RUN uv share doctor").text.splitlines(), str(result)
+
+
+def test_a_chroot_build_ends_no_host_process_of_its_install_users_uid(debian: str, context: images.Context) -> None:
+    """A chroot-isolated build (podman's, buildah's: its RUN steps share the host's processes, and the kernel refuses
+    them a PID namespace) runs root's tree commands as the image's install-user; a host process with that uid (a
+    host's service account, where the image's useradd --system took the same number) lives on."""
+    import subprocess
+    import time
+
+    uid = images.free_uid()
+    host = subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "sleep", "600"])
+    try:
+        time.sleep(0.3)
+        result = images.build(
+            f"""\
+FROM {debian}
+{context.OFFLINE}
+{context.UV}
+RUN groupadd uvshare
+{images.install_user(uid=uid)}
+COPY uvshare /src/uvshare
+RUN sh /src/uvshare/recipes/image-install.sh {context.uvshare_wheel}
+RUN uv python install 3.12 && uv python list --only-installed && uv tool install hello-b
+""",
+            context,
+        )
+        assert result.ok, str(result)
+        assert host.poll() is None, "the build's root command killed a host process of its install-user's uid"
+    finally:
+        host.kill()  # the test's own
+        host.wait()

@@ -12,6 +12,7 @@ import os
 import pwd
 import re
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,11 +20,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import (
+    GROUP,
     INSTALLER,
     REPO,
     Sandbox,
     group_gid,
     network_env,
+    public_dir,
     with_system_read_only,
 )
 from tests.support.wheels import tool_install_args, wheels_dir
@@ -545,27 +548,144 @@ def test_the_recipe_never_puts_uvshare_on_a_shared_python(box1: Sandbox, uvshare
     assert all(str(box.shared) not in text for text in made), made
 
 
-def test_nothing_the_install_user_starts_outlives_roots_command(box1: Sandbox) -> None:
-    """A member's code, started by root's `python list` as the install-user, forks a daemon to wait for root's next
-    command (same uid: it could ptrace it, or read root's terminal): it is gone when root's command ends."""
+# How root's command is run: as on a host (root may make a PID namespace for the run), and as in a chroot-isolated
+# container build or a Docker build (no CAP_SYS_ADMIN: root is the run's subreaper instead).
+HOW = {"namespace": (), "no-sys-admin": ("setpriv", "--bounding-set=-sys_admin", "--")}
+DAEMON = (
+    "import os\nif os.getuid() != 0 and os.fork() == 0:\n    os.setsid()\n"
+    "    open({marks!r}, 'a').write(str(os.getpid()) + '\\n')\n"
+    "    null = os.open('/dev/null', os.O_RDWR)\n"  # a daemon: it holds none of uv's pipes, so uv ends
+    "    for fd in (0, 1, 2):\n        os.dup2(null, fd)\n"
+    "    os.execv('/bin/sleep', ['sleep', '60'])\n"
+)
+# A fork loop: a new pid every moment (faster than any list of /proc), each generation noting its pid; it gives up
+# by itself after 20 s, so that a failing run leaves nothing behind for long.
+FORK_LOOP = (
+    "import os, time\nif os.getuid() != 0 and os.fork() == 0:\n    os.setsid()\n"
+    "    null = os.open('/dev/null', os.O_RDWR)\n"
+    "    for fd in (0, 1, 2):\n        os.dup2(null, fd)\n"
+    "    end = time.monotonic() + 20\n"
+    "    while time.monotonic() < end:\n"
+    "        if os.fork():\n            os._exit(0)\n"
+    "        open({marks!r}, 'a').write(str(os.getpid()) + '\\n')\n"
+    "        time.sleep(0.01)\n"
+)
+
+
+def alive_as(pid: int, uid: int) -> bool:
+    """Whether PID is a live process (not a zombie) with UID as its real uid."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith("Z")
+
+
+@pytest.mark.parametrize("code", [DAEMON, FORK_LOOP], ids=["daemon", "fork-loop"])
+@pytest.mark.parametrize("how", list(HOW))
+def test_nothing_the_install_user_starts_outlives_roots_command(box1: Sandbox, how: str, code: str) -> None:
+    """A member's code, started by root's `python list` as the install-user, forks a daemon (or a fork loop) to wait
+    for root's next command (same uid: it could ptrace it, or read its environment): it is gone when root's command
+    ends, whether root may make a PID namespace or not."""
     box = box1
     marks = marks_file(box)
-    code = (
-        "import os\nif os.getuid() != 0 and os.fork() == 0:\n    os.setsid()\n"
-        f"    open({str(marks)!r}, 'a').write(str(os.getpid()) + '\\n')\n"
-        "    null = os.open('/dev/null', os.O_RDWR)\n"  # a daemon: it holds none of uv's pipes, so uv ends
-        "    for fd in (0, 1, 2):\n        os.dup2(null, fd)\n"
-        "    os.execv('/bin/sleep', ['sleep', '60'])\n"
-    )
-    plant(box, shared_python(box), code)
-    box.ok("root", "uvshare", "python", "list")
+    plant(box, shared_python(box), code.format(marks=str(marks)))
+    box.ok("root", *HOW[how], "uvshare", "python", "list")
     time.sleep(0.5)
     left = [int(p) for p in marks.read_text().split()]
     assert left, "the plant did not run: the test proves nothing"
-    alive = [p for p in left if Path(f"/proc/{p}").exists() and "sleep" in Path(f"/proc/{p}/cmdline").read_text()]
-    for p in alive:
+    uid = pwd.getpwnam(INSTALLER).pw_uid
+    alive = [p for p in left if alive_as(p, uid)]
+    for p in alive:  # what this test's plant started: the test may end it
         os.kill(p, 9)
     assert not alive, alive
+
+
+def test_the_runs_first_process_is_out_of_the_install_users_reach(box1: Sandbox) -> None:
+    """The run's PID namespace ends when its first process (PID 1 there) exits: that process is root's, so a member's
+    code in the run can neither kill it (ending the namespace early, or taking its pid) nor stop it."""
+    box = box1
+    marks = marks_file(box)
+    code = (
+        "import os, signal\nif os.getuid() != 0:\n"
+        "    for signum in (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM):\n"
+        "        try:\n            os.kill(1, signum)\n            seen = 'sent'\n"
+        "        except OSError as e:\n            seen = str(e.errno)\n"
+        f"        open({str(marks)!r}, 'a').write(str(os.getpid()) + ' ' + seen + '\\n')\n"
+    )
+    plant(box, shared_python(box), code)
+    box.ok("root", "uvshare", "python", "list")
+    seen = marks.read_text().split("\n")
+    assert seen[0], "the plant did not run: the test proves nothing"
+    assert all(line.split()[1] == "1" for line in seen if line), seen  # EPERM, every time
+
+
+@pytest.mark.parametrize("how", list(HOW))
+def test_roots_command_ends_no_process_it_did_not_start(box1: Sandbox, how: str) -> None:
+    """A process of the install-user's uid that is not the run's (a host's service account in a chroot-isolated
+    image build, another tree's run): root's tree command leaves it alone."""
+    box = box1
+    uid = pwd.getpwnam(INSTALLER).pw_uid
+    other = subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={group_gid()}", "--clear-groups", "sleep", "300"])
+    try:
+        time.sleep(0.3)
+        box.ok("root", *HOW[how], "uvshare", "python", "list")
+        assert other.poll() is None, "root's command killed a process that was not its run's"
+    finally:
+        other.kill()  # the test's own
+        other.wait()
+
+
+def test_two_trees_do_not_wait_for_or_kill_each_other(box1: Sandbox) -> None:
+    """Root's command on tree A is held up by a member's code (a sitecustomize.py that sleeps): root's command on
+    tree B runs meanwhile, and A's uv is not killed by it (both trees here even share their install-user)."""
+    a = box1
+    b = Sandbox(public_dir(a.root / "tree-b"), a.bin_dir, a.uv, a.mirror, a.users)
+    b.write_config()
+    marks = marks_file(a)
+    code = (
+        "import os, time\nif os.getuid() != 0:\n"
+        f"    open({str(marks)!r}, 'a').write('started\\n')\n    time.sleep(15)\n"
+    )
+    plant(a, shared_python(a), code)
+    held = a.popen("root", "uvshare", "python", "list", stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):
+            if marks.read_text() or held.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert marks.read_text(), "the plant did not run: the test proves nothing"
+        other = b.run("root", "uvshare", "python", "list", timeout=60)
+        assert other.returncode == 0, str(other)
+        assert "waiting" not in other.stderr, str(other)
+        assert held.poll() is None, "tree B's command waited for tree A's"
+        out, err = held.communicate(timeout=120)
+        assert held.returncode == 0, (held.returncode, out, err)
+    finally:
+        if held.poll() is None:
+            held.kill()  # the test's own (root's uvshare): its run's namespace goes with it
+            held.wait()
+
+
+def test_a_members_escape_sequence_reaches_no_log_whole(box1: Sandbox) -> None:
+    """A member's code in a shared Python fails uv's query of it with a C1 CSI (UTF-8 C2 9B: uv drops ESC sequences
+    from what it shows, not this) on its stderr, which uv shows root; root's stderr is a pipe (`| tee log`, read
+    later on a terminal), not a terminal: it still arrives shown harmless. (The pipes root relays are root's: the
+    member's code cannot reopen them through /proc; a sequence split across uv's writes is the relay's unit test.)"""
+    box = box1
+    marks = marks_file(box)
+    code = (
+        "import os, sys\nif os.getuid() != 0:\n"
+        f"    open({str(marks)!r}, 'a').write('ran\\n')\n"
+        "    os.write(2, b'MEMBER \\xc2\\x9b31m!\\n')\n    os._exit(1)\n"
+    )
+    lib = shared_python(box)
+    plant(box, lib, code)
+    done = box.run("root", "uvshare", "python", "find", lib.parent.parent / "bin" / "python3.11")
+    assert marks.read_text(), "the plant did not run: the test proves nothing"
+    assert "MEMBER" in done.stderr, str(done)
+    assert "\x9b" not in done.stderr and "MEMBER \\xc2\\x9b31m!" in done.stderr, str(done)
 
 
 def test_roots_uninstall_of_the_last_tool_is_whole(box: Sandbox) -> None:
@@ -582,3 +702,27 @@ def test_roots_uninstall_of_the_last_tool_is_whole(box: Sandbox) -> None:
     failed = box.run("root", "uvshare", "tool", "uninstall", "hello-a")
     assert failed.returncode != 0 and "nothing is wrong" not in failed.stderr, str(failed)
     assert secret.read_text() == "root only\n"
+
+
+def test_two_trees_never_share_an_install_user_by_default(box1: Sandbox) -> None:
+    """`share init` without --install-user names the tree's own account: its group's name and `-install`; a second
+    tree of the same group (another config in the trees dir names that account already) gets one of its own."""
+    box = box1
+    trees = public_dir(box.root / "trees")
+    settings = {"UVSHARE_TREES_DIR": str(trees)}
+
+    def init(name: str) -> str:
+        args = box.init_args("--dry-run", prefix=box.root / name, config=trees / f"{name}.toml")
+        at = args.index("--install-user")
+        del args[at : at + 2]
+        return box.ok("root", *args, env=settings).stdout
+
+    first = init("a")
+    assert f"install-user = '{GROUP}-install'" in first, first
+    (trees / "a.toml").write_text(
+        f"group = '{GROUP}'\ninstall-user = '{GROUP}-install'\npython-install-dir = '{box.root / 'a' / 'python'}'\n"
+    )
+    second = init("b")
+    named = re.search(r"install-user = '([^']*)'", second)
+    assert named and named.group(1) != f"{GROUP}-install" and named.group(1).startswith(GROUP), second
+    assert len(named.group(1)) <= 32, second

@@ -7,10 +7,14 @@ build backend — may be a member's code. So the child that becomes the install-
 - holds no fd of root's: stdin is /dev/null, stdout and stderr are pipes root relays (so not even an fd of root's
   terminal, through which a process left behind could read what root types later), every other fd is closed;
 - starts where the install-user may be by its own rights (a dir only root can reach is left for `/`);
-- leaves nothing behind: every process of the install-user is killed before and after the run, under a lock only
-  root can take, so that a daemon a member's code started cannot wait for root's next command (same uid: it could
-  ptrace it).
-The install-user must be a system account nobody logs in as: killing its processes must not end anyone's session.
+- leaves nothing behind, by the kernel's count, not by scanning for its uid: where root may (CAP_SYS_ADMIN, on a
+  host) the run is a PID namespace of its own whose first process is root's (the install-user can neither signal nor
+  ptrace it): when uv exits, so does it, and the kernel kills whatever is left in the namespace. Where the kernel
+  refuses a namespace (a chroot-isolated `podman build`, a Docker build, a pod) root becomes the run's subreaper:
+  everything the run left behind is then root's descendant, stopped and killed through pidfds. Nothing outside the
+  run is ever signalled: not another tree's run, not a host's process of the same uid.
+Root's commands on one tree take turns under a lock of that tree's that only root can take; other trees' do not wait.
+The install-user must be a system account nobody logs in as: a process of the same uid could ptrace the run.
 """
 
 import contextlib
@@ -19,15 +23,34 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable, Mapping, Sequence
+    from typing import NoReturn
 
     from uvshare.config import Config
 
 # Root's variables that name its own dirs: uv run as the install-user must not read or write root's config or data.
 ROOTS_OWN = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_BIN_HOME", "XDG_RUNTIME_DIR")
 NO_LOGIN = frozenset({"/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false"})
-LOCK_DIR = "/run/uvshare"  # root's alone (0700): the lock that keeps two root commands from killing each other's uv
+LOCK_DIR = "/run/uvshare"  # root's alone (0700): a lock per tree, so that root's commands on one tree take turns
+WAIT_DEADLINE = 600  # seconds root's command waits for that lock where nobody is at a terminal to see it wait
+CLONE_NEWPID = 0x20000000  # <linux/sched.h>
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 TAIL = 4096  # how much of uv's stderr is kept to read its last words
+
+
+def own_install_user(config: "Config") -> str:
+    """The install-user to suggest for CONFIG's tree: its group's name and `-install` (the default of `share init`:
+    trees of different groups never share one)."""
+    group = config.group or "uvshare"
+    if group.isdigit():
+        import grp
+
+        try:
+            group = grp.getgrgid(int(group)).gr_name
+        except KeyError:
+            group = f"uvshare{group}"
+    return f"{'uvshare' if group == 'root' else group}-install"
 
 
 def install_account(config: "Config") -> "tuple[str, int, str]":
@@ -40,7 +63,7 @@ def install_account(config: "Config") -> "tuple[str, int, str]":
     if name is None or gid is None:
         raise ConfigError(
             f"{where}: root does not run uv on the shared tree itself (what members put there could steer it); "
-            f'name the member account it runs as: add install-user = "uvshare-install" to {where} and run '
+            f'name the member account it runs as: add install-user = "{own_install_user(config)}" to {where} and run '
             f"'{invoked_as()} share setup' as root, which creates the account"
         )
     import grp
@@ -65,8 +88,8 @@ def install_account(config: "Config") -> "tuple[str, int, str]":
         )
     if user.pw_shell not in NO_LOGIN:
         raise ConfigError(
-            f"{where}: key 'install-user': '{name}' can log in (shell {user.pw_shell}): root's commands kill every "
-            f"process of the install-user when they end, so it must be an account nobody uses; name a system "
+            f"{where}: key 'install-user': '{name}' can log in (shell {user.pw_shell}): whoever is logged in as it "
+            f"could reach root's runs (same uid), so it must be an account nobody uses; name a system "
             f"account with no login shell ('{invoked_as()} share setup' creates the one the config names)"
         )
     return name, user.pw_uid, user.pw_dir
@@ -92,73 +115,177 @@ def become(account: "tuple[str, int, str]", gid: int, umask: int, env: dict[str,
         os.chdir("/")
 
 
-def hold_lock() -> "int | None":
-    """An exclusive lock only root can take, held until the fd closes (or None where /run cannot have one)."""
+def tree_label(config: "Config") -> str:
+    """The tree a config describes, as an admin knows it: its config file and the dirs' common prefix."""
+    dirs = sorted(config.dirs.values())
+    try:
+        prefix = os.path.commonpath(dirs) if dirs else ""
+    except ValueError:
+        prefix = ""
+    where = config.files[-1] if config.files else "(no config file)"
+    return f"{where} ({prefix})" if prefix and prefix != "/" else where
+
+
+def lock_name(config: "Config") -> str:
+    """The name of the tree's lock in LOCK_DIR: one per set of shared dirs, so two trees never wait for each other."""
+    import hashlib
+
+    key = "\0".join(f"{k}={v}" for k, v in sorted(config.dirs.items()))
+    return f"tree-{hashlib.sha256(key.encode()).hexdigest()[:24]}.lock"
+
+
+def hold_lock(config: "Config", lock_dir: str = LOCK_DIR) -> "int | None":
+    """An exclusive lock on the tree CONFIG describes that only root can take, held until the fd closes (or None
+    where LOCK_DIR cannot have one). Waiting says so, naming the tree; nobody at a terminal waits WAIT_DEADLINE at most
+    (UvshareError then)."""
     import fcntl
     import stat
+    import time
 
     try:
         with contextlib.suppress(FileExistsError):
-            os.mkdir(LOCK_DIR, 0o700)
-        dfd = os.open(LOCK_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            os.mkdir(lock_dir, 0o700)
+        dfd = os.open(lock_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
     try:
         st = os.fstat(dfd)
         if st.st_uid != 0 or stat.S_IMODE(st.st_mode) & 0o077:
             return None
-        fd = os.open("install.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+        fd = os.open(lock_name(config), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
     except OSError:
         return None
     finally:
         os.close(dfd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
     except BlockingIOError:
-        sys.stderr.write("uvshare: waiting for another of root's uv commands on the shared tree to finish\n")
-        sys.stderr.flush()
+        pass
+    tree = tree_label(config)
+    at_terminal = os.isatty(0)
+    until = "" if at_terminal else f" (at most {WAIT_DEADLINE} s: nobody is at a terminal)"
+    waiting = f"uvshare: waiting for another of root's uv commands on the tree of {tree} to finish{until}\n"
+    write_all(2, waiting.encode())
+    if at_terminal:  # root sees the line and may press ^C
         fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
+        return fd
+    deadline = time.monotonic() + WAIT_DEADLINE
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                from uvshare.errors import UvshareError
+
+                raise UvshareError(
+                    f"root's uv command on the tree of {tree} waited {WAIT_DEADLINE} s for another one to finish "
+                    f"(it holds {lock_dir}/{lock_name(config)}); see what runs as the install-user "
+                    f"(ps -u {config.install_user}) and run this again when it is done"
+                ) from None
+            time.sleep(0.2)
 
 
-def kill_all(uid: int) -> None:
-    """Kill every process of UID (the install-user: nobody's session), as root: each found in /proc is opened as a
-    pidfd first (no pid reused meanwhile is hit), checked to be UID's, and sent SIGKILL; again until none is left.
-    (Not from a child that becomes UID: a process of theirs could stop or kill that child first.)"""
+def libc_call(name: str, *args: int) -> int:
+    """Call libc's NAME (a system call Python 3.11's os lacks): 0, or the errno it failed with."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, name)(*args) == 0:
+        return 0
+    return ctypes.get_errno() or -1
+
+
+def new_pid_namespace() -> "int | None":
+    """Make this process's next child the first process (PID 1) of a new PID namespace: when it exits, the kernel
+    kills everything left in the namespace. An fd of our own namespace, to return to with leave_pid_namespace; None
+    where the kernel refuses (no CAP_SYS_ADMIN: a chroot-isolated or Docker build, a pod)."""
+    try:
+        own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    if libc_call("unshare", CLONE_NEWPID) != 0:
+        os.close(own)
+        return None
+    return own
+
+
+def leave_pid_namespace(own: int) -> None:
+    """Children made from now on are born in our own PID namespace again (OWN: see new_pid_namespace)."""
+    libc_call("setns", own, CLONE_NEWPID)
+    os.close(own)
+
+
+def exit_code(raw: int) -> int:
+    """A wait status as a shell shows it: the exit status, or 128 + the signal that ended the process."""
+    status = os.waitstatus_to_exitcode(raw)
+    return status if status >= 0 else 128 - status
+
+
+FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")  # the terminal's signals root's command passes on to uv
+
+
+def start_uv(
+    account: "tuple[str, int, str]",
+    config: "Config",
+    command: "tuple[str, Sequence[str], dict[str, str]]",
+    pipes: "tuple[int, int]",
+) -> "NoReturn":
+    """In a child of root's: become ACCOUNT (see the module's doc) and execute COMMAND (uv's path, its arguments, its
+    environment), its stdout and stderr going to the write ends PIPES. Never returns."""
+    path, args, env = command
+    out_w, err_w = pipes
+    from uvshare.shim import exec_program
+
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        become(account, config.gid if config.gid is not None else -1, config.umask, env)
+        exec_program(path, args, env, int(env.get("UVSHARE_DEPTH", "1")), account[0])
+    except BaseException as e:  # one line on stderr, whatever it is: a child never unwinds into uvshare
+        from uvshare.errors import say
+
+        say("error", str(e))
+    finally:
+        os._exit(2)
+
+
+def be_init(start: "Callable[[], NoReturn]") -> "NoReturn":
+    """As PID 1 of the run's PID namespace (root's, so nothing of the install-user can signal or ptrace it): START
+    uv in a child, pass the terminal's signals on to it, reap whatever ends meanwhile, and exit as uv did — the
+    kernel then kills all that is left in the namespace."""
     import signal
 
-    for _ in range(100):  # every round kills what it finds; what those forked meanwhile is found by the next
-        found = False
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                fd = os.pidfd_open(int(name))
-            except OSError:
-                continue
-            try:
-                if is_theirs(name, uid):
-                    signal.pidfd_send_signal(fd, signal.SIGKILL)
-                    found = True
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
-        if not found:
-            return
+    try:
+        child: list[int] = []
 
+        def forward(signum: int, _frame: object) -> None:
+            for pid in child:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
+                    os.kill(pid, signal.SIGCONT)
 
-def is_theirs(pid: str, uid: int) -> bool:
-    """Whether the live process PID runs with UID as its real, effective or saved uid (a zombie is no longer one)."""
-    with open(f"/proc/{pid}/status", "rb") as f:
-        status = f.read()
-    uids = state = b""
-    for line in status.split(b"\n"):
-        if line.startswith(b"Uid:"):
-            uids = line
-        elif line.startswith(b"State:"):
-            state = line
-    return b"Z" not in state.split(b"(")[0] and str(uid).encode() in uids.split()[1:4]
+        for name in FORWARDED:
+            signal.signal(getattr(signal, name), forward)
+        pid = os.fork()
+        if pid == 0:
+            for name in FORWARDED:
+                signal.signal(getattr(signal, name), signal.SIG_DFL)
+            start()
+        child.append(pid)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # root's pipe ends too: the relay ends when uv's side closes
+        while True:
+            done, raw = os.wait()  # an orphan of the run comes here too: reaped
+            if done == pid:
+                os._exit(exit_code(raw))
+    except BaseException:
+        os._exit(2)
 
 
 def run_as(
@@ -168,59 +295,121 @@ def run_as(
     signals; uv's exit status (or 128 + the signal that ended it) and the tail of its stderr."""
     import signal
 
-    from uvshare.shim import exec_program
-
-    uid = account[1]
-    lock = hold_lock()
+    lock = hold_lock(config)
     if lock is None:
         write_all(
             2,
-            f"uvshare: warning: no lock in {LOCK_DIR} (cannot make it root's alone): another root command on "
-            "the tree at the same time could end this one's uv\n".encode(),
+            f"uvshare: warning: no lock in {LOCK_DIR} (cannot make it root's alone): another of root's commands on "
+            f"the tree of {tree_label(config)} may run at the same time\n".encode(),
         )
-    kill_all(uid)  # what an earlier run left behind
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        try:
-            os.setsid()
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0)
-            os.dup2(out_w, 1)
-            os.dup2(err_w, 2)
-            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-            become(account, config.gid if config.gid is not None else -1, config.umask, env)
-            exec_program(path, args, env, int(env.get("UVSHARE_DEPTH", "1")), account[0])
-        except BaseException as e:  # one line on stderr, whatever it is: a child never unwinds into uvshare
-            from uvshare.errors import say
+    own_ns = new_pid_namespace()
+    if own_ns is None:  # no namespace of its own: what the run leaves behind is found as root's descendants
+        libc_call("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
-            say("error", str(e))
-        finally:
-            os._exit(2)
+    def start() -> "NoReturn":
+        start_uv(account, config, (path, args, env), (out_w, err_w))
+
+    pid = os.fork()
+    if pid == 0:  # never returns
+        if own_ns is not None:
+            be_init(start)
+        start()
+    if own_ns is not None:
+        leave_pid_namespace(own_ns)
     os.close(out_w)
     os.close(err_w)
 
     sent: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
-        """The terminal's signal to uv (woken, should something have stopped it); a second one ends it."""
+        """The terminal's signal to uv (woken, should something have stopped it); a second one ends it (and, through
+        its init, all the run started)."""
         sent.append(signum)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL if len(sent) > 1 else signum)
-            os.kill(pid, signal.SIGCONT)
+            if own_ns is None:
+                os.kill(pid, signal.SIGCONT)
 
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(signum, forward)
-    status, tail = relay(pid, {out_r: 1, err_r: 2}, uid)
+    for name in FORWARDED:
+        signal.signal(getattr(signal, name), forward)
+    status, tail = relay(pid, {out_r: 1, err_r: 2}, None if own_ns is not None else kill_descendants)
     if lock is not None:
         os.close(lock)
     return status, tail
 
 
-def relay(pid: int, pipes: "dict[int, int]", uid: int) -> "tuple[int, bytes]":
-    """Copy what comes down PIPES (read fd -> the fd to write it to) until each is closed; once the child PID has
-    exited, kill what UID left behind (a process holding a pipe would keep it open). PID's status and stderr's tail."""
+def descendants(known: "dict[int, int]") -> "list[int]":
+    """The processes below this one not yet in KNOWN (pid -> a pidfd of it), each opened as a pidfd into KNOWN and
+    checked to be still a child of this process or of one in KNOWN after it was opened (so no reused pid is taken)."""
+    me = os.getpid()
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                parents[int(name)] = parent_of(int(name))
+    found: list[int] = []
+    changed = True
+    while changed:  # down the tree from here, one generation per round
+        changed = False
+        for pid, ppid in parents.items():
+            if pid in known or not (ppid == me or ppid in known):
+                continue
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue
+            try:
+                still = parent_of(pid) == ppid
+            except (OSError, ValueError, IndexError):
+                still = False
+            if not still:
+                os.close(fd)
+                continue
+            known[pid] = fd
+            found.append(pid)
+            changed = True
+    return found
+
+
+def parent_of(pid: int) -> int:
+    """The parent pid of PID, from /proc/PID/stat (after the command name, which may hold anything)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(b")") + 2 :].split()[1])
+
+
+def kill_descendants() -> None:
+    """Kill every process below root's own (where no PID namespace of its own holds the run: root is their
+    subreaper, so whatever the run left behind is down here): stop each as it is found until no new one turns up,
+    then kill them all through pidfds, and reap the orphans that came to us. Nothing outside is ever signalled."""
+    import signal
+
+    known: dict[int, int] = {}
+    try:
+        for _ in range(1000):  # a stopped process forks no more: each round finds only what ran meanwhile
+            found = descendants(known)
+            if not found:
+                break
+            for pid in found:
+                with contextlib.suppress(OSError):
+                    signal.pidfd_send_signal(known[pid], signal.SIGSTOP)
+        for fd in known.values():
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+    finally:
+        for fd in known.values():
+            os.close(fd)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def relay(pid: int, pipes: "dict[int, int]", after: "Callable[[], None] | None") -> "tuple[int, bytes]":
+    """Copy what comes down PIPES (read fd -> the fd to write it to), shown harmless, until each is closed; once the
+    child PID has exited, call AFTER (what ends what the run left behind: a process holding a pipe would keep it
+    open). PID's status and stderr's tail."""
     import select
     import signal
     import time
@@ -229,59 +418,77 @@ def relay(pid: int, pipes: "dict[int, int]", uid: int) -> "tuple[int, bytes]":
     deadline = 0.0  # once uv has ended: what is still in the pipes gets a second, then they are closed
     tail = b""
     open_fds = dict(pipes)
-    ttys = {fd: os.isatty(fd) for fd in set(pipes.values())}
+    shown = {fd: Shown() for fd in pipes}
     while open_fds and (status is None or time.monotonic() < deadline):
         ready, _, _ = select.select(list(open_fds), [], [], 0.2)
         for fd in ready:
             data = os.read(fd, 65536)
+            to = open_fds[fd]
+            write_all(to, shown[fd].feed(data, final=not data))
             if not data:
                 os.close(fd)
                 del open_fds[fd]
                 continue
-            to = open_fds[fd]
-            write_all(to, harmless(data) if ttys[to] else data)
             if to == 2:
                 tail = (tail + data)[-TAIL:]
         if status is None:
             done, raw = os.waitpid(pid, os.WNOHANG)
             if done:
-                status = os.waitstatus_to_exitcode(raw)
-                for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-                    signal.signal(signum, signal.SIG_DFL)  # no pid of ours to pass them to any more
-                kill_all(uid)  # nothing the install-user started outlives root's command
+                status = exit_code(raw)
+                for name in FORWARDED:  # no pid of ours to pass them to any more
+                    signal.signal(getattr(signal, name), signal.SIG_DFL)
+                if after is not None:
+                    after()  # nothing the install-user started outlives root's command
                 deadline = time.monotonic() + 1.0
-    for fd in open_fds:  # held by someone uv handed them to: not root's to wait for
+    for fd, to in open_fds.items():  # held by someone uv handed them to: not root's to wait for
+        write_all(to, shown[fd].feed(b"", final=True))
         os.close(fd)
     if open_fds:
         write_all(2, b"uvshare: warning: uv's output pipes were still held after it ended; stopped reading them\n")
     if status is None:
-        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-        kill_all(uid)
-    return (status if status >= 0 else 128 - status), tail
+        status = exit_code(os.waitpid(pid, 0)[1])
+        if after is not None:
+            after()
+    return status, tail
 
 
-# Bytes a terminal acts on: C0 controls but tab, newline and carriage return; DEL; C1 controls in UTF-8 (C2 80-9F).
-_CONTROLS = {*range(0x20), 0x7F} - {0x09, 0x0A, 0x0D}
+# What a terminal acts on: C0 controls but tab, newline and carriage return; DEL; C1 controls (U+0080-009F, in UTF-8
+# C2 80-9F); and any byte that is not part of valid UTF-8 (a lone 0x9B is CSI to a terminal in an 8-bit mode).
+_SHOWN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udcff]"
+
+
+def _show(match: "re.Match[str]") -> str:
+    char = ord(match.group())
+    if char >= 0xDC80:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{char - 0xDC00:02x}"
+    if char >= 0x80:
+        return f"\\xc2\\x{char:02x}"
+    return f"\\x{char:02x}"
+
+
+class Shown:
+    """One stream of the install-user's output as root is shown it: the bytes a terminal would act on (escape
+    sequences: titles, cursor moves, the clipboard) written as `\\xNN` instead, across reads (a UTF-8 sequence split
+    between two writes is judged whole) and whatever the destination (a log read later on a terminal too)."""
+
+    def __init__(self) -> None:
+        import codecs
+        import re
+
+        self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self.pattern = re.compile(_SHOWN)
+
+    def feed(self, data: bytes, final: bool = False) -> bytes:
+        """The harmless form of DATA, the stream's next bytes (an incomplete UTF-8 sequence at its end is kept for
+        the next; FINAL: the stream ends here)."""
+        text = self.decoder.decode(data, final)
+        return self.pattern.sub(_show, text).encode("utf-8", "surrogateescape")
 
 
 def harmless(data: bytes) -> bytes:
-    """DATA with every byte a terminal would act on (escape sequences: titles, cursor moves, the clipboard) shown as
-    `\\xNN` instead: what the install-user's uv prints may come from a member's code."""
-    if not any(b in _CONTROLS or b == 0xC2 for b in data):
-        return data
-    out = bytearray()
-    i = 0
-    while i < len(data):
-        b = data[i]
-        if b in _CONTROLS:
-            out += b"\\x%02x" % b
-        elif b == 0xC2 and i + 1 < len(data) and 0x80 <= data[i + 1] <= 0x9F:
-            out += b"\\xc2\\x%02x" % data[i + 1]
-            i += 1
-        else:
-            out.append(b)
-        i += 1
-    return bytes(out)
+    """DATA, a whole stream, shown harmless (see Shown): what the install-user's uv prints may come from a member's
+    code."""
+    return Shown().feed(data, final=True)
 
 
 def write_all(fd: int, data: bytes) -> None:

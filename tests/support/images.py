@@ -44,6 +44,24 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BUILD_TIMEOUT = 900
 
 
+def free_uid() -> int:
+    """A uid no account of this host has: an image's install-user gets it, so that nothing a build does as that uid
+    (a chroot-isolated build shares the host's processes) can reach a host process."""
+    import pwd
+
+    taken = {user.pw_uid for user in pwd.getpwall()}
+    return next(uid for uid in range(3_500_000, 3_600_000) if uid not in taken)
+
+
+def install_user(group: str = "uvshare", name: str = "uvshare-install", uid: int | None = None) -> str:
+    """The Dockerfile line that makes the image's install-user (what `share setup` would make) with UID, by default
+    one no host account has (see free_uid)."""
+    return (
+        f"RUN useradd --system --uid {free_uid() if uid is None else uid} --gid {group} --no-create-home "
+        f"--home-dir /nonexistent --shell /usr/sbin/nologin {name}"
+    )
+
+
 @dataclass(frozen=True)
 class BaseImage:
     """A Debian 12 image made from Debian's packages (mmdebstrap), with PACKAGES beyond the minimal base."""

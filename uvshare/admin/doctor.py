@@ -517,14 +517,14 @@ def check_self() -> Check:
 
 def check_roots_uv(config: Config) -> list[Check]:
     """What root's uv is given: the install-user that runs its commands on the tree, and no build mode left on."""
-    from uvshare.runas import install_account
+    from uvshare.runas import install_account, own_install_user
     from uvshare.shim import ENV_BUILD
 
     checks = []
     try:
         name, uid, _ = install_account(config)
     except UvshareError as e:
-        fix = f"run '{as_root('setup')}'" if config.install_user else 'add install-user = "uvshare-install"'
+        fix = f"run '{as_root('setup')}'" if config.install_user else f'add install-user = "{own_install_user(config)}"'
         # only root's commands need it: for anybody else it is worth knowing, not a problem of theirs
         checks.append(Check("problem" if os.geteuid() == 0 else "warning", "install-user", str(e), fix))
     else:
@@ -536,6 +536,18 @@ def check_roots_uv(config: Config) -> list[Check]:
                 "root's other uv commands get none of the shared dirs",
             )
         )
+        from uvshare.admin.setup import scheduling_open
+
+        for program in scheduling_open(name):
+            checks.append(
+                Check(
+                    "problem" if os.geteuid() == 0 else "warning",
+                    "install-user",
+                    f"{name} may leave jobs with {program}: one could run when root's next command on the tree does "
+                    "and reach it (same uid)",
+                    f"run '{as_root('setup')}', which denies it (/etc/cron.deny, /etc/at.deny)",
+                )
+            )
     if os.environ.get(ENV_BUILD) == "1":
         checks.append(
             Check(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from plumbum import cli
 
@@ -30,7 +31,10 @@ from uvshare.config import (
 )
 from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvNotFound, UvshareError
 from uvshare.finduv import find_uv, is_uvshare
-from uvshare.trees import trees_dir
+from uvshare.trees import tree_files, trees_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # The dirs below the prefix (python-cache-dir only when asked for: uv keeps Python downloads in its cache by default).
 LAYOUT = {
@@ -40,7 +44,8 @@ LAYOUT = {
     "tool-bin-dir": "tool-bin",
     "cache-dir": "cache",
 }
-DEFAULT_INSTALL_USER = "uvshare-install"
+INSTALL_SUFFIX = "-install"  # the default install-user is the group's name and this: one per tree's group
+NAME_MAX = 32  # useradd's longest name
 HEADER = "# Written by `uvshare share init`; see `uvshare share config` for what each key does.\n"
 
 
@@ -79,6 +84,48 @@ def difference(old: dict[str, object], new: dict[str, object]) -> list[str]:
     return lines
 
 
+def default_install_user(group: object, prefix: str, environ: Mapping[str, str]) -> str:
+    """The install-user a new tree below PREFIX gets: GROUP's name (uvshare for gid 0) and `-install`, each tree's
+    own, so that two trees never share one by default; marked with PREFIX where another tree's config on this machine
+    names that account already; at most NAME_MAX characters."""
+    import hashlib
+
+    name = str(group)
+    if isinstance(group, int):
+        import grp
+
+        try:
+            name = grp.getgrgid(group).gr_name
+        except KeyError:
+            name = f"uvshare{group}"
+    if name == "root":  # gid 0 (OpenShift's arbitrary uids): not an account that sounds like root
+        name = "uvshare"
+    mark = "-" + hashlib.sha256(prefix.encode()).hexdigest()[:6]
+    wanted = name + INSTALL_SUFFIX
+    if len(wanted) > NAME_MAX:
+        wanted = name[: NAME_MAX - len(INSTALL_SUFFIX) - len(mark)] + mark + INSTALL_SUFFIX
+    if wanted in others_install_users(prefix, environ):
+        wanted = name[: NAME_MAX - len(INSTALL_SUFFIX) - len(mark)] + mark + INSTALL_SUFFIX
+    return wanted
+
+
+def others_install_users(prefix: str, environ: Mapping[str, str]) -> set[str]:
+    """The install-users that other trees' configs on this machine (the trees dir, the system config) name: trees
+    whose dirs are not below PREFIX. Configs that cannot be read are left out (init says nothing about them)."""
+    names: set[str] = set()
+    below = prefix.rstrip("/") + "/"
+    for path in [SYSTEM_CONFIG, *tree_files(trees_dir(environ))]:
+        try:
+            values = read_file(path) or {}
+        except (ConfigError, OSError):
+            continue
+        dirs = [str(values[key]) for key in DIR_KEYS if isinstance(values.get(key), str)]
+        user = values.get("install-user")
+        if isinstance(user, str) and dirs and not all(d == prefix or d.startswith(below) for d in dirs):
+            names.add(user)
+    return names
+
+
 class Init(ProfileSwitches):
     """Set up a shared tree below a prefix from nothing: write the config, create the dirs, check them"""
 
@@ -92,8 +139,7 @@ class Init(ProfileSwitches):
         "--install-user",
         str,
         argname="NAME",
-        default=DEFAULT_INSTALL_USER,
-        help="the member account root's uv runs as on the shared tree (created if missing)",
+        help="the member account root's uv runs as on the shared tree (created if missing; default: GROUP-install)",
     )
     force = cli.Flag("--force", help="replace a config that says something else")
     dry_run = cli.Flag("--dry-run", help="check everything and say what would be written and made; change nothing")
@@ -190,8 +236,9 @@ class Init(ProfileSwitches):
         uv = self.real_uv()
         if uv:
             values["uv"] = uv
-        check_value("--install-user", "install-user", self.install_user)
-        values["install-user"] = self.install_user
+        install_user = self.install_user or default_install_user(group, prefix, os.environ)
+        check_value("--install-user", "install-user", install_user)
+        values["install-user"] = install_user
         for key in DIR_KEYS:
             given = getattr(self, key.replace("-", "_"))
             if given is None and key in LAYOUT:

@@ -33,6 +33,63 @@ from uvshare.config import Config
 from uvshare.errors import UvshareError
 from uvshare.prepare import Preparer
 
+# The schedulers an account could leave a job with, to run outside root's command (and so wait for the next one, of
+# the same uid: it could ptrace it): the program, its allow file and its deny file, and whether it lets everybody in
+# when neither file exists (Debian's cron does; its at lets only root in).
+SCHEDULERS = (
+    ("/usr/bin/crontab", "/etc/cron.allow", "/etc/cron.deny", True),
+    ("/usr/bin/at", "/etc/at.allow", "/etc/at.deny", False),
+)
+
+
+def listed(path: str, name: str) -> bool | None:
+    """Whether NAME is a line of PATH (None when there is no such file)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return name in (line.strip() for line in f)
+    except FileNotFoundError:
+        return None
+
+
+def scheduling_open(name: str) -> list[str]:
+    """The schedulers installed here that would take a job from the account NAME (their programs' paths)."""
+    open_to: list[str] = []
+    for program, allow, deny, default in SCHEDULERS:
+        if not os.path.exists(program):
+            continue
+        allowed = listed(allow, name)
+        if allowed is None:
+            denied = listed(deny, name)
+            allowed = default if denied is None else not denied
+        if allowed:
+            open_to.append(program)
+    return open_to
+
+
+def deny_scheduling(name: str) -> list[str]:
+    """Add the account NAME to the deny file of every scheduler here that would take a job from it (appended in
+    place: the file keeps its owner and mode; made 0644 where there is none); what was done. An allow file that
+    names it is left for root to mend (UvshareError)."""
+    done: list[str] = []
+    for program, allow, deny, _default in SCHEDULERS:
+        if program not in scheduling_open(name):
+            continue
+        if listed(allow, name):
+            raise UvshareError(f"{allow} lets {name} (the install-user) use {program}: take it out of {allow}")
+        try:
+            fd = os.open(deny, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise UvshareError(f"cannot add {name} to {deny}: {e.strerror}") from None
+        try:
+            with open(deny, "rb") as f:
+                text = f.read()
+            os.write(fd, (b"" if not text or text.endswith(b"\n") else b"\n") + name.encode() + b"\n")
+        finally:
+            os.close(fd)
+        done.append(f"added {name} to {deny}: no job of its can outlast root's commands through {program}")
+    return done
+
+
 PROFILE_HELP = (
     "also put the shared bin dirs on PATH (and a config not at a default place in UVSHARE_CONFIG) for the login "
     "shells of everyone but root: bash and sh, zsh, fish (their files below; zsh's and fish's where installed)"
@@ -176,11 +233,13 @@ class Setup(ProfileSwitches):
     def ensure_install_user(self, config: Config, warnings: list[str]) -> None:
         """Create the config's install-user (a system account in the group, no home, no login) when it is missing;
         WARNINGS gets why it cannot be used, if it cannot."""
+        from uvshare.runas import own_install_user
+
         name = config.install_user
         if name is None:
             warnings.append(
                 f"{config.files[-1]}: no 'install-user': root's uv commands on the shared tree (python install, tool "
-                f'install, …) are refused until it names one; add install-user = "uvshare-install" and run '
+                f'install, …) are refused until it names one; add install-user = "{own_install_user(config)}" and run '
                 f"'{as_root('setup')}', which creates the account"
             )
             return
@@ -220,11 +279,13 @@ class Setup(ProfileSwitches):
             self.say(
                 "ok", f"created the account {name} (group {label}): root's uv commands on the shared tree run as it"
             )
-            return
         from uvshare.runas import install_account
 
         try:
             install_account(config)
+            if os.geteuid() == 0:
+                for change in deny_scheduling(name):
+                    self.say("ok", change)
         except UvshareError as e:
             warnings.append(str(e))
 
