@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 ENV = {"uv": "UVSHARE_UV", "uvx": "UVSHARE_UVX"}
 ENTRY_MODULE = b"uvshare.shim"  # what every uvshare launcher imports: `from uvshare.shim import main`
+# Set in the environment of the program that uvshare execs: "<pid>:<path>". After execve the pid stays the same, so
+# a uvshare that finds its own pid there was started by that exec: what it ran leads back to uvshare.
+ENV_EXEC = "UVSHARE_EXEC"
+ENV_DEPTH = "UVSHARE_DEPTH"
+MAX_DEPTH = 32  # uvshare inside uv inside uvshare…: deeper than any real nesting, so it must be a loop
 
 
 def is_uvshare(path: str, own: str) -> bool:
@@ -111,3 +116,26 @@ def find_program(
 def find_uv(environ: "Mapping[str, str]", configured: "str | None", config_file: "str | None") -> str:
     """The path of the real uv (see find_program)."""
     return find_program("uv", environ, configured, config_file)
+
+
+def check_loop(environ: "Mapping[str, str]") -> int:
+    """Stop when uvshare has been re-entered through its own exec; return the nesting depth for the next exec."""
+    pid, _, uv = environ.get(ENV_EXEC, "").partition(":")
+    try:
+        depth = int(environ.get(ENV_DEPTH, "0"))
+    except ValueError:
+        depth = 0
+    if pid == str(os.getpid()) or depth >= MAX_DEPTH:
+        from uvshare.errors import UvNotFound
+
+        raise UvNotFound(
+            f"uvshare ran itself instead of the real uv (the program it executed, {uv or 'unknown'}, leads back to "
+            'uvshare); set uv = "/path/to/real/uv" (and uvx) in the config or UVSHARE_UV=/path/to/real/uv'
+        )
+    return depth + 1
+
+
+def mark_exec(path: str, env: dict[str, str], depth: int) -> None:
+    """Tell a uvshare that PATH, run from this process with ENV, may turn out to be: see check_loop."""
+    env[ENV_EXEC] = f"{os.getpid()}:{path}"
+    env[ENV_DEPTH] = str(depth)

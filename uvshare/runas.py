@@ -237,8 +237,6 @@ def start_uv(
     environment), its stdout and stderr going to the write ends PIPES. Never returns."""
     path, args, env = command
     out_w, err_w = pipes
-    from uvshare.shim import exec_program
-
     try:
         os.setsid()
         null = os.open(os.devnull, os.O_RDONLY)
@@ -247,7 +245,19 @@ def start_uv(
         os.dup2(err_w, 2)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         become(account, config.gid if config.gid is not None else -1, config.umask, env)
-        exec_program(path, args, env, int(env.get("UVSHARE_DEPTH", "1")), account[0])
+        from uvshare.finduv import ENV_DEPTH, mark_exec
+
+        mark_exec(path, env, int(env.get(ENV_DEPTH, "1")))  # this pid's: uv leading back to uvshare is seen at once
+        try:
+            os.execve(path, [path, *args], env)
+        except OSError as e:
+            from uvshare.errors import UvshareError
+
+            raise UvshareError(
+                f"cannot run {path} as {account[0]} (the install-user, which runs uv on the shared tree for root): "
+                f"{e.strerror}; install uv where every member can run it (e.g. /usr/local/bin) and point the 'uv' "
+                "setting there"
+            ) from None
     except BaseException as e:  # one line on stderr, whatever it is: a child never unwinds into uvshare
         from uvshare.errors import say
 
@@ -500,16 +510,12 @@ def write_all(fd: int, data: bytes) -> None:
         pass
 
 
-def run_child(path: str, args: "Sequence[str]", env: dict[str, str], depth: int) -> "tuple[int, bytes]":
+def run_child(path: str, args: "Sequence[str]", env: dict[str, str]) -> "tuple[int, bytes]":
     """Run the real uv as a child of a member's uvshare (see last_tools): its exit status (or 128 + the signal that
     ended it) and the tail of its stderr, which is passed on as it comes."""
     import signal
     import subprocess
 
-    from uvshare.shim import ENV_DEPTH, ENV_EXEC
-
-    env[ENV_EXEC] = f"{os.getpid()}:{path}"
-    env[ENV_DEPTH] = str(depth)
     # the terminal's ^C reaches uv, which decides; we only wait (a handler, not SIG_IGN: uv must not inherit that)
     signal.signal(signal.SIGINT, lambda _signum, _frame: None)
     child = subprocess.Popen([path, *args], env=env, stderr=subprocess.PIPE)
@@ -523,13 +529,9 @@ def run_child(path: str, args: "Sequence[str]", env: dict[str, str], depth: int)
 
 
 def last_tools(args: "Sequence[str]", env: "Mapping[str, str]", gid: int) -> "str | None":
-    """The shared tool dir, when ARGS (`tool uninstall …`) take the last tools out of it and members (group GID)
+    """The shared tool dir, when ARGS (a `tool uninstall …`) take the last tools out of it and members (group GID)
     cannot write the dir above it (root's, so that no member can rename a shared dir). uv 0.6 then removes the tool
     dir itself, fails to, and says so with exit status 2 after uninstalling everything: see settle_last_tools."""
-    from uvshare.shim import command_words
-
-    if command_words(args) != ("tool", "uninstall"):
-        return None
     tool_dir = env.get("UV_TOOL_DIR", "")
     if not tool_dir.startswith("/"):
         return None

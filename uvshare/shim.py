@@ -82,11 +82,6 @@ QUIET_FLAGS = frozenset(
 # Installs into the shared tree, which uvshare has uv compile to bytecode (`python install` compiles the stdlib from
 # uv 0.9.25 on; older uv ignores the variable there).
 COMPILES = frozenset({("python", "install"), ("python", "upgrade"), ("tool", "install"), ("tool", "upgrade")})
-# Set in the environment of the program that uvshare execs: "<pid>:<path>". After execve the pid stays the same, so
-# a uvshare that finds its own pid there was started by that exec: what it ran leads back to uvshare.
-ENV_EXEC = "UVSHARE_EXEC"
-ENV_DEPTH = "UVSHARE_DEPTH"
-MAX_DEPTH = 32  # uvshare inside uv inside uvshare…: deeper than any real nesting, so it must be a loop
 
 
 def warn(text: str) -> None:
@@ -275,40 +270,16 @@ def quiet_flag(arg: str) -> bool:
     return arg in QUIET_FLAGS or (arg[:1] == "-" and arg[1:2] != "-" and len(arg) > 1 and set(arg[1:]) <= set("qvn"))
 
 
-def check_loop(environ: "Mapping[str, str]") -> int:
-    """Stop when uvshare has been re-entered through its own exec; return the nesting depth for the next exec."""
-    pid, _, uv = environ.get(ENV_EXEC, "").partition(":")
-    try:
-        depth = int(environ.get(ENV_DEPTH, "0"))
-    except ValueError:
-        depth = 0
-    if pid == str(os.getpid()) or depth >= MAX_DEPTH:
-        from uvshare.errors import UvNotFound
-
-        raise UvNotFound(
-            f"uvshare ran itself instead of the real uv (the program it executed, {uv or 'unknown'}, leads back to "
-            'uvshare); set uv = "/path/to/real/uv" (and uvx) in the config or UVSHARE_UV=/path/to/real/uv'
-        )
-    return depth + 1
-
-
-def exec_program(
-    path: str, args: "Sequence[str]", env: dict[str, str], depth: int, runner: "str | None" = None
-) -> "NoReturn":
+def exec_program(path: str, args: "Sequence[str]", env: dict[str, str], depth: int) -> "NoReturn":
     """Replace this process with the real uv (or uvx): its exit status, signals and terminal are its own."""
-    env[ENV_EXEC] = f"{os.getpid()}:{path}"
-    env[ENV_DEPTH] = str(depth)
+    from uvshare.finduv import mark_exec
+
+    mark_exec(path, env, depth)
     try:
         os.execve(path, [path, *args], env)
     except OSError as e:
         from uvshare.errors import UvshareError
 
-        if runner:  # root's command, run as the install user
-            raise UvshareError(
-                f"cannot run {path} as {runner} (the install-user, which runs uv on the shared tree for root): "
-                f"{e.strerror}; install uv where every member can run it (e.g. /usr/local/bin) and point the 'uv' "
-                "setting there"
-            ) from None
         raise UvshareError(f"cannot run {path}: {e.strerror}; check the 'uv' setting or UVSHARE_UV") from None
 
 
@@ -331,11 +302,12 @@ class Call:
 
     def __init__(self, args: "Sequence[str]", program: str) -> None:
         from uvshare.config import ENV_TREES, TREES_DIR, load
+        from uvshare.finduv import check_loop
 
         self.args = args
         self.program = program
         self.environ = environ = os.environ
-        self.depth = check_loop(environ)
+        self.depth = check_loop(environ)  # (uvshare.finduv: nearly every call needs it to find uv anyway)
         self.config = config = load(environ)  # (None: no config file at all, UVSHARE_CONFIG unset)
         self.env = environ.copy()
         self.role = "none"
@@ -563,12 +535,13 @@ class Call:
         if account is None and tool_dir is None:
             return exec_program(program, args, self.env, self.depth)
         from uvshare import runas
+        from uvshare.finduv import mark_exec
 
+        mark_exec(program, self.env, self.depth)  # (the install-user's child marks its own pid again)
         if account is not None and config is not None:
-            self.env[ENV_DEPTH] = str(self.depth)
             status, tail = runas.run_as(account, config, program, args, self.env)
         else:
-            status, tail = runas.run_child(program, args, self.env, self.depth)
+            status, tail = runas.run_child(program, args, self.env)
         return runas.settle_last_tools(status, tail, tool_dir, self.prepare) if tool_dir is not None else status
 
 
