@@ -1,0 +1,113 @@
+"""What members make in the shared tree never stops, hangs or slows down a uv call, and root runs only what root owns.
+
+Every call prepares the shared dirs; whatever a member put there (a FUSE mount of their own, a FIFO, thousands of
+entries) is at most a warning, and the work does not grow with it. Root's own commands off the tree get none of the
+tree, so they do not look at it at all. System programs root runs (useradd, …) come from the system dirs, never from
+root's PATH; and doctor names a root `uv` that reads PYTHON* variables.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tests.support.harness import Result, Sandbox
+
+# Debian gives everyone /dev/fuse (0666: unprivileged FUSE through the setuid fusermount); this machine's container
+# keeps it root's. The test's own mount namespace gets Debian's: a node of its own, bound over /dev/fuse there.
+DEBIAN_FUSE = (
+    'mount -t tmpfs tmpfs "$1" && mknod -m 666 "$1/fuse" c 10 229 && mount --bind "$1/fuse" /dev/fuse '
+    "&& echo ready && exec sleep 600"
+)
+# Run as a member instead of uvshare's launcher: every directory uvshare lists, said just before it execs uv.
+LISTINGS = """\
+import os, sys
+listed = []
+def hook(event, args):
+    if event in ("os.scandir", "os.listdir"):
+        where = args[0]
+        listed.append(os.readlink(f"/proc/self/fd/{where}") if isinstance(where, int) else os.fsdecode(where or "."))
+    elif event == "os.exec":
+        sys.stderr.write(f"LISTED {listed!r}\\n")
+        sys.stderr.flush()
+sys.addaudithook(hook)
+from uvshare.shim import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@contextmanager
+def mount_namespace(box: Sandbox) -> Iterator[subprocess.Popen[str]]:
+    """A process of the test's own in a private mount namespace where /dev/fuse is Debian's; killed at the end."""
+    dev = box.root / "dev"
+    dev.mkdir()
+    holder = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", DEBIAN_FUSE, "sh", str(dev)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def inside(box: Sandbox, holder: subprocess.Popen[str], user: str, *args: str | os.PathLike[str]) -> Result:
+    """ARGS as USER, with the test environment, in HOLDER's mount namespace."""
+    who = box.users[user]
+    cmd = ["nsenter", f"--mount=/proc/{holder.pid}/ns/mnt", "--", *box.as_user(who, [str(a) for a in args])]
+    done = subprocess.run(
+        cmd, env=box.env(who), capture_output=True, text=True, timeout=120, cwd=box.home(who), check=False
+    )
+    return Result(done.returncode, done.stdout, done.stderr, cmd)
+
+
+def test_a_members_fuse_mount_in_the_cache_stops_no_call(box1: Sandbox) -> None:
+    """alice mounts bindfs (no allow_other) on a dir of hers in the shared cache, named as uv names its buckets:
+    nobody else, root included, may even stat it (EACCES). Root's `uv --version` and bob's ordinary uv command still
+    work: root's does not look at the tree, bob's says what it could not look at, in a warning."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    real = subprocess.run([box.uv, "--version"], capture_output=True, text=True, check=True).stdout
+    mountpoint = box.shared / "cache" / "sdists-v1"  # an older uv's bucket: what every call checks
+    box.ok("alice", "mkdir", mountpoint)
+    source = box.home(box.users["alice"]) / "src"
+    box.ok("alice", "mkdir", source)
+    with mount_namespace(box) as holder:
+        inside(box, holder, "alice", "bindfs", "--no-allow-other", source, mountpoint)
+        try:
+            seen = inside(box, holder, "root", "stat", mountpoint)
+            assert seen.returncode != 0 and "Permission denied" in seen.stderr, f"no FUSE mount to test: {seen}"
+            root = inside(box, holder, "root", "uvshare", "--version")
+            assert root.returncode == 0 and root.stdout == real, str(root)
+            assert "sdists-v1" not in root.stderr, str(root)  # root's own command does not look at the tree
+            venv = box.home(box.users["bob"]) / "venv"
+            bob = inside(box, holder, "bob", "uvshare", "venv", "--python", "/usr/bin/python3", venv)
+            assert bob.returncode == 0, str(bob)
+            assert f"uvshare: warning: cannot look at {mountpoint}: Permission denied" in bob.stderr, str(bob)
+            assert "error" not in bob.stderr, str(bob)
+        finally:
+            inside(box, holder, "alice", "fusermount", "-u", mountpoint)
+
+
+def test_every_call_does_not_list_what_members_put_in_the_cache(box1: Sandbox) -> None:
+    """20,000 dirs a member made in the cache, named like uv's buckets (`sdists-vN`): a member's every call looks
+    its fixed names up and lists no directory of the tree (listing the cache made every `uv --version` take 0.9 s)."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    cache = box.shared / "cache"
+    box.ok("alice", "python3", "-c", f"import os\nfor i in range(100, 20100): os.mkdir(f'{cache}/sdists-v{{i}}')")
+    probe = box.root / "listings.py"
+    probe.write_text(LISTINGS)
+    probe.chmod(0o644)
+    done = box.ok("bob", box.bin_dir / "python", probe, "--version")
+    lines = [line for line in done.stderr.splitlines() if line.startswith("LISTED ")]
+    assert lines, f"the probe saw no exec: {done}"
+    listed = ast.literal_eval(lines[0].removeprefix("LISTED "))
+    tree = str(box.shared)
+    assert not [d for d in listed if d == tree or d.startswith(tree + "/")], listed
