@@ -14,7 +14,8 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.support.harness import Result, Sandbox
+from tests.support.harness import PREFIX, Result, Sandbox, group_gid
+from tests.test_login_shells import Etc
 
 # Debian gives everyone /dev/fuse (0666: unprivileged FUSE through the setuid fusermount); this machine's container
 # keeps it root's. The test's own mount namespace gets Debian's: a node of its own, bound over /dev/fuse there.
@@ -111,3 +112,26 @@ def test_every_call_does_not_list_what_members_put_in_the_cache(box1: Sandbox) -
     listed = ast.literal_eval(lines[0].removeprefix("LISTED "))
     tree = str(box.shared)
     assert not [d for d in listed if d == tree or d.startswith(tree + "/")], listed
+
+
+def test_setup_never_runs_a_useradd_from_roots_path(box1: Sandbox) -> None:
+    """`share setup` creates a missing install-user with useradd: the one in /usr/sbin, never the first on root's
+    PATH, which a member can write when a shared bin dir is on it. The planted one records who ran it and fails.
+    (In a mount namespace whose /etc is an overlay: the real useradd's account lands in the test's dir.)"""
+    box = box1
+    name = f"{PREFIX}-instnew"  # no such account: setup makes it
+    box.write_config(install_user=name)
+    planted = box.root / "member-bin"  # as a shared bin dir is: members can write it
+    planted.mkdir()
+    os.chown(planted, box.users["alice"].uid, group_gid())
+    planted.chmod(0o2775)
+    marker = box.root / "ran-useradd"
+    (planted / "useradd").write_text(f"#!/bin/sh\nid -u > {marker}\nexit 1\n")
+    os.chown(planted / "useradd", box.users["alice"].uid, group_gid())
+    (planted / "useradd").chmod(0o775)
+    etc = Etc.below(box.root)
+    env = {"PATH": f"{planted}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"}
+    setup = box.run("root", *etc.wrap("uvshare", "share", "setup"), env=env)
+    assert not marker.exists(), f"root ran the useradd a member planted on its PATH (as uid {marker.read_text()})"
+    assert setup.returncode == 0 and f"created the account {name}" in setup.stdout, str(setup)
+    assert name in (etc.upper / "passwd").read_text()
