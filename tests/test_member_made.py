@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.support.harness import PREFIX, Result, Sandbox, group_gid
+from tests.support.harness import PREFIX, Result, Sandbox, group_gid, public_dir
 from tests.test_login_shells import Etc
 
 # Debian gives everyone /dev/fuse (0666: unprivileged FUSE through the setuid fusermount); this machine's container
@@ -135,3 +135,23 @@ def test_setup_never_runs_a_useradd_from_roots_path(box1: Sandbox) -> None:
     assert not marker.exists(), f"root ran the useradd a member planted on its PATH (as uid {marker.read_text()})"
     assert setup.returncode == 0 and f"created the account {name}" in setup.stdout, str(setup)
     assert name in (etc.upper / "passwd").read_text()
+
+
+def test_doctor_names_a_root_uv_that_reads_python_variables(box1: Sandbox) -> None:
+    """Root's `uv` is a console script (pip's, of uvshare): its Python reads PYTHONPATH from root's environment.
+    doctor names it and the fix, the -I -S launcher; once that is in place it says nothing of it."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    front = public_dir(box.root / "root-bin")
+    script = front / "uv"
+    script.write_text((box.bin_dir / "uvshare").read_text())  # pip's console script: `#!…/python`, no -I
+    script.chmod(0o755)
+    env = {"PATH": f"{front}:{box.bin_dir}:{box.uv.parent}:/usr/bin:/bin"}
+    doctor = box.run("root", "uvshare", "share", "doctor", env=env)
+    assert doctor.returncode == 1, str(doctor)
+    line = next((x for x in doctor.stdout.splitlines() if "root's uv:" in x), "")
+    assert f"{script} runs on '{box.bin_dir / 'python'}' without -I" in line, doctor.stdout
+    assert f"fix: 'uvshare share launcher --force {script}'" in line, doctor.stdout
+    box.ok("root", "uvshare", "share", "launcher", "--force", script, env=env)
+    again = box.run("root", "uvshare", "share", "doctor", env=env)
+    assert "root's uv:" not in again.stdout, again.stdout
