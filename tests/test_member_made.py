@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.support.harness import PREFIX, Result, Sandbox, group_gid, public_dir
+from tests.support.harness import PREFIX, REPO, Result, Sandbox, group_gid, public_dir
 from tests.test_login_shells import Etc
 
 # Debian gives everyone /dev/fuse (0666: unprivileged FUSE through the setuid fusermount); this machine's container
@@ -155,3 +155,31 @@ def test_doctor_names_a_root_uv_that_reads_python_variables(box1: Sandbox) -> No
     box.ok("root", "uvshare", "share", "launcher", "--force", script, env=env)
     again = box.run("root", "uvshare", "share", "doctor", env=env)
     assert "root's uv:" not in again.stdout, again.stdout
+
+
+def test_image_recipe_never_runs_system_programs_from_roots_path(box1: Sandbox) -> None:
+    """recipes/image-install.sh runs getent and groupadd (and its helpers) from the system dirs, never the first on
+    root's PATH, which a member can write (the shared bin dirs, as a Dockerfile's ENV PATH puts them). The planted
+    ones record who ran them; the recipe is stopped later, at its offline `uv tool install` (no Python for it), before
+    it writes anything outside the test's dir."""
+    box = box1
+    planted = box.root / "member-bin"
+    planted.mkdir()
+    os.chown(planted, box.users["alice"].uid, group_gid())
+    planted.chmod(0o2775)
+    marker = box.root / "ran-planted"
+    for name in ("getent", "groupadd", "stat", "head", "grep", "readlink"):
+        (planted / name).write_text(f"#!/bin/sh\necho {name} $(id -u) >> {marker}\nexit 0\n")
+        os.chown(planted / name, box.users["alice"].uid, group_gid())
+        (planted / name).chmod(0o775)
+    settings = box.recipe_env(
+        box.root / "uvshare-home",
+        box.root / "usr-local-bin",
+        PATH=f"{planted}:{box.uv.parent}:/usr/sbin:/usr/bin:/sbin:/bin",
+        UV=str(box.uv),
+        UV_OFFLINE="1",
+    )
+    ran = box.run("root", "sh", REPO / "recipes" / "image-install.sh", box.root / "missing.whl", env=settings)
+    assert not marker.exists(), f"root ran programs a member planted on its PATH: {marker.read_text()}"
+    assert ran.returncode != 0, str(ran)
+    assert "No interpreter found for Python 3.12" in ran.stderr, str(ran)  # stopped at uv, past getent
