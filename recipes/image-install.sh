@@ -155,9 +155,12 @@ rm -rf "$home/cache"
 set -- --group "$group" --prefix "$shared" --config "$config" --uv "$uv" --install-user "$install_user"
 if [ -n "$profile" ]; then set -- "$@" --profile-file "$profile"; fi
 if [ "${UVSHARE_FORCE:-}" = 1 ]; then set -- "$@" --force; fi
+# uvshare's console script, run with -I: its Python then reads no PYTHON* variable of root's environment (PYTHONPATH
+# naming a dir members can write would load their code into root's uvshare).
+own_python=$home/tools/uvshare/bin/python
 mkdir -p "$link_dir"
 for name in uv uvx; do
-    UVSHARE_CONFIG="$config" "$home/bin/uvshare" share launcher "$link_dir/$name"
+    UVSHARE_CONFIG="$config" "$own_python" -I "$home/bin/uvshare" share launcher "$link_dir/$name"
 done
 # (with the caller's PATH: doctor, at the end, judges what root's PATH leads to)
-PATH=$caller_path UVSHARE_CONFIG="$config" "$home/bin/uvshare" share init "$@"
+PATH=$caller_path UVSHARE_CONFIG="$config" "$own_python" -I "$home/bin/uvshare" share init "$@"
