@@ -108,6 +108,7 @@ def test_tools_shared_between_root_and_members(tool_box: Sandbox) -> None:
 
 
 def test_shared_cache_used_by_root_then_member(box: Sandbox, wheels: Path) -> None:
+    box.ok("root", "uvshare", "share", "setup")  # (root's venv gets none of the tree, and does not make it)
     for user in ("root", "alice"):
         venv = box.venv_with(user, wheels, "hello-a")
         assert box.ok(user, venv / "bin" / "hello-a").stdout.strip() == "hello-a 1.0"
