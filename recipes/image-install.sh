@@ -20,6 +20,13 @@
 # root's uv commands on the shared tree run as; created).
 set -eu
 
+# Root runs only what root owns: the system programs this script runs (getent, groupadd; stat, head, grep, …) come
+# from the system dirs, never from the caller's PATH, which may hold dirs members can write (the shared bin dirs, as
+# a Dockerfile's ENV PATH puts them there). The caller's PATH is only searched for the real uv, each candidate checked.
+caller_path=${PATH:-}
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+
 what=${1:?usage: image-install.sh WHEEL-OR-DIR-OR-NAME}
 group=${UVSHARE_GROUP:-uvshare}
 shared=${UVSHARE_SHARED:-/opt/uv}
@@ -94,7 +101,7 @@ real_uv() {
     IFS=:
     # shellcheck disable=SC2086  # split PATH at its colons, into the positional parameters
     set -f
-    set -- $PATH
+    set -- $caller_path
     set +f
     IFS=$old_ifs
     for dir in "$@"; do
@@ -117,7 +124,22 @@ if is_uvshare "$uv"; then
     exit 2
 fi
 
-getent group "$group" >/dev/null || groupadd "$group"
+# A system program by its absolute path, from the first system dir where root alone can have made it (uvshare's own
+# rule: safefs.system_program).
+system() {
+    for sysdir in /usr/sbin /usr/bin /sbin /bin; do
+        if [ -f "$sysdir/$1" ] && [ -x "$sysdir/$1" ] && root_may_run "$sysdir/$1"; then
+            program=$sysdir/$1
+            shift
+            "$program" "$@"
+            return
+        fi
+    done
+    echo "image-install.sh: no $1 in /usr/sbin, /usr/bin, /sbin or /bin that only root can have written" >&2
+    return 2
+}
+
+system getent group "$group" >/dev/null || system groupadd "$group"
 
 # uvshare's own Python and venv: root-owned, readable by all, writable by root only. A different wheel or a newer
 # release upgrades it; a source dir is reinstalled (uv cannot see that its version changed).
@@ -135,8 +157,12 @@ set -- --group "$group" --prefix "$shared" --config "$config" --uv "$uv"
 if [ -n "$install_user" ]; then set -- "$@" --install-user "$install_user"; fi
 if [ -n "$profile" ]; then set -- "$@" --profile-file "$profile"; fi
 if [ "${UVSHARE_FORCE:-}" = 1 ]; then set -- "$@" --force; fi
+# uvshare's console script, run with -I: its Python then reads no PYTHON* variable of root's environment (PYTHONPATH
+# naming a dir members can write would load their code into root's uvshare).
+own_python=$home/tools/uvshare/bin/python
 mkdir -p "$link_dir"
 for name in uv uvx; do
-    UVSHARE_CONFIG="$config" "$home/bin/uvshare" share launcher "$link_dir/$name"
+    UVSHARE_CONFIG="$config" "$own_python" -I "$home/bin/uvshare" share launcher "$link_dir/$name"
 done
-UVSHARE_CONFIG="$config" "$home/bin/uvshare" share init "$@"
+# (with the caller's PATH: doctor, at the end, judges what root's PATH leads to)
+PATH=$caller_path UVSHARE_CONFIG="$config" "$own_python" -I "$home/bin/uvshare" share init "$@"

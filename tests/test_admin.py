@@ -181,7 +181,7 @@ fcntl.flock(fd, fcntl.LOCK_UN)
 def test_doctor_membership_needs_new_login(box1: Sandbox) -> None:
     """A user in the group database whose session predates it: doctor says to log in again."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     who = box.users["alice"]
     stale = [
         "setpriv",

@@ -258,7 +258,7 @@ def test_repair_shows_progress_on_a_terminal(box1: Sandbox) -> None:
 
 def test_messages_name_the_program_as_invoked(box1: Sandbox) -> None:
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     alias = box.root / "alias"
     alias.mkdir(mode=0o755)
     (alias / "uv").symlink_to(box.bin_dir / "uvshare")
@@ -273,7 +273,7 @@ def test_messages_name_the_program_as_invoked(box1: Sandbox) -> None:
 
 def test_the_outsiders_way_out_works_as_written(box1: Sandbox) -> None:
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     refused = box.run("dave", *tool_install_args(wheels, "hello-a"))
     assert refused.returncode == 2 and "set UV_TOOL_DIR to a dir of your own" in refused.stderr

@@ -174,7 +174,7 @@ def test_root_follows_no_symlink_a_member_hard_linked_into_a_sticky_dir(
     box.ok("alice", "/usr/bin/python3", "-c", link, admin_link, shared)
     assert shared.lstat().st_uid == 0 and shared.is_symlink()
     before = (fingerprint(keys), fingerprint(keys / "key"))
-    for command in (("uvshare", "--version"), ("uvshare", "share", "setup"), ("uvshare", "share", "repair")):
+    for command in (("uvshare", "cache", "dir"), ("uvshare", "share", "setup"), ("uvshare", "share", "repair")):
         result = box.run("root", *command)
         no_traceback(result)
         assert result.returncode == 2 and "symlink" in result.stderr, str(result)
@@ -197,7 +197,7 @@ def test_root_never_changes_a_file_a_member_hard_linked_at_a_fixed_name(
     if group == "gid 0":
         box.write_config(group=0)
         attacker, gid = ANYBODY, 0
-    box.ok("root", "uvshare", "--version")
+    box.run("root", "uvshare", "share", "setup")
     victims = []
     for name in ("lock-victim", "tag-victim"):
         victim = box.root / name
@@ -208,13 +208,13 @@ def test_root_never_changes_a_file_a_member_hard_linked_at_a_fixed_name(
     box.ok(attacker, "sh", "-c", f'rm -f "{box.shared}/tools/.lock" && ln "{victims[0]}" "{box.shared}/tools/.lock"')
     box.ok(attacker, "sh", "-c", f'ln "{victims[1]}" "{box.shared}/cache/.gitignore"')
     before = [fingerprint(v) for v in victims]
-    result = box.ok("root", "uvshare", "--version")
+    result = box.run("root", "uvshare", "share", "setup")
     assert [fingerprint(v) for v in victims] == before, result
     assert (box.shared / "tools" / ".lock").stat().st_ino != victims[0].stat().st_ino
     assert not (box.shared / "cache" / ".gitignore").exists() or (
         (box.shared / "cache" / ".gitignore").stat().st_ino != victims[1].stat().st_ino
     )
-    assert "removed" in result.stderr
+    assert "removed" in result.stdout + result.stderr
 
 
 # 6 ---------------------------------------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def test_roots_own_installs_share_no_inode_with_member_writable_files(box1: Sand
     """Root's venv and `pip install` through uvshare: nothing of it is a hard link to a file in the shared cache (or
     anywhere a member can write), so a member editing the cache cannot change root's installed code."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.venv_with("alice", wheels, "hello-a")  # the shared cache holds hello-a now
     venv = box.venv_with("root", wheels, "hello-a", venv=box.root / "root-venv")
@@ -245,7 +245,7 @@ def test_root_never_runs_a_uv_a_member_planted(box1: Sandbox) -> None:
     """A member puts a `uv` in the shared tool bin dir, which root's PATH lists first; and a member-owned config
     (named by UVSHARE_CONFIG) sets uv to their own program. Root's calls and doctor run neither."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     marks = marker_dir(box)
     planted = box.shared / "tool-bin" / "uv"
     box.ok(
@@ -335,7 +335,7 @@ def test_nothing_a_member_makes_crashes_doctor_or_repair(box1: Sandbox) -> None:
     """300 nested dirs, a name that is not UTF-8, a shared dir replaced by a file: one line each, the rest repaired,
     never a traceback (also under LANG=en_US.UTF-8, and with --json)."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     deep = "/".join(["d"] * 300)
     box.ok("alice", "sh", "-c", f'cd "{box.shared}/cache" && mkdir -p {deep}')
     box.ok(
@@ -368,7 +368,7 @@ def test_nothing_a_member_makes_crashes_doctor_or_repair(box1: Sandbox) -> None:
     assert "caf\\xe9-\\xff" in named.stdout, named.stdout
     subprocess.run(["rm", "-rf", str(box.shared / "tools")], check=True)
     (box.shared / "tools").write_text("not a dir\n")
-    for command in (("share", "repair"), ("share", "doctor"), ("share", "setup"), ("--version",)):
+    for command in (("share", "repair"), ("share", "doctor"), ("share", "setup"), ("cache", "dir")):
         result = box.run("root", "uvshare", *command, env=env)
         no_traceback(result)
         assert result.returncode in (0, 1, 2) and "tools" in result.stdout + result.stderr, str(result)
@@ -381,7 +381,7 @@ def test_names_reach_roots_terminal_escaped(box1: Sandbox) -> None:
     """A `.lock` symlink whose target holds CR, ESC[2K, colour codes and an OSC title, and names with newlines that
     would print fake ✓ lines: every name root sees is escaped."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     evil = "\r\x1b[2K\x1b[32m✓ all fine\x1b]0;pwned\x07"
     target = box.root / f"x{evil}"
     box.ok(
@@ -400,7 +400,7 @@ def test_names_reach_roots_terminal_escaped(box1: Sandbox) -> None:
         box.shared / "cache" / "a\n✓ cache-dir: all fine",
     )
     box.ok("alice", "chmod", "0600", box.shared / "cache" / "a\n✓ cache-dir: all fine")
-    outputs = [box.run("root", "uvshare", "--version")]
+    outputs = [box.run("root", "uvshare", "cache", "dir")]
     for command in (("doctor",), ("doctor", "--json"), ("repair", "--dry-run", "--verbose"), ("repair",)):
         outputs.append(box.run("root", "uvshare", "share", *command, env={"TERM": "xterm"}))
     for result in outputs:
@@ -429,7 +429,7 @@ def test_a_planted_install_never_makes_root_skip(box1: Sandbox) -> None:
     """A member makes `python/cpython-3.13.0-…/bin/python3.13` (any program) and a dangling `bin/python3.13`: root's
     `python install 3.13` is not answered "already installed"; uv's own install decides, and nothing planted runs."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     marks = marker_dir(box)
     fake = box.shared / "python" / "cpython-3.13.0-linux-x86_64-gnu" / "bin"
     box.ok("alice", "mkdir", "-p", fake)
@@ -467,7 +467,7 @@ def test_root_never_hands_the_group_a_hard_link_whose_original_was_replaced(
     by a rename, as passwd, useradd and editors do, so the member's link is the only one left. Neither root's calls
     nor repair may give the group (or anyone) read on it."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     _, secret = secret_tree(box)
     box.ok("alice", "ln", secret, box.shared / "tools" / "evil")
     box.ok(
@@ -509,7 +509,7 @@ def test_root_walks_dot_dot_for_real_on_the_way_to_uv(box1: Sandbox) -> None:
     """UVSHARE_UV through a member's symlink and `..`: read as text it names the real uv; walked, it is the member's
     program. Root never runs it."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     marks = marker_dir(box)
     link = box.shared / "tool-bin" / "evil"
     ups = len(link.parts) - 1  # `..` enough to reach / from the link, read as text
@@ -624,7 +624,7 @@ def test_an_inherited_acl_never_shuts_the_group_out(box1: Sandbox) -> None:
     subprocess.run(["setfacl", "-m", "g::r-x,m::rwx", str(tools)], check=True)
     sick = box.run("alice", "uvshare", "share", "doctor")
     assert "keeps the group from writing" in sick.stdout, sick.stdout
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     box.ok("alice", "touch", tools / "mine")
 
 
@@ -646,7 +646,7 @@ def test_root_writes_nothing_through_a_planted_link(box1: Sandbox) -> None:
     )
     assert init.returncode == 2, str(init)
     assert sorted(p.name for p in rootonly.iterdir()) == ["uv"]
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     tool_bin = box.shared / "tool-bin"
     box.member_writable_prefix()  # an older tree, or a group's project dir: members can rename a shared dir
     box.ok("alice", "sh", "-c", f'mv "{tool_bin}" "{tool_bin}.old" && ln -s "{rootonly}" "{tool_bin}"')
@@ -737,12 +737,12 @@ def test_root_removes_a_symlink_planted_at_a_file_uv_writes(box1: Sandbox) -> No
     """uv (as root) rewrites `.gitignore` in the tool and install dirs: a member's symlink there to a root file would
     have root's uv overwrite that file. Root's call removes the name first."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     victim = box.root / "root-file"
     victim.write_text("keep\n")
     victim.chmod(0o644)
     box.ok("alice", "ln", "-sf", victim, box.shared / "tools" / ".gitignore")
-    result = box.ok("root", "uvshare", "--version")
+    result = box.ok("root", "uvshare", "cache", "dir")
     assert "removed" in result.stderr and not (box.shared / "tools" / ".gitignore").is_symlink()
     wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
     box.ok("root", *tool_install_args(wheels, "hello-a"))
@@ -752,7 +752,7 @@ def test_root_removes_a_symlink_planted_at_a_file_uv_writes(box1: Sandbox) -> No
 def test_an_outsider_cannot_block_repair_or_members_through_the_cache(box1: Sandbox) -> None:
     """The cache is closed to outsiders: they cannot even list it, so no lock in it is theirs to hold."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     listed = box.run("dave", "ls", box.shared / "cache")
     assert listed.returncode != 0
     assert box.run("dave", "/usr/bin/python3", "-c", f"open({str(box.shared / 'cache' / '.lock')!r})").returncode != 0

@@ -23,7 +23,7 @@ def test_third_user_installs_another_version(box: Sandbox) -> None:
 
 
 def test_member_uninstalls_another_members_install(box: Sandbox) -> None:
-    box.ok("root", "uvshare", "--version")  # the image build made the shared tree
+    box.ok("root", "uvshare", "share", "setup")  # the image build made the shared tree
     box.ok("alice", "uvshare", "python", "install", "3.12")
     installs = [p for p in (box.shared / "python").iterdir() if p.name.startswith("cpython-3.12.")]
     assert installs
@@ -52,7 +52,7 @@ def test_reinstall_flag_goes_to_uv(box: Sandbox) -> None:
 
 def test_concurrent_installs_by_three_principals(box: Sandbox) -> None:
     """root, alice and bob install different versions at once: all succeed, `.temp` is empty afterwards."""
-    box.ok("root", "uvshare", "--version")  # the tree exists before the race, as in an image
+    box.ok("root", "uvshare", "share", "setup")  # the tree exists before the race, as in an image
     procs = []
     for user, version in (("root", "3.10"), ("alice", "3.11"), ("bob", "3.12")):
         who = box.users[user]
@@ -108,6 +108,7 @@ def test_tools_shared_between_root_and_members(tool_box: Sandbox) -> None:
 
 
 def test_shared_cache_used_by_root_then_member(box: Sandbox, wheels: Path) -> None:
+    box.ok("root", "uvshare", "share", "setup")  # (root's venv gets none of the tree, and does not make it)
     for user in ("root", "alice"):
         venv = box.venv_with(user, wheels, "hello-a")
         assert box.ok(user, venv / "bin" / "hello-a").stdout.strip() == "hello-a 1.0"
@@ -161,7 +162,7 @@ def test_outsider_uses_shared_pythons_but_cannot_change_them(box: Sandbox) -> No
 def test_member_warned_when_root_left_temp_unusable(box1: Sandbox) -> None:
     """Without a repair a member is told exactly what is wrong and how to fix it, and uv still runs."""
     box = box1
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     temp = box.shared / "python" / ".temp"
     os.chown(temp, 0, 0)
     temp.chmod(0o755)
@@ -171,7 +172,7 @@ def test_member_warned_when_root_left_temp_unusable(box1: Sandbox) -> None:
     assert len(warnings) == 1, str(result)
     assert str(temp) in warnings[0] and "owner root" in warnings[0] and "mode 0755" in warnings[0]
     assert "uvshare share repair" in warnings[0]
-    box.ok("root", "uvshare", "--version")  # root's next call fixes it
+    box.ok("root", "uvshare", "cache", "dir")  # root's next command on the tree fixes it
     st = temp.stat()
     assert st.st_gid == group_gid() and stat.S_IMODE(st.st_mode) == 0o2775
     assert "warning" not in box.ok("alice", "uvshare", "--version").stderr

@@ -99,7 +99,7 @@ def test_umask_and_environment(fake: tuple[Sandbox, Path, Path]) -> None:
 
 def test_outsider_keeps_umask_and_own_cache(fake: tuple[Sandbox, Path, Path]) -> None:
     box, _, record = fake
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "share", "setup")
     box.ok("dave", "uvshare", "--version", umask=0o022)
     got = json.loads(record.read_text())
     assert got["umask"] == 0o022
@@ -145,14 +145,14 @@ def test_loop_through_a_wrapper_is_stopped(box1: Sandbox) -> None:
     wrapper.write_text(f'#!/bin/sh\nexec {box1.bin_dir}/uvs"hare" "$@"\n')  # the name split: not recognisable
     wrapper.chmod(0o755)
     path = f"{wrapper.parent}:{box1.bin_dir}:/usr/bin:/bin"
-    box1.ok("root", "uvshare", "--version")  # the shared tree exists, so only the loop is reported
+    box1.ok("root", "uvshare", "share", "setup")  # the shared tree exists, so only the loop is reported
     result = box1.run("alice", "uvshare", "--version", env={"PATH": path}, timeout=30)
     assert result.returncode == 2, str(result)
     assert result.stderr.startswith("uvshare: error: uvshare ran itself") and "set uv =" in result.stderr
 
 
 def test_uv_not_found_lists_where_it_looked(box1: Sandbox) -> None:
-    box1.ok("root", "uvshare", "--version")
+    box1.ok("root", "uvshare", "share", "setup")
     result = box1.run("alice", "uvshare", "--version", env={"PATH": f"{box1.bin_dir}:/usr/bin:/bin"})
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "cannot find the real uv" in result.stderr

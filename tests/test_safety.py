@@ -22,7 +22,7 @@ def secret(box1: Sandbox) -> Path:
 
 @pytest.fixture
 def prepared(box1: Sandbox) -> Sandbox:
-    box1.ok("root", "uvshare", "--version")
+    box1.ok("root", "uvshare", "share", "setup")
     return box1
 
 
@@ -33,7 +33,7 @@ def test_planted_symlink_is_not_followed(prepared: Sandbox, secret: Path, name: 
     target = secret / "secret" if name == ".lock" else secret
     box.ok("alice", "sh", "-c", f'rm -rf "{planted}" && ln -s "{target}" "{planted}"')
     before = fingerprint(target)
-    result = box.run("root", "uvshare", "--version")
+    result = box.run("root", "uvshare", "cache", "dir")
     assert result.returncode == 0, str(result)
     assert fingerprint(target) == before
     assert f"removed {planted}: it was a symlink to {target}" in result.stderr
@@ -50,7 +50,7 @@ def test_planted_hard_link_is_not_changed(prepared: Sandbox, secret: Path, no_pr
     box.ok("alice", "sh", "-c", f'rm -f "{lock}" && ln "{victim}" "{lock}"')
     assert lock.stat().st_nlink == 2
     before = fingerprint(victim)
-    box.ok("root", "uvshare", "--version")
+    box.ok("root", "uvshare", "cache", "dir")
     assert fingerprint(victim) == before
     assert lock.stat().st_ino != victim.stat().st_ino
 
@@ -62,7 +62,7 @@ def test_symlinked_shared_dir_is_refused_for_root(prepared: Sandbox, secret: Pat
     box.member_writable_prefix()  # an older tree, or a group's project dir
     box.ok("alice", "sh", "-c", f'mv "{tools}" "{tools}.old" && ln -s "{secret}" "{tools}"')
     before = fingerprint(secret)
-    result = box.run("root", "uvshare", "--version")
+    result = box.run("root", "uvshare", "cache", "dir")
     assert result.returncode == 2, str(result)
     assert result.stderr.startswith(f"uvshare: error: {tools}: ") and "symlink" in result.stderr
     assert fingerprint(secret) == before

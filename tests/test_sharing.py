@@ -41,9 +41,9 @@ def has_shared_default(path: Path) -> bool:
 
 
 def test_setup_gives_every_shared_dir_a_default_acl(box: Sandbox) -> None:
-    """Root's first call makes the tree: every shared dir and .temp carry the default ACL; the missing parent is
-    root's 0755 (members must not be able to rename a shared dir)."""
-    box.ok("root", "uvshare", "--version", umask=0o022)
+    """Root's first command on the tree makes it: every shared dir and .temp carry the default ACL; the missing parent
+    is root's 0755 (members must not be able to rename a shared dir)."""
+    box.ok("root", "uvshare", "cache", "dir", umask=0o022)
     for rel in ("python", "python/.temp", "bin", "python-cache", "tools", "tool-bin", "cache"):
         assert has_shared_default(box.shared / rel), (rel, getfacl(box.shared / rel))
     top = box.shared.stat()

@@ -60,6 +60,10 @@ KEPT = {
 }
 # Every uv command opens these in each `sdists-vN/` of the cache for writing: one left 0644 breaks the whole cache.
 KEPT_IN_SDISTS = (".git", ".gitignore")
+# The cache's entries one call reads at most (uv makes about a dozen); in a cache with more, the `sdists-vN/` buckets
+# are looked up by name (uv 0.13 uses `sdists-v11`; the margin is for later releases).
+LISTED_AT_MOST = 256
+SDISTS_VERSIONS = 32
 
 
 def keeps_readers(st: os.stat_result, gid: int) -> bool:
@@ -206,9 +210,36 @@ def covered(dfd: int, key: str, gid: int) -> "bool | None":
 
 
 def sdists_buckets(dfd: int) -> list[str]:
-    """The cache's `sdists-vN/` dirs (not links) in the open cache dir DFD."""
+    """The cache's `sdists-vN/` dirs (not links) in the open cache dir DFD.
+
+    What every call reads of the cache must not grow with what members put there (20,000 dirs of theirs made every
+    uv call list them all: 0.9 s). A cache of at most LISTED_AT_MOST entries (any cache uv alone made) is listed, as
+    cheap as it gets; past that the listing stops, and the buckets are looked up by name, `sdists-v0` to
+    `sdists-v{SDISTS_VERSIONS - 1}`. A name that cannot be looked at (a member's FUSE mount answers EACCES, even to
+    root) counts: `entry` says why.
+    """
+    found = []
     with os.scandir(dfd) as entries:
-        return [e.name for e in entries if e.name.startswith("sdists-v") and e.is_dir(follow_symlinks=False)]
+        for seen, entry in enumerate(entries):
+            if seen == LISTED_AT_MOST:
+                break
+            if entry.name.startswith("sdists-v") and entry.is_dir(follow_symlinks=False):
+                found.append(entry.name)
+        else:
+            return found
+    found = []
+    for version in range(SDISTS_VERSIONS):
+        name = f"sdists-v{version}"
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            found.append(name)
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            found.append(name)
+    return found
 
 
 def not_a_dir_on_the_way(path: str) -> str:
@@ -223,6 +254,14 @@ def not_a_dir_on_the_way(path: str) -> str:
             break
     what = "is not a directory" if culprit == path else f"is in the way: {culprit} is not a directory"
     return f"{path} {what}; configure the shared dirs somewhere else"
+
+
+def unreachable(path: str, e: OSError) -> str:
+    """The warning for an entry PATH that cannot even be looked at (E): what members made there is left alone."""
+    return (
+        f"cannot look at {path}: {e.strerror}; uvshare leaves it alone (if it is a mount, 'findmnt {path}' names it, "
+        "and whoever made it must unmount it)"
+    )
 
 
 def repair_hint() -> str:
@@ -347,8 +386,11 @@ class Preparer:
         except PermissionError:
             self.warn(
                 f"cannot open {path}: permission denied; members of group '{self.group_name}' need x on every "
-                "directory above it"
+                "directory above it (or a member mounted something there: see 'findmnt {path}')"
             )
+            return
+        except OSError as e:
+            self.warn(unreachable(path, e))
             return
         finally:
             self.record(created)
@@ -455,6 +497,9 @@ class Preparer:
         except FileNotFoundError:
             if create:
                 self.create(dfd, path, name, want_dir)
+            return
+        except OSError as e:  # a member's FUSE mount there answers EACCES to everyone else, root included
+            self.warn(unreachable(path, e))
             return
         right_kind = stat.S_ISDIR(st.st_mode) if want_dir else stat.S_ISREG(st.st_mode)
         # A hard link may lead to any file on this filesystem (a member can link one that is not theirs): a file

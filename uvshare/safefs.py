@@ -473,3 +473,29 @@ def trust_fix(reason: "Untrusted", what: str, path: str, example: str) -> str:
     if reason.culprit == path and os.path.isfile(path):
         fix += f", or make it root's and writable by root only (chown root {path}; chmod go-w {path})"
     return fix
+
+
+# The dirs root takes system programs (useradd, …) from, in order: never root's PATH, which may hold a dir members
+# can write (the shared bin dirs, as a Dockerfile's `ENV PATH` puts them there).
+SYSTEM_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def system_program(name: str) -> str:
+    """The absolute path of the system program NAME in the first of SYSTEM_DIRS where nobody but root can have made
+    it (see root_may_trust); UvshareError naming every place looked at, and why each was passed over."""
+    passed = []
+    for where in SYSTEM_DIRS:
+        path = f"{where}/{name}"
+        if not os.path.lexists(path):
+            passed.append(f"{path} (missing)")
+            continue
+        reason = root_may_trust(path)
+        if reason is None and os.access(path, os.X_OK):
+            return path
+        passed.append(f"{path} ({reason or 'not executable'})")
+    from uvshare.errors import UvshareError
+
+    raise UvshareError(
+        f"root runs {name} only from {', '.join(SYSTEM_DIRS)}, where only root can have written it, never from PATH; "
+        f"looked at {'; '.join(passed)}; install it there (Debian: the package that provides {name})"
+    )

@@ -448,6 +448,8 @@ class Call:
         config = self.config
         if config is None or config.gid is None or self.role not in ("root", "member"):
             return
+        if self.role == "root" and not self.given:  # root's uv gets none of the tree: nothing members made matters
+            return
         from uvshare.prepare import Preparer
 
         preparer = Preparer(config.gid, config.umask, config.group or str(config.gid), warn, acl=config.acl)

@@ -26,12 +26,13 @@ from uvshare.admin.common import Command, as_root, group_label, load_config, mar
 from uvshare.admin.survey import Survey
 from uvshare.config import DIR_KEYS, ENV_CONFIG, Config, default_config_paths
 from uvshare.errors import EXIT_ERROR, EXIT_PROBLEMS, UvshareError, escape
-from uvshare.finduv import find_program, find_uv
+from uvshare.finduv import ENTRY_MODULE, find_program, find_uv
 from uvshare.safefs import Guard, describe, open_dir, owner_name
 from uvshare.trees import trees_dir
 
 UV_PROBE_TIMEOUT = 10.0
 BIN_KEYS = ("python-bin-dir", "tool-bin-dir")
+ENTRY_MODULE_TEXT = ENTRY_MODULE.decode()
 
 
 @dataclass
@@ -515,6 +516,85 @@ def check_self() -> Check:
     return Check("ok", "uvshare", f"{places[1]} on {places[0]}: only root can change them")
 
 
+# What root types to reach uv: a console script among them hands root's PYTHON* variables to its interpreter.
+ROOTS_ENTRIES = (("uv", "problem"), ("uvx", "problem"), ("uvshare", "warning"))
+SCRIPT_HEAD = 1024  # enough for a #! line (Linux reads 255 bytes of it) and pip's exec line after a long one
+PIP_EXEC = "'''exec' "  # pip's console script for a long interpreter path: `#!/bin/sh`, then this and the Python
+
+
+def script_head(path: str) -> str:
+    """The first bytes of the file PATH as text ("" when it is not a regular file or cannot be read); read without
+    waiting on a FIFO."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        return os.read(fd, SCRIPT_HEAD).decode(errors="replace") if stat.S_ISREG(os.fstat(fd).st_mode) else ""
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+
+
+def script_interpreter(head: str) -> tuple[str, list[str]] | None:
+    """The interpreter, and its options, of a script that starts with HEAD (None: not a script)."""
+    if not head.startswith("#!"):
+        return None
+    lines = head.splitlines()
+    words = lines[0][2:].split()
+    if words and os.path.basename(words[0]) == "sh" and len(lines) > 1 and lines[1].startswith(PIP_EXEC):
+        words = lines[1][len(PIP_EXEC) :].split()[:1]
+    if words and os.path.basename(words[0]) == "env":  # `#!/usr/bin/env python3`: the first word that is no option
+        rest = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+        words = rest[:1] + words[words.index(rest[0]) + 1 :] if rest else []
+    return (words[0], words[1:]) if words else None
+
+
+def reads_python_vars(head: str) -> str | None:
+    """The #! line's interpreter (and options) of a script starting with HEAD when it is a Python run without -I or
+    -E, which reads PYTHONPATH, PYTHONHOME, PYTHONSTARTUP, … from the caller's environment; None otherwise (a
+    binary, uvshare's `-I -S` launcher)."""
+    found = script_interpreter(head)
+    if found is None:
+        return None
+    interpreter, options = found
+    if not os.path.basename(interpreter).startswith("python"):
+        return None
+    flags = "".join(o[1:] for o in options if o.startswith("-") and not o.startswith("--"))
+    return None if "I" in flags or "E" in flags else " ".join([interpreter, *options])
+
+
+def check_roots_entries() -> list[Check]:
+    """(Root) Whether the uv, uvx and uvshare that root's PATH leads to read PYTHON* variables: a console script's
+    Python does, so whatever sets PYTHONPATH in root's environment loads its code into root's uvshare."""
+    checks = []
+    for name, status in ROOTS_ENTRIES:
+        for entry in os.environ.get("PATH", os.defpath).split(os.pathsep):
+            path = os.path.join(entry or ".", name)
+            if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+                continue
+            head = script_head(path)
+            interpreter = reads_python_vars(head)
+            if interpreter is not None:
+                fix = (
+                    f"'{as_root(f'launcher --force {path}')}' (uvshare's -I -S launcher)"
+                    if ENTRY_MODULE_TEXT in head
+                    else f"put the uv binary first on root's PATH instead of {path}"
+                )
+                checks.append(
+                    Check(
+                        status,
+                        f"root's {name}",
+                        f"{path} runs on '{interpreter}' without -I, which reads PYTHONPATH and the other PYTHON* "
+                        "variables: whatever sets them in root's environment runs its code as root",
+                        fix,
+                    )
+                )
+            break  # only the first on PATH is the one root runs
+    return checks
+
+
 def check_roots_uv(config: Config) -> list[Check]:
     """What root's uv is given: the install-user that runs its commands on the tree, and no build mode left on."""
     from uvshare.runas import install_account, own_install_user
@@ -616,6 +696,7 @@ def run_report() -> tuple[list[Check], bool, bool]:
     checks.extend(check_path(config))
     if os.geteuid() == 0:
         checks.append(check_self())
+        checks.extend(check_roots_entries())
     checks.extend(check_roots_uv(config))
     partial = not in_session(gid) or survey.kept_out
     return checks, True, partial

@@ -257,22 +257,29 @@ class Setup(ProfileSwitches):
                 return
             from plumbum import local
 
-            useradd = local.get("useradd", "/usr/sbin/useradd")
+            from uvshare.safefs import SYSTEM_DIRS, system_program
+
+            try:  # never the first useradd on root's PATH: a member's, where a shared bin dir is on it
+                useradd = local[system_program("useradd")]
+            except UvshareError as e:
+                warnings.append(f"cannot create the install-user '{name}': {e}")
+                return
             label = group_label(config)
-            done = useradd.run(
-                [
-                    *("--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"),
-                    *(
-                        "--gid",
-                        str(config.gid),
-                        "--comment",
-                        "uvshare, runs uv on the shared tree for root",
-                        "--",
-                        name,
-                    ),
-                ],
-                retcode=None,
-            )
+            with local.env(PATH=os.pathsep.join(SYSTEM_DIRS)):  # and whatever it runs in turn comes from there too
+                done = useradd.run(
+                    [
+                        *("--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"),
+                        *(
+                            "--gid",
+                            str(config.gid),
+                            "--comment",
+                            "uvshare, runs uv on the shared tree for root",
+                            "--",
+                            name,
+                        ),
+                    ],
+                    retcode=None,
+                )
             if done[0] != 0:
                 warnings.append(f"cannot create the install-user '{name}': {done[2].strip() or done[1].strip()}")
                 return
