@@ -1,0 +1,99 @@
+"""An independent attack review of issue 21's change, as tests: each one is an attack that succeeds on the code as
+reviewed (so each test fails there), within what the README's trust model promises."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import time
+
+import pytest
+
+from tests.support.harness import INSTALLER, Sandbox
+from tests.test_root_through_uv import HOW, alive_as, marks_file, plant, shared_python
+
+# The run's processes keep one another running: each sends SIGCONT to the others without pause, so when root's
+# sweep (kill_descendants, the subreaper path) stops them one after another, one still running wakes those stopped
+# before it — and a stopped process is never stopped again by the sweep. A woken one goes on forking children; one
+# forked after the sweep's last listing of /proc is never found, never killed, and outlives root's command. Each child
+# notes its pid only once its parent is gone (killed by the sweep) and it is still alive: a survivor. The plant ends
+# by itself after 15 s (and waits for its children), so a failing run leaves nothing behind for long.
+WAKE_EACH_OTHER = (
+    "import os\nif os.getuid() != 0 and os.fork() == 0:\n"
+    "    import signal, time\n"
+    "    os.setsid()\n"
+    "    null = os.open('/dev/null', os.O_RDWR)\n"
+    "    for fd in (0, 1, 2):\n        os.dup2(null, fd)\n"
+    "    group = [os.getpid()]\n"
+    "    for _ in range(3):\n"
+    "        pid = os.fork()\n"
+    "        if pid == 0:\n            break\n"
+    "        group.append(pid)\n"
+    "    me = os.getpid()\n"
+    "    end = time.monotonic() + 15\n"
+    "    later = 0.0\n"
+    "    while time.monotonic() < end:\n"
+    "        for p in group:\n"
+    "            try:\n                os.kill(p, signal.SIGCONT)\n"
+    "            except OSError:\n                pass\n"
+    "        now = time.monotonic()\n"
+    "        if now >= later:\n"
+    "            later = now + 0.008\n"
+    "            if os.fork() == 0:\n"
+    "                until = time.monotonic() + 0.2\n"
+    "                while time.monotonic() < until:\n"
+    "                    time.sleep(0.005)\n"
+    "                    if os.getppid() != me:\n"
+    "                        open({marks!r}, 'a').write(str(os.getpid()) + '\\n')\n"
+    "                        time.sleep(30)\n"
+    "                        break\n"
+    "                os._exit(0)\n"
+    "        try:\n"
+    "            while os.waitpid(-1, os.WNOHANG)[0]:\n                pass\n"
+    "        except ChildProcessError:\n            pass\n"
+    "    try:\n"
+    "        while True:\n            os.wait()\n"
+    "    except ChildProcessError:\n        pass\n"
+    "    os._exit(0)\n"
+)
+
+
+def test_the_subreapers_sweep_is_outrun_by_processes_that_wake_each_other(box1: Sandbox) -> None:
+    """Finding 1 (the subreaper path: no CAP_SYS_ADMIN, as in a chroot-isolated or Docker build): a member's code in
+    a shared Python, started by root's `python list` as the install-user, outlives root's command — the sweep stops
+    each process once, and a process of the same uid may wake it again (SIGCONT). The README promises that nothing
+    the run starts outlives root's command, whether root may make a PID namespace or not."""
+    box = box1
+    marks = marks_file(box)
+    uid = pwd.getpwnam(INSTALLER).pw_uid
+    lib = shared_python(box)
+    alive: list[int] = []
+    for _ in range(5):  # a race: the sweep's loop against the run's; it is won nearly every time, five tries
+        plant(box, lib, WAKE_EACH_OTHER.format(marks=str(marks)))
+        box.ok("root", *HOW["no-sys-admin"], "uvshare", "python", "list")
+        time.sleep(1.0)
+        left = [int(p) for p in marks.read_text().split()]
+        alive = [p for p in left if alive_as(p, uid)]
+        if alive:
+            break
+    for p in alive:  # what this test's plant started: the test may end it
+        os.kill(p, 9)
+    assert not alive, f"the install-user's processes {alive} outlived root's command"
+
+
+def test_the_namespace_path_holds_against_the_same_plant(box1: Sandbox) -> None:
+    """Control for finding 1: where root may make a PID namespace, the same plant leaves nothing behind (so the
+    plant itself is not what makes finding 1's test fail)."""
+    box = box1
+    marks = marks_file(box)
+    uid = pwd.getpwnam(INSTALLER).pw_uid
+    plant(box, shared_python(box), WAKE_EACH_OTHER.format(marks=str(marks)))
+    box.ok("root", "uvshare", "python", "list")
+    time.sleep(1.0)
+    left = [int(p) for p in marks.read_text().split()]
+    alive = [p for p in left if alive_as(p, uid)]
+    for p in alive:
+        os.kill(p, 9)
+    assert not alive, alive
+
+
