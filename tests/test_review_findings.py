@@ -4,6 +4,7 @@ reviewed (so each test fails there), within what the README's trust model promis
 from __future__ import annotations
 
 import os
+import subprocess
 import pwd
 import time
 
@@ -97,3 +98,62 @@ def test_the_namespace_path_holds_against_the_same_plant(box1: Sandbox) -> None:
     assert not alive, alive
 
 
+
+
+BACKEND_PYPROJECT = """[project]
+name = "app"
+version = "0.1"
+requires-python = ">=3.8"
+
+[build-system]
+requires = []
+build-backend = "backend"
+backend-path = ["."]
+
+[tool.uv]
+no-index = true
+"""
+# A build backend in the project's own dir: uv imports it, as whoever runs uv, to build the project.
+BACKEND = "import os\nopen({marks!r}, 'a').write(str(os.getuid()) + '\\n')\n"
+
+
+def test_a_member_moves_roots_current_dir_out_of_the_team_project_dir(box1: Sandbox) -> None:
+    """Finding 2 (rule 1, the current dir): root's shell is in alice's project in the team project dir, where
+    uvshare refuses root's uv. alice renames that dir (hers, in a dir the group writes) out of the project dir, into
+    her home on the same filesystem: root's current dir, the same inode, is now outside every fenced dir by the
+    kernel's walk, and root's `uv sync` there runs alice's in-tree build backend as root. Root never named the
+    member's dir: it is still where its shell went, by its prompt ($PWD) and by what root chose."""
+    from tests.test_team_projects import team_box
+
+    box = box1
+    project_dir, _wheels = team_box(box)
+    marks = marks_file(box)
+    app = project_dir / "app"
+    box.ok("alice", "sh", "-c", 'mkdir "$1" && cat > "$1/pyproject.toml"', "sh", app, input=BACKEND_PYPROJECT)
+    box.ok("alice", "sh", "-c", 'cat > "$1/backend.py"', "sh", app, input=BACKEND.format(marks=str(marks)))
+    # the rule as promised: root's uv in the team project dir is refused, and runs nothing
+    refused = box.run("root", "uvshare", "sync", "--python", "/usr/bin/python3", cwd=app)
+    assert refused.returncode == 2 and "team project dir" in refused.stderr, str(refused)
+    assert not marks.read_text()
+    # root is in the dir; alice moves it out meanwhile; root runs uv there
+    ready, moved = box.root / "root-is-in", box.root / "moved"
+    elsewhere = box.home(box.users["alice"]) / "app"
+    root_sh = (
+        f'cd "{app}" && touch "{ready}" && while [ ! -e "{moved}" ]; do sleep 0.1; done; '
+        "exec uvshare sync --python /usr/bin/python3"
+    )
+    held = box.popen("root", "sh", "-c", root_sh, stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):
+            if ready.exists():
+                break
+            time.sleep(0.1)
+        box.ok("alice", "mv", app, elsewhere)
+        moved.touch()
+        out, err = held.communicate(timeout=300)
+    finally:
+        if held.poll() is None:
+            held.kill()  # the test's own
+            held.wait()
+    ran = {int(u) for u in marks.read_text().split()}
+    assert 0 not in ran, f"root ran alice's build backend (uids {ran}): {out}{err}"
