@@ -726,3 +726,88 @@ def test_two_trees_never_share_an_install_user_by_default(box1: Sandbox) -> None
     named = re.search(r"install-user = '([^']*)'", second)
     assert named and named.group(1) != f"{GROUP}-install" and named.group(1).startswith(GROUP), second
     assert len(named.group(1)) <= 32, second
+
+
+# The run's processes keep one another running: each sends SIGCONT to the others without pause, so when root's
+# sweep (kill_descendants, the subreaper path) stops them one after another, one still running wakes those stopped
+# before it — and a stopped process is never stopped again by the sweep. A woken one goes on forking children; one
+# forked after the sweep's last listing of /proc is never found, never killed, and outlives root's command. Each child
+# notes its pid only once its parent is gone (killed by the sweep) and it is still alive: a survivor. The plant ends
+# by itself after 15 s (and waits for its children), so a failing run leaves nothing behind for long.
+WAKE_EACH_OTHER = (
+    "import os\nif os.getuid() != 0 and os.fork() == 0:\n"
+    "    import signal, time\n"
+    "    os.setsid()\n"
+    "    null = os.open('/dev/null', os.O_RDWR)\n"
+    "    for fd in (0, 1, 2):\n        os.dup2(null, fd)\n"
+    "    group = [os.getpid()]\n"
+    "    for _ in range(3):\n"
+    "        pid = os.fork()\n"
+    "        if pid == 0:\n            break\n"
+    "        group.append(pid)\n"
+    "    me = os.getpid()\n"
+    "    end = time.monotonic() + 15\n"
+    "    later = 0.0\n"
+    "    while time.monotonic() < end:\n"
+    "        for p in group:\n"
+    "            try:\n                os.kill(p, signal.SIGCONT)\n"
+    "            except OSError:\n                pass\n"
+    "        now = time.monotonic()\n"
+    "        if now >= later:\n"
+    "            later = now + 0.008\n"
+    "            if os.fork() == 0:\n"
+    "                until = time.monotonic() + 0.2\n"
+    "                while time.monotonic() < until:\n"
+    "                    time.sleep(0.005)\n"
+    "                    if os.getppid() != me:\n"
+    "                        open({marks!r}, 'a').write(str(os.getpid()) + '\\n')\n"
+    "                        time.sleep(30)\n"
+    "                        break\n"
+    "                os._exit(0)\n"
+    "        try:\n"
+    "            while os.waitpid(-1, os.WNOHANG)[0]:\n                pass\n"
+    "        except ChildProcessError:\n            pass\n"
+    "    try:\n"
+    "        while True:\n            os.wait()\n"
+    "    except ChildProcessError:\n        pass\n"
+    "    os._exit(0)\n"
+)
+
+
+def test_the_subreapers_sweep_is_outrun_by_processes_that_wake_each_other(box1: Sandbox) -> None:
+    """The attack review's, for the subreaper path (no CAP_SYS_ADMIN: a chroot-isolated or Docker build): a
+    member's code in a shared Python, started by root's `python list` as the install-user, keeps its processes
+    running by waking one another (SIGCONT) while they fork: none outlives root's command (a sweep that stopped each
+    process once, to kill it later, was outrun)."""
+    box = box1
+    marks = marks_file(box)
+    uid = pwd.getpwnam(INSTALLER).pw_uid
+    lib = shared_python(box)
+    alive: list[int] = []
+    tries = 0
+    while not alive and tries < 10:  # a race: the sweep's loop against the run's; won within a few tries
+        tries += 1
+        plant(box, lib, WAKE_EACH_OTHER.format(marks=str(marks)))
+        box.ok("root", *HOW["no-sys-admin"], "uvshare", "python", "list")
+        time.sleep(1.0)
+        left = [int(p) for p in marks.read_text().split()]
+        alive = [p for p in left if alive_as(p, uid)]
+    for p in alive:  # what this test's plant started: the test may end it
+        os.kill(p, 9)
+    assert not alive, f"the install-user's processes {alive} outlived root's command (try {tries})"
+
+
+def test_the_namespace_path_holds_against_the_same_plant(box1: Sandbox) -> None:
+    """The same plant where root may make a PID namespace, the same plant leaves nothing behind (the plant works: a test
+    of the subreaper path that passes proves something)."""
+    box = box1
+    marks = marks_file(box)
+    uid = pwd.getpwnam(INSTALLER).pw_uid
+    plant(box, shared_python(box), WAKE_EACH_OTHER.format(marks=str(marks)))
+    box.ok("root", "uvshare", "python", "list")
+    time.sleep(1.0)
+    left = [int(p) for p in marks.read_text().split()]
+    alive = [p for p in left if alive_as(p, uid)]
+    for p in alive:
+        os.kill(p, 9)
+    assert not alive, alive

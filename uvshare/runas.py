@@ -11,7 +11,7 @@ build backend — may be a member's code. So the child that becomes the install-
   host) the run is a PID namespace of its own whose first process is root's (the install-user can neither signal nor
   ptrace it): when uv exits, so does it, and the kernel kills whatever is left in the namespace. Where the kernel
   refuses a namespace (a chroot-isolated `podman build`, a Docker build, a pod) root becomes the run's subreaper:
-  everything the run left behind is then root's descendant, stopped and killed through pidfds. Nothing outside the
+  everything the run left behind is then root's descendant, killed through pidfds as it is found. Nothing outside the
   run is ever signalled: not another tree's run, not a host's process of the same uid.
 Root's commands on one tree take turns under a lock of that tree's that only root can take; other trees' do not wait.
 The install-user must be a system account nobody logs in as: a process of the same uid could ptrace the run.
@@ -37,6 +37,7 @@ WAIT_DEADLINE = 600  # seconds root's command waits for that lock where nobody i
 CLONE_NEWPID = 0x20000000  # <linux/sched.h>
 PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 TAIL = 4096  # how much of uv's stderr is kept to read its last words
+MAX_ROUNDS = 1000  # of kill_descendants: each finds only what the processes killed in the last one forked first
 
 
 def own_install_user(config: "Config") -> str:
@@ -392,22 +393,27 @@ def parent_of(pid: int) -> int:
 
 def kill_descendants() -> None:
     """Kill every process below root's own (where no PID namespace of its own holds the run: root is their
-    subreaper, so whatever the run left behind is down here): stop each as it is found until no new one turns up,
-    then kill them all through pidfds, and reap the orphans that came to us. Nothing outside is ever signalled."""
+    subreaper, so whatever the run left behind is down here), each through a pidfd as soon as it is found, round
+    after round until a round finds none; and reap the orphans that came to us. A killed process can neither fork
+    nor be woken (a stopped one could: a process of the same uid may send it SIGCONT), and whatever it forked before
+    is ours by then, found by the next round. Nothing outside is ever signalled."""
     import signal
 
     known: dict[int, int] = {}
     try:
-        for _ in range(1000):  # a stopped process forks no more: each round finds only what ran meanwhile
+        for _ in range(MAX_ROUNDS):
             found = descendants(known)
             if not found:
                 break
             for pid in found:
                 with contextlib.suppress(OSError):
-                    signal.pidfd_send_signal(known[pid], signal.SIGSTOP)
-        for fd in known.values():
-            with contextlib.suppress(OSError):
-                signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    signal.pidfd_send_signal(known[pid], signal.SIGKILL)
+        else:
+            write_all(
+                2,
+                f"uvshare: warning: the install-user's run still started new processes after {MAX_ROUNDS} rounds of "
+                "killing them; some may be left: see 'ps -u' the install-user\n".encode(),
+            )
     finally:
         for fd in known.values():
             os.close(fd)
