@@ -341,3 +341,23 @@ def test_made_for(tmp_path: Path) -> None:
     assert made_for(str(bin_dir / "missing"), str(env_dir))
     for name in ("own", "elsewhere", "up"):
         assert not made_for(str(bin_dir / name), str(env_dir)), name
+
+
+def test_an_image_env_naming_the_shared_tool_dir_skips_the_receipt_check(box1: Sandbox) -> None:
+    """The attack review's (members' own files): the receipt check runs only when uvshare itself hands uv the shared
+    tool dir. Where the environment already names it — an image's `ENV UV_TOOL_DIR=/opt/uv/tools` and
+    `UV_TOOL_BIN_DIR=…` (the workaround the README says uvshare replaces, and drops for root only) — a member's
+    command is on the very same shared tool dir, yet uvshare treats the dir as the caller's own and checks nothing:
+    alice's edited receipt makes bob's ordinary `uv tool uninstall` delete bob's own 0600 file."""
+    box = box1
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+    notes = bobs_own_file(box)
+    box.ok("root", "uvshare", "share", "setup")
+    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    point_receipt_at(box, "hello-a", notes)
+    image_env = {"UV_TOOL_DIR": str(box.shared / "tools"), "UV_TOOL_BIN_DIR": str(box.shared / "tool-bin")}
+    # without the variables, the check holds (the promise as tested in test_receipts.py)
+    assert box.run("bob", "uvshare", "tool", "uninstall", "hello-a").returncode == 2
+    assert notes.exists()
+    result = box.run("bob", "uvshare", "tool", "uninstall", "hello-a", env=image_env)
+    assert notes.exists(), f"bob's own file is gone: {result}"

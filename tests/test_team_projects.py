@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -234,7 +235,7 @@ def refused(box: Sandbox, marker: Path, *args: str | Path, **kwargs: object) -> 
 
 
 # Each way root's uv would pick up the project by itself: (arguments, environment, current dir below the project dir,
-# what the refusal names: the project dir, or the venv found there)
+# what the refusal names: the project dir, the venv found there, or the member who could change the current dir)
 ROOT_SPELLINGS = {
     "cwd": (["sync"], {}, "app", "project"),
     "cwd in the venv": (["pip", "list"], {}, "app/.venv", "project"),
@@ -252,7 +253,7 @@ ROOT_SPELLINGS = {
     ),
     # the venv uv picks up: the active one, or one found upward from a dir of alice's that a link in the project led to
     "VIRTUAL_ENV": (["pip", "list"], {"VIRTUAL_ENV": "{app}/.venv"}, None, "venv"),
-    "a project subdir linked to alice's own dir": (["sync"], {}, "app2", "venv"),
+    "a project subdir linked to alice's own dir": (["sync"], {}, "app2", "member"),
 }
 # What root names itself is root's choice, as with plain uv (the reviews' spellings of a path into the project): the
 # README's trust model must say so for each, so that nobody counts on uvshare to catch them.
@@ -334,8 +335,8 @@ def test_root_will_not_run_uv_in_a_team_project(box1: Sandbox, how: str) -> None
     finally:
         if mounted:
             subprocess.run(["umount", str(out / "mnt")], check=False)
-    expected = f"the team project dir {project_dir}" if names == "project" else "the venv "
-    assert expected in line, line
+    named = {"project": f"the team project dir {project_dir}", "venv": "the venv ", "member": "(a member) can"}
+    assert named[names] in line, line
     assert not any(victim.iterdir())
 
 
@@ -533,3 +534,91 @@ def test_root_with_a_config_without_a_group_gets_no_shared_dir(box1: Sandbox) ->
     assert str(box.shared) not in result.stdout, str(result)
     listed = box.run("root", "uvshare", "run", "--no-project", "-p", harness.SYSTEM_PYTHON, "env")
     assert str(box.shared) not in listed.stdout, str(listed)
+
+
+@pytest.mark.parametrize("whose", ["alice's own dir", "a dir the group may write", "a dir an ACL opens to bob"])
+def test_root_will_not_run_uv_where_a_member_can_write(box1: Sandbox, whose: str) -> None:
+    """Root started in a dir a member could change (or in one below it): alice could put a project of hers there, or
+    move her dir with root's shell inside it there from the project dir. Refused, naming who; in an outsider's own dir
+    (dave's: a CI runner's checkout) root's uv runs, as root's choice."""
+    box = box1
+    _project_dir, _app, marker, _out = planted(box)
+    top = box.root / "work-here"
+    (top / "sub").mkdir(parents=True)
+    top.chmod(0o755)
+    if whose == "alice's own dir":
+        os.chown(top, box.users["alice"].uid, box.users["alice"].gid)
+        expected = f"user {box.users['alice'].name} (a member)"
+    elif whose == "a dir the group may write":
+        os.chown(top, 0, group_gid())
+        top.chmod(0o775)
+        expected = f"the group '{GROUP}'"
+    else:
+        subprocess.run(["setfacl", "-m", f"u:{box.users['bob'].name}:rwx", str(top)], check=True)
+        expected = f"user {box.users['bob'].name} (a member)"
+    line = refused(box, marker, "venv", "--python", harness.SYSTEM_PYTHON, box.root / "v", cwd=top / "sub")
+    assert f"root does not run uv in {top / 'sub'}: {expected} can change" in line, line
+    os.chown(top, box.users["dave"].uid, box.users["dave"].gid)
+    top.chmod(0o755)
+    subprocess.run(["setfacl", "-b", str(top)], check=True)
+    box.ok("root", "uvshare", "venv", "--python", harness.SYSTEM_PYTHON, box.root / "v", cwd=top / "sub")
+    assert not ran_as_root(marker)
+
+
+BACKEND_PYPROJECT = """[project]
+name = "app"
+version = "0.1"
+requires-python = ">=3.8"
+
+[build-system]
+requires = []
+build-backend = "backend"
+backend-path = ["."]
+
+[tool.uv]
+no-index = true
+"""
+# A build backend in the project's own dir: uv imports it, as whoever runs uv, to build the project.
+BACKEND = "import os\nopen({marks!r}, 'a').write(str(os.getuid()) + '\\n')\n"
+
+
+def test_a_member_moves_roots_current_dir_out_of_the_team_project_dir(box1: Sandbox) -> None:
+    """The attack review's (the current dir): root's shell is in alice's project in the team project dir, where
+    uvshare refuses root's uv. alice renames that dir (hers, in a dir the group writes) out of the project dir, into
+    her home on the same filesystem: root's current dir, the same inode, is now outside every fenced dir by the
+    kernel's walk, and root's `uv sync` there runs alice's in-tree build backend as root. Root never named the
+    member's dir: it is still where its shell went, by its prompt ($PWD) and by what root chose."""
+    box = box1
+    project_dir, _wheels = team_box(box)
+    marks = box.root / "marks"
+    marks.touch()
+    marks.chmod(0o666)
+    app = project_dir / "app"
+    box.ok("alice", "sh", "-c", 'mkdir "$1" && cat > "$1/pyproject.toml"', "sh", app, input=BACKEND_PYPROJECT)
+    box.ok("alice", "sh", "-c", 'cat > "$1/backend.py"', "sh", app, input=BACKEND.format(marks=str(marks)))
+    # the rule as promised: root's uv in the team project dir is refused, and runs nothing
+    refused = box.run("root", "uvshare", "sync", "--python", "/usr/bin/python3", cwd=app)
+    assert refused.returncode == 2 and "team project dir" in refused.stderr, str(refused)
+    assert not marks.read_text()
+    # root is in the dir; alice moves it out meanwhile; root runs uv there
+    ready, moved = box.root / "root-is-in", box.root / "moved"
+    elsewhere = box.home(box.users["alice"]) / "app"
+    root_sh = (
+        f'cd "{app}" && touch "{ready}" && while [ ! -e "{moved}" ]; do sleep 0.1; done; '
+        "exec uvshare sync --python /usr/bin/python3"
+    )
+    held = box.popen("root", "sh", "-c", root_sh, stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):
+            if ready.exists():
+                break
+            time.sleep(0.1)
+        box.ok("alice", "mv", app, elsewhere)
+        moved.touch()
+        out, err = held.communicate(timeout=300)
+    finally:
+        if held.poll() is None:
+            held.kill()  # the test's own
+            held.wait()
+    ran = {int(u) for u in marks.read_text().split()}
+    assert 0 not in ran, f"root ran alice's build backend (uids {ran}): {out}{err}"

@@ -13,7 +13,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping
 
 MAX_DEPTH = 4096  # dirs above the current dir: deeper than any real tree (PATH_MAX allows ~2,000)
 
@@ -39,35 +39,126 @@ def identities(dirs: "Iterable[str]") -> "dict[tuple[int, int], str]":
     return known
 
 
-def cwd_in(dirs: "Iterable[str]") -> "str | None":
-    """The dir of DIRS that the current dir is, or lies below, or None: the current dir and each dir above it, as the
-    kernel walks `..` from it, compared with DIRS by device and inode. A dir the caller may not pass ends the walk."""
-    known = identities(dirs)
-    if not known:
-        return None
+def walk_up() -> "Iterator[tuple[int, os.stat_result]]":
+    """The current dir and each dir above it, as the kernel walks `..` from it: an O_PATH fd of each (closed when the
+    walk moves on) and its stat. Ends at `/`, or at a dir the caller may not pass (or a removed current dir)."""
     flags = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
     try:
         fd = os.open(".", flags)
-    except OSError:  # a removed current dir is in no dir
-        return None
+    except OSError:
+        return
     try:
         last = None
         for _ in range(MAX_DEPTH):
             st = os.fstat(fd)
-            here = (st.st_dev, st.st_ino)
-            if here in known:
-                return known[here]
-            if here == last:  # `/`: its `..` is itself
-                return None
-            last = here
+            if (st.st_dev, st.st_ino) == last:  # `/`: its `..` is itself
+                return
+            yield fd, st
+            last = (st.st_dev, st.st_ino)
             parent = os.open("..", flags, dir_fd=fd)
             os.close(fd)
             fd = parent
     except OSError:
-        return None
+        return
     finally:
         os.close(fd)
+
+
+def cwd_in(dirs: "Iterable[str]") -> "str | None":
+    """The dir of DIRS that the current dir is, or lies below, or None: the current dir and each dir above it (see
+    walk_up) compared with DIRS by device and inode."""
+    known = identities(dirs)
+    if known:
+        for _fd, st in walk_up():
+            hit = known.get((st.st_dev, st.st_ino))
+            if hit is not None:
+                return hit
     return None
+
+
+def member_writes(groups: "Collection[int]") -> "str | None":
+    """Who, of the members of GROUPS (every tree's group), could change what lies in the current dir or a dir above
+    it — its owner, a group or user its mode or access ACL lets write, everyone —, as `user NAME (a member)`; or
+    None. A member can rename a dir of theirs with root inside it (moving root's current dir out of a project dir into
+    their home), and put what they like there. A world-writable sticky dir of root's (`/tmp`) is everybody's scratch
+    space: only its entries count."""
+    for fd, st in walk_up():
+        if st.st_mode & 0o002 and not (st.st_uid == 0 and st.st_mode & 0o1000):
+            return "everyone"
+        if st.st_uid != 0 and is_member(st.st_uid, groups):
+            return f"user {user_name(st.st_uid)} (a member)"
+        if st.st_mode & 0o020 and st.st_gid in groups:
+            return f"the group {group_name(st.st_gid)}"
+        for tag, perm, ident in access_acl(fd):
+            if not perm & 0o2:
+                continue
+            from uvshare import acl
+
+            if tag == acl.GROUP and ident in groups:
+                return f"the group {group_name(ident)}"
+            if tag == acl.USER and is_member(ident, groups):
+                return f"user {user_name(ident)} (a member)"
+    return None
+
+
+def access_acl(fd: int) -> "list[tuple[int, int, int]]":
+    """The access ACL's entries of the dir open (O_PATH) as FD; none where it has none or the filesystem none."""
+    from uvshare import acl
+
+    try:
+        dfd = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return []
+    try:
+        return list(acl.read(dfd, acl.ACCESS, probe=False) or ())
+    except OSError:
+        return []
+    finally:
+        os.close(dfd)
+
+
+def is_member(uid: int, groups: "Collection[int]") -> bool:
+    """Whether the user UID is in one of GROUPS (primary, or listed in the group database)."""
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    if user.pw_gid in groups:
+        return True
+    for gid in groups:
+        try:
+            if user.pw_name in grp.getgrgid(gid).gr_mem:
+                return True
+        except KeyError:
+            continue
+    return False
+
+
+def user_name(uid: int) -> str:
+    """UID's name (escaped), or the number."""
+    import pwd
+
+    from uvshare.errors import escape
+
+    try:
+        return escape(pwd.getpwuid(uid).pw_name)
+    except KeyError:
+        return str(uid)
+
+
+def group_name(gid: int) -> str:
+    """GID's name (escaped), or the number."""
+    import grp
+
+    from uvshare.errors import escape
+
+    try:
+        return f"'{escape(grp.getgrgid(gid).gr_name)}'"
+    except KeyError:
+        return str(gid)
 
 
 def open_above(dirs: "Iterable[str]") -> "list[str]":
@@ -157,12 +248,14 @@ def keep_out(
     projects: "list[str]",
     above: "list[str]",
     *,
-    venvs: bool,
+    groups: "Collection[int] | None",
 ) -> None:
     """UvshareError, naming what and where, when root's uv would pick up what members can write by itself: (1) its
-    current dir lies in FENCED (of which PROJECTS are team project dirs) or ABOVE them; (2) with VENVS (outside an
-    image build), the venv uv would use from there (see found_venvs) runs an interpreter members can write."""
-    from uvshare.errors import UvshareError
+    current dir lies in FENCED (of which PROJECTS are team project dirs) or ABOVE them; with GROUPS (every tree's
+    group; None in an image build, where no member has touched anything yet) (2) a member of GROUPS could change what
+    lies in the current dir or a dir above it (see member_writes), or (3) the venv uv would use from there (see
+    found_venvs) runs an interpreter members can write."""
+    from uvshare.errors import UvshareError, escape
 
     every = [*fenced, *above]
     hit = cwd_in(every)
@@ -179,15 +272,24 @@ def keep_out(
             "project's pyproject.toml and build backend, a venv's or a shared Python's interpreter); run it as a "
             "member ('runuser -u USER -- uv …'), or as root outside it"
         )
-    if not venvs:
+    if groups is None:
         return
+    writer = member_writes(groups)
+    if writer is not None:
+        try:
+            here = escape(os.getcwd())
+        except OSError:
+            here = "the current dir"
+        raise UvshareError(
+            f"root does not run uv in {here}: {writer} can change what uv would read and run there (a project's "
+            "pyproject.toml and build backend, its .venv), or move it there; run it as a member "
+            "('runuser -u USER -- uv …'), or as root in a dir only root can write"
+        )
     known = identities(every)
     for venv in found_venvs(environ):
         python = os.path.realpath(os.path.join(venv, "bin", "python"))
         why = members_can_write(python, known)
         if why is not None:
-            from uvshare.errors import escape
-
             raise UvshareError(
                 f"the venv {escape(venv)} runs {escape(python)}, {why}: root's uv would run it as root; run it as a "
                 "member ('runuser -u USER -- uv …'), or make root's venv on a Python of root's own"

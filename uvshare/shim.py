@@ -110,10 +110,19 @@ def shared_dirs(
     config: "Config", environ: "Mapping[str, str]", ignored: "frozenset[str]" = frozenset()
 ) -> dict[str, str]:
     """The configured dirs uvshare looks after for this caller: uv's rule, a UV_* variable already set wins (and
-    then uvshare leaves that dir alone, and the dirs that go with it) — but for the IGNORED ones (see Call)."""
-    from uvshare.config import DIR_KEYS
+    then uvshare leaves that dir alone, and the dirs that go with it) — but for the IGNORED ones (see Call), and for
+    one that names the configured dir itself (an image's `ENV UV_TOOL_DIR=/opt/uv/tools`, the old workaround): that
+    is the shared dir, looked after (and its receipts checked) as configured."""
+    from uvshare.config import DIR_KEYS, normal_path, resolved
 
-    own = {key for key, var in DIR_KEYS.items() if environ.get(var) and var not in ignored}
+    own = set()
+    for key, var in DIR_KEYS.items():
+        value = environ.get(var)
+        if not value or var in ignored:
+            continue
+        mine = config.dirs.get(key)
+        if mine is None or (normal_path(value) != mine and resolved(value) != resolved(mine)):
+            own.add(key)
     return {k: p for k, p in config.dirs.items() if k not in own and FOLLOWS.get(k) not in own}
 
 
@@ -320,6 +329,7 @@ class Call:
         self.ignored: frozenset[str] = frozenset()  # (root) UV_* variables naming them, see drop_tree_vars
         root = os.geteuid() == 0
         others: tuple[list[str], list[str]] = ([], [])  # every tree's dirs and project dirs (see uvshare.trees)
+        self.groups: set[int] = set()  # (root) every tree's group, see keep_root_out
         # (uvshare.trees is imported only where its dir exists: a machine without trees pays one stat)
         if (root or config is None) and os.path.isdir(environ.get(ENV_TREES) or TREES_DIR):
             from uvshare import trees
@@ -328,6 +338,7 @@ class Call:
                 self.config = config = trees.choose(environ, needs_tree=self.needs_tree(root))
             if root:  # every tree of the site, whichever (if any) this call is for: a module may name one
                 others = trees.all_tops(environ)
+                self.groups = trees.all_gids(environ)
         fencing = root and (config is not None or others[0] or others[1])
         if fencing:
             self.drop_tree_vars(config, others)
@@ -408,7 +419,8 @@ class Call:
 
         above = open_above(fenced)
         self.tops = tree_tops([*dirs, *projects, *above])
-        keep_out(environ, fenced, projects, above, venvs=not building)
+        groups = {*self.groups, *([config.gid] if config and config.gid is not None else ())}
+        keep_out(environ, fenced, projects, above, groups=None if building else groups)
         path = without_shared(environ.get("PATH", os.defpath), self.tops)
         if config is None:  # (with a config, assign does the same)
             self.env["PATH"] = path

@@ -116,3 +116,8 @@ def all_tops(environ: "Mapping[str, str]") -> "tuple[list[str], list[str]]":
         if config.project_dir:
             projects.append(config.project_dir)
     return dirs, projects
+
+
+def all_gids(environ: "Mapping[str, str]") -> "set[int]":
+    """Every tree's group: whose members root's uv keeps away from (see uvshare.places.member_writes)."""
+    return {config.gid for _name, config in load_trees(environ) if config.gid is not None}
