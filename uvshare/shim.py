@@ -85,6 +85,7 @@ COMPILES = frozenset({("python", "install"), ("python", "upgrade"), ("tool", "in
 # Set in the environment of the program that uvshare execs: "<pid>:<path>". After execve the pid stays the same, so
 # a uvshare that finds its own pid there was started by that exec: what it ran leads back to uvshare.
 ENV_EXEC = "UVSHARE_EXEC"
+PRIVATE_FROM_GROUP = 0o030  # umask bits: no group write, no group search (see prepare)
 ENV_DEPTH = "UVSHARE_DEPTH"
 MAX_DEPTH = 32  # uvshare inside uv inside uvshare…: deeper than any real nesting, so it must be a loop
 
@@ -389,7 +390,10 @@ class Call:
         else:
             self.given = self.dirs
         if "cache-dir" in self.given and not environ.get("UV_LINK_MODE"):
-            env["UV_LINK_MODE"] = config.link_mode  # members' own venvs share no inode with the shared cache
+            from uvshare.config import members_link_mode
+
+            # members' own venvs share no inode with the shared cache: reflinks where root proved them, else copies
+            env["UV_LINK_MODE"] = members_link_mode(config)[0]
         env.update({DIR_KEYS[k]: p for k, p in self.given.items()})
 
     def needs_tree(self, root: bool) -> bool:
@@ -490,6 +494,11 @@ class Call:
         mine = [*self.given, *(dirs.keys() - self.dirs.keys())]
         if not (config.acl and all(preparer.covered.get(k, False) for k in mine)):
             os.umask(config.umask)
+        elif self.role == "member" and os.getegid() == config.gid:
+            # Her primary group is the shared group, so what uv makes of hers (a venv) belongs to it; and uv's copies
+            # keep the cache's group-write bits, whatever the umask (a reflink's follow it). The dirs uv makes for her
+            # are no dirs for the group to enter: another member cannot reach her venv's files to change them.
+            os.umask(os.umask(0) | PRIVATE_FROM_GROUP)
 
     def target(self) -> str:
         """The program to exec: the real uv, or the real uvx (by its own order, beside the real uv first)."""
