@@ -512,12 +512,13 @@ def per_call_cases(
 
 def per_call_report(med: dict[str, float]) -> None:
     """The launcher's cost per call as ratios to plain uv."""
+    who = "root (its fence included)" if os.geteuid() == 0 else "a member of your own group"
+    print(f"\nPer call, as {who}: uvshare (its console script) against plain uv with the same dirs\n")
     print("| per call | plain uv ms | through uvshare ms | ratio |")
     print("| --- | ---: | ---: | ---: |")
     for name in PER_CALL:
         mine = med[name.replace("uvx ", "uvshare as uvx ") if name.startswith("uvx") else "uvshare " + name[3:]]
         print(f"| `{name}` | {med[name]:.1f} | {mine:.1f} | {mine / med[name]:.2f}{TIMES} |")
-    print()
 
 
 def report(
@@ -703,7 +704,6 @@ def main() -> int:  # one straight script: set up, measure, print
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    per_call_report({name: statistics.median(times) for name, times in rows.items()})
     report(
         {name: statistics.median(times) for name, times in rows.items()},
         memory,
@@ -713,6 +713,7 @@ def main() -> int:  # one straight script: set up, measure, print
         runs=runs,
         quick=args.quick,
     )
+    per_call_report({name: statistics.median(times) for name, times in rows.items()})
     link_tables(uv, args, link_args, members, one_filesystem=True)
     return 0
 
