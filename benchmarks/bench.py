@@ -268,8 +268,8 @@ def measure_modes(
         verbose = [uv, "-v", *install[1:]]
         done = subprocess.run(verbose, env=link_env(work, mode), capture_output=True, text=True, check=True)
         said[mode or "default"] = what_uv_said(done.stderr)
-    for _ in range(runs):  # alternate, so that drift hits every mode alike
-        for mode in modes:
+    for run in range(runs):  # alternate, and rotate who goes first: drift and what the last one left hit all alike
+        for mode in modes[run % len(modes) :] + modes[: run % len(modes)]:
             shutil.rmtree(venv)
             used = fs_used(work)
             timed(create, link_env(work, mode))
