@@ -85,9 +85,9 @@ COMPILES = frozenset({("python", "install"), ("python", "upgrade"), ("tool", "in
 # Set in the environment of the program that uvshare execs: "<pid>:<path>". After execve the pid stays the same, so
 # a uvshare that finds its own pid there was started by that exec: what it ran leads back to uvshare.
 ENV_EXEC = "UVSHARE_EXEC"
-PRIVATE_FROM_GROUP = 0o030  # umask bits: no group write, no group search (see prepare)
 ENV_DEPTH = "UVSHARE_DEPTH"
 MAX_DEPTH = 32  # uvshare inside uv inside uvshare…: deeper than any real nesting, so it must be a loop
+PRIVATE_FROM_GROUP = 0o030  # umask bits: no group write, no group search (see prepare)
 
 
 def warn(text: str) -> None:
@@ -370,7 +370,7 @@ class Call:
 
     def assign(self, config: "Config") -> None:
         """Decide the caller's role and what they are given of the tree of CONFIG, in uv's environment."""
-        from uvshare.config import DIR_KEYS, membership
+        from uvshare.config import DIR_KEYS, members_link_mode, membership
 
         args, environ, env = self.args, self.environ, self.env
         # (root is root whatever the config: without a group, root's tree commands stop for want of an install-user)
@@ -390,8 +390,6 @@ class Call:
         else:
             self.given = self.dirs
         if "cache-dir" in self.given and not environ.get("UV_LINK_MODE"):
-            from uvshare.config import members_link_mode
-
             # members' own venvs share no inode with the shared cache: reflinks where root proved them, else copies
             env["UV_LINK_MODE"] = members_link_mode(config)[0]
         env.update({DIR_KEYS[k]: p for k, p in self.given.items()})
