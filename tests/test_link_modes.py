@@ -80,9 +80,8 @@ def big_wheels(box: Sandbox) -> Path:
 
 @pytest.mark.parametrize("kind", ["xfs", "btrfs", "ext4"])
 def test_members_venv_is_reflinked_where_reflinks_work_and_never_shares_the_caches_inodes(
-    box1: Sandbox, kind: str
+    box: Sandbox, kind: str
 ) -> None:
-    box = box1
     if not shutil.which(MKFS[kind][0]):
         package = "btrfs-progs" if kind == "btrfs" else "xfsprogs"
         pytest.skip(f"{MKFS[kind][0]} is not installed (apt install {package})")
