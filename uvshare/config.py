@@ -197,7 +197,7 @@ def recorded_link_mode(config: Config) -> "tuple[str, str]":
     except (OSError, ValueError):
         same = False
     if not same:
-        return DEFAULT_LINK_MODE, f"{path} was recorded for another cache or filesystem: run 'uvshare share setup'"
+        return DEFAULT_LINK_MODE, f"{path} was probed for another cache or filesystem (root's 'share setup' redoes it)"
     if words[0] == "clone":
         return "clone", f"root's probe: a reflink works on the filesystem of {cache} ({path})"
     return DEFAULT_LINK_MODE, f"root's probe: no reflinks on the filesystem of {cache} (uv's clone would hard-link)"
@@ -208,7 +208,7 @@ def _read_link_state(path: str) -> "list[str] | str":
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        return f"no reflink probe recorded ({path}: run 'uvshare share setup' as root)"
+        return f"no reflink probe recorded ({path}: root's 'share setup' makes it)"
     try:
         st = os.fstat(fd)
         import stat
