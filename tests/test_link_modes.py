@@ -135,6 +135,8 @@ def test_a_record_only_root_could_write_counts(tmp_path: Path) -> None:
     os.chown(record, 0, 0)
     record.write_text(f"clone {os.stat(cache).st_dev + 1} {cache}\n")  # probed on another filesystem
     assert members_link_mode(config)[0] == "copy"
+    record.write_text(f"copy - {cache}\n")  # what root records where reflinks fail
+    assert members_link_mode(config)[0] == "copy"
     record.write_text(f"clone {os.stat(cache).st_dev} {cache}\n")
     config_file.write_text(f'cache-dir = "{cache}"\nlink-mode = "copy"\n')  # the config's key wins
     config = load({"UVSHARE_CONFIG": str(config_file)})

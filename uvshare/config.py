@@ -39,7 +39,8 @@ KEYS = ("group", "umask", "acl", "uv", "uvx", "install-user", "link-mode", *DIR_
 # reflink fails (astral-sh/uv#18104), silently.
 LINK_MODES = ("copy", "clone", "hardlink", "symlink")
 DEFAULT_LINK_MODE = "copy"
-# The answer of root's reflink probe, beside the config file that names the cache: `<mode> <st_dev> <cache path>`.
+# The answer of root's reflink probe, beside the config file that names the cache: `clone <st_dev> <cache path>`, or
+# `copy - <cache path>`.
 LINK_STATE_SUFFIX = ".link-mode"
 DEFAULT_UMASK = 0o002
 MAX_GID = 2**32 - 2  # (2**32 - 1 is the kernel's "no gid")
@@ -192,15 +193,17 @@ def recorded_link_mode(config: Config) -> "tuple[str, str]":
     words = _read_link_state(path)
     if isinstance(words, str):
         return DEFAULT_LINK_MODE, words
+    if len(words) != 3 or words[2].rstrip("\n") != cache:
+        return DEFAULT_LINK_MODE, f"{path} was probed for another cache (root's 'share setup' probes again)"
+    if words[0] != "clone":
+        return DEFAULT_LINK_MODE, f"root's probe: no reflinks on the filesystem of {cache} (uv's clone would hard-link)"
     try:
-        same = len(words) == 3 and words[2].rstrip("\n") == cache and int(words[1]) == os.stat(cache).st_dev
+        same = int(words[1]) == os.stat(cache).st_dev
     except (OSError, ValueError):
         same = False
     if not same:
-        return DEFAULT_LINK_MODE, f"{path} was probed for another cache or filesystem (root's 'share setup' redoes it)"
-    if words[0] == "clone":
-        return "clone", f"root's probe: a reflink works on the filesystem of {cache} ({path})"
-    return DEFAULT_LINK_MODE, f"root's probe: no reflinks on the filesystem of {cache} (uv's clone would hard-link)"
+        return DEFAULT_LINK_MODE, f"{path} was probed on another filesystem (root's 'share setup' probes again)"
+    return "clone", f"root's probe: a reflink works on the filesystem of {cache} ({path})"
 
 
 def _read_link_state(path: str) -> "list[str] | str":

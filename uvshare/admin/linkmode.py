@@ -51,7 +51,9 @@ def record(config: Config) -> str | None:
         dev = os.stat(cache).st_dev
     except OSError:
         return None
-    if not write_atomically(path, f"{'clone' if works else 'copy'} {dev} {cache}\n", 0o644):
+    # A "no" holds whatever the filesystem's device number (an image's layers each have their own): no st_dev, so
+    # that setup run again in the next layer finds nothing to change. A "yes" counts only on the filesystem probed.
+    if not write_atomically(path, f"clone {dev} {cache}\n" if works else f"copy - {cache}\n", 0o644):
         return None  # recorded before: nothing changed (`share config` and `share doctor` say it)
     mode, why = members_link_mode(config)
     return f"link mode for members: {mode} ({said}; {why})"
