@@ -4,20 +4,26 @@ Run by hand (as root or any user; it makes its own shared tree with your own gro
 
     python3 benchmarks/bench.py            # 30 runs of each, alternating; doctor and repair on 10,000 and 200,000
     python3 benchmarks/bench.py --quick    # 3 runs, 10,000 entries: only shows that it still works (CI)
-    python3 benchmarks/bench.py --link-modes-only   # only the UV_LINK_MODE table below
+    python3 benchmarks/bench.py --link-modes-only   # only the UV_LINK_MODE tables below
+    python3 benchmarks/bench.py --filesystems-only  # only the per-filesystem table (root: loop filesystems)
 
 It prints a Markdown table of medians; the README carries the latest one. The skip-path rows need a managed Python:
 it installs one from the local mirror the tests build (pyenv's CPython builds), or uses --python-json.
 
 A second table prices UV_LINK_MODE=copy (a venv's files its own, so that no group member can change another's venv
 through the shared cache) against hardlink and clone: a large synthetic package set (--link-set), installed offline
-into fresh venvs from a warm cache on one filesystem (--link-dir), timed, and the venv's own disk counted.
+into fresh venvs from a warm cache on one filesystem (--link-dir), timed, and the venv's own disk counted. As root, a
+third table does the same on loop filesystems it makes (ext4; XFS with reflink=1, from xfsprogs; btrfs, from
+btrfs-progs): uvshare's link mode (what root's reflink probe picks there), copy and clone, as ratios to plain uv's
+default, and ten members' venvs kept at once. The per-call cost of the launcher (`uv --version`, `uv run python -c
+pass`, `uvx TOOL --version`) is printed as ratios to plain uv as well.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import fcntl
 import hashlib
 import itertools
@@ -33,6 +39,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +51,11 @@ SMALL_TREE, BIG_TREE = 10_000, 200_000
 MIRROR = Path("/var/tmp/uvshare-tests/mirror")  # noqa: S108  # the tests' mirror, shared on purpose
 LINK_MODES = ("copy", "hardlink", "clone")
 LINK_SET, LINK_SET_QUICK = "20,5000,300", "3,60,2"  # packages, files, MB: thousands of files and hundreds of MB
+MKFS = {  # the loop filesystems of the per-filesystem table (root only): Debian's e2fsprogs, xfsprogs, btrfs-progs
+    "ext4": ["mkfs.ext4", "-q", "-F"],
+    "xfs": ["mkfs.xfs", "-q", "-f", "-m", "reflink=1"],
+    "btrfs": ["mkfs.btrfs", "-q", "-f"],
+}
 FS_IOC_FIEMAP, FIEMAP_FLAG_SYNC, FIEMAP_EXTENT_SHARED = 0xC020660B, 0x1, 0x2000  # from linux/fs.h and linux/fiemap.h
 
 
@@ -227,12 +239,8 @@ def what_uv_said(stderr: str) -> str:
     return ""
 
 
-def link_modes(uv: str, interpreter: str, top: str, link_set: str, runs: int) -> None:
-    """Install a big package set into fresh venvs from a warm cache, per UV_LINK_MODE, alternating; print a table."""
-    started = time.perf_counter()
-    packages, files, megabytes = (int(n) for n in link_set.split(","))
-    work = Path(tempfile.mkdtemp(prefix="uvshare-bench-links-", dir=top))
-    wheels, venv = work / "wheels", work / "venv"
+def link_env(work: Path, mode: str | None) -> dict[str, str]:
+    """uv's environment for the link-mode runs: its cache in WORK, offline, and UV_LINK_MODE=MODE (None: uv's own)."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(work),
@@ -241,33 +249,53 @@ def link_modes(uv: str, interpreter: str, top: str, link_set: str, runs: int) ->
         "UV_NO_CONFIG": "1",
         "UV_PYTHON_DOWNLOADS": "never",
     }
+    return env if mode is None else {**env, "UV_LINK_MODE": mode}
+
+
+def measure_modes(
+    uv: str, interpreter: str, work: Path, names: list[str], *, modes: tuple[str | None, ...], runs: int
+) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """Install the wheels NAMES (in WORK/wheels) into a fresh venv from a warm cache (WORK/cache), per link mode of
+    MODES (None: uv's default), alternating RUNS times; the medians per mode (by name, None as "default") and what uv
+    said about each (its fallbacks)."""
+    wheels, venv = work / "wheels", work / "venv"
     create = [uv, "venv", "--quiet", "--python", interpreter, str(venv)]
-    samples: dict[str, dict[str, list[float]]] = {mode: {} for mode in LINK_MODES}
+    install = [uv, "pip", "install", "--python", str(venv), "--no-index", "--find-links", str(wheels), *names]
+    samples: dict[str, dict[str, list[float]]] = {mode or "default": {} for mode in modes}
     said: dict[str, str] = {}
+    for mode in modes:  # warms the cache (the first one unpacks the wheels), and hears uv's fallbacks
+        timed(create, link_env(work, mode), [str(venv)])
+        verbose = [uv, "-v", *install[1:]]
+        done = subprocess.run(verbose, env=link_env(work, mode), capture_output=True, text=True, check=True)
+        said[mode or "default"] = what_uv_said(done.stderr)
+    for run in range(runs):  # alternate, and rotate who goes first: drift and what the last one left hit all alike
+        for mode in modes[run % len(modes) :] + modes[: run % len(modes)]:
+            shutil.rmtree(venv)
+            used = fs_used(work)
+            timed(create, link_env(work, mode))
+            row = samples[mode or "default"]
+            row.setdefault("install", []).append(timed(install, link_env(work, mode)))
+            start = time.perf_counter()
+            row.setdefault("delta", []).append(fs_used(work) - used)
+            row.setdefault("sync", []).append((time.perf_counter() - start) * 1000)
+            for key, value in zip(("own", "files", "linked", "cloned"), venv_blocks(venv)):
+                row.setdefault(key, []).append(value)
+    shutil.rmtree(venv, ignore_errors=True)
+    return {mode: {k: statistics.median(v) for k, v in row.items()} for mode, row in samples.items()}, said
+
+
+def link_modes(uv: str, interpreter: str, top: str, link_set: str, runs: int) -> None:
+    """Install a big package set into fresh venvs from a warm cache, per UV_LINK_MODE, alternating; print a table."""
+    started = time.perf_counter()
+    packages, files, megabytes = (int(n) for n in link_set.split(","))
+    work = Path(tempfile.mkdtemp(prefix="uvshare-bench-links-", dir=top))
     try:
-        names = make_link_set(wheels, packages, files, megabytes)
-        install = [uv, "pip", "install", "--python", str(venv), "--no-index", "--find-links", str(wheels), *names]
-        for mode in LINK_MODES:  # warms the cache (the first one unpacks the wheels), and hears uv's fallbacks
-            timed(create, env, [str(venv)])
-            verbose, verbose_env = [uv, "-v", *install[1:]], {**env, "UV_LINK_MODE": mode}
-            done = subprocess.run(verbose, env=verbose_env, capture_output=True, text=True, check=True)
-            said[mode] = what_uv_said(done.stderr)
-        for _ in range(runs):  # alternate, so that drift hits every mode alike
-            for mode in LINK_MODES:
-                shutil.rmtree(venv)
-                used = fs_used(work)
-                timed(create, env)
-                row = samples[mode]
-                row.setdefault("install", []).append(timed(install, {**env, "UV_LINK_MODE": mode}))
-                start = time.perf_counter()
-                row.setdefault("delta", []).append(fs_used(work) - used)
-                row.setdefault("sync", []).append((time.perf_counter() - start) * 1000)
-                for key, value in zip(("own", "files", "linked", "cloned"), venv_blocks(venv)):
-                    row.setdefault(key, []).append(value)
+        names = make_link_set(work / "wheels", packages, files, megabytes)
+        med, said = measure_modes(uv, interpreter, work, names, modes=LINK_MODES, runs=runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     link_report(
-        {mode: {k: statistics.median(v) for k, v in row.items()} for mode, row in samples.items()},
+        med,
         said,
         uv=uv,
         where=f"{filesystem(Path(top))} ({top})",
@@ -275,6 +303,135 @@ def link_modes(uv: str, interpreter: str, top: str, link_set: str, runs: int) ->
         runs=runs,
         seconds=time.perf_counter() - started,
     )
+
+
+@contextlib.contextmanager
+def loop_filesystem(kind: str, where: Path, megabytes: int) -> Iterator[Path]:
+    """(Root) A fresh filesystem of KIND on a sparse file of MEGABYTES in WHERE, mounted at WHERE/KIND; unmounted and
+    removed afterwards."""
+    image, mount = where / f"{kind}.img", where / kind
+    with open(image, "wb") as f:
+        f.truncate(megabytes << 20)
+    subprocess.run([*MKFS[kind], str(image)], check=True, capture_output=True)
+    mount.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(image), str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        if subprocess.run(["umount", str(mount)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount)], check=False)
+        image.unlink()
+
+
+def members_at_once(
+    uv: str, interpreter: str, work: Path, names: list[str], *, mode: str | None, members: int
+) -> float:
+    """Milliseconds for MEMBERS fresh venvs (one after another, all kept: the caller removes them) with link mode
+    MODE."""
+    total = 0.0
+    for i in range(members):
+        venv = work / f"member{i}"
+        total += timed([uv, "venv", "--quiet", "--python", interpreter, str(venv)], link_env(work, mode))
+        install = [uv, "pip", "install", "--python", str(venv), "--no-index", "--find-links", str(work / "wheels")]
+        total += timed([*install, *names], link_env(work, mode))
+    return total
+
+
+def filesystem_rows(uv: str, interpreter: str, link_set: str, runs: int, members: int) -> None:
+    """(Root) The issue's table: on loop ext4, XFS (reflink=1) and btrfs, uvshare's link mode (what root's probe
+    picks: clone where a reflink works, else copy), copy and clone against plain uv's default, as ratios."""
+    if os.geteuid() != 0:
+        print("\n(not root: no loop filesystems, so no per-filesystem table)")
+        return
+    from uvshare.admin.linkmode import reflinks_work
+
+    started = time.perf_counter()
+    packages, files, megabytes = (int(n) for n in link_set.split(","))
+    size = megabytes * (members + 4) + 1024  # the cache, a venv's copy per member, room to spare (sparse)
+    columns: dict[str, dict[str, str]] = {}
+    for kind in MKFS:
+        if not shutil.which(MKFS[kind][0]):
+            print(f"\n({MKFS[kind][0]} not installed: no {kind} column; apt install xfsprogs btrfs-progs)")
+            continue
+        top = Path(tempfile.mkdtemp(prefix="uvshare-bench-fs-", dir="/var/tmp"))  # private (mkdtemp)
+        try:
+            with loop_filesystem(kind, top, size) as mount:
+                names = make_link_set(mount / "wheels", packages, files, megabytes)
+                chosen = "clone" if reflinks_work(str(mount))[0] else "copy"
+                med, said = measure_modes(uv, interpreter, mount, names, modes=(None, "copy", "clone"), runs=runs)
+                many: dict[str, list[tuple[float, float]]] = {"default": [], chosen: []}
+                for order in ((None, chosen), (chosen, None)):  # each first once: drift hits both alike
+                    for mode in order:  # every member's venv kept: the disk they take together
+                        used = fs_used(mount)
+                        ms = members_at_once(uv, interpreter, mount, names, mode=mode, members=members)
+                        many[mode or "default"].append((ms, fs_used(mount) - used))
+                        for venv in mount.glob("member*"):
+                            shutil.rmtree(venv)
+                ten = {
+                    mode: (statistics.mean(t for t, _ in v), statistics.mean(d for _, d in v))
+                    for mode, v in many.items()
+                }
+                columns[kind] = fs_column(med, said, chosen, ten)
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
+    version = subprocess.run([uv, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    print(
+        f"\nLink modes per filesystem: {packages} packages, {files + 4 * packages:,} files, {megabytes} MB, installed "
+        f"offline into a fresh venv from a warm cache on a loop filesystem; {version}; {runs} interleaved runs each "
+        f"(medians), {members} members one after another; {time.perf_counter() - started:.0f} s in all\n"
+    )
+    kinds = list(columns)
+    print("| | " + " | ".join(KIND_NAMES[k] for k in kinds) + " |")
+    print("| --- |" + " ---: |" * len(kinds))
+    for row in FS_ROWS:
+        label = row.replace("ten members", "ten members" if members == 10 else f"{members} members")
+        print(f"| {label} | " + " | ".join(columns[k][row] for k in kinds) + " |")
+    print(
+        "\nRatios to plain uv (no UV_LINK_MODE: uv's default, clone falling back to hard links). uvshare's mode: what "
+        "root's probe (`share setup`) picks on that filesystem. Disk: the venv's own blocks (files it shares with the "
+        "cache, by inode or by extent, not counted); ten members: "
+        "their venvs made one after another and kept, the mean of two rounds (time: `uv venv` and `uv pip install`; "
+        "disk: df's delta)."
+    )
+
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+KIND_NAMES = {"ext4": "ext4", "xfs": "XFS (reflink=1)", "btrfs": "btrfs"}
+FS_ROWS = (
+    "uvshare's mode vs plain uv's default, time",
+    "disk per venv",
+    "ten members, total time / disk",
+    "`copy` vs plain uv, time",
+    "`clone` vs plain uv, time",
+)
+
+
+def fs_column(
+    med: dict[str, dict[str, float]], said: dict[str, str], chosen: str, ten: dict[str, tuple[float, float]]
+) -> dict[str, str]:
+    """One filesystem's cells of the table (see filesystem_rows)."""
+    mb = 1 << 20
+    plain = med["default"]
+
+    def did(mode: str) -> str:
+        row = med[mode]
+        if row["linked"] > row["files"] / 2:
+            return "hard links"
+        return "reflinks" if row["cloned"] > row["files"] / 2 else "copies"
+
+    def time_ratio(mode: str) -> str:
+        ms, base_ms = med[mode]["install"], plain["install"]
+        return f"{ms / base_ms:.2f}{TIMES} ({ms:.0f} vs {base_ms:.0f} ms)"
+
+    own, base = med[chosen]["own"] / mb, plain["own"] / mb
+    (ten_ms, ten_disk), (ten_plain_ms, ten_plain_disk) = ten[chosen], ten["default"]
+    return {
+        FS_ROWS[0]: f"`{chosen}`: {time_ratio(chosen)}",
+        FS_ROWS[1]: f"{own / max(base, 0.1):.1f}{TIMES} ({own:.1f} vs {base:.1f} MB)",
+        FS_ROWS[2]: f"{ten_ms / ten_plain_ms:.1f}{TIMES} / {ten_disk / mb:.0f} vs {ten_plain_disk / mb:.0f} MB",
+        FS_ROWS[3]: f"{time_ratio('copy')}, {did('copy')}",
+        FS_ROWS[4]: f"{time_ratio('clone')}, {did('clone')}" + (f" ({said['clone']})" if said["clone"] else ""),
+    }
 
 
 def link_report(
@@ -318,6 +475,50 @@ def link_report(
         "a reflink). df delta: statvfs used bytes after `uv venv` and the install, less before (a sync each); "
         "other writers to the filesystem make it noisy."
     )
+
+
+PER_CALL = (
+    "uv --version",
+    "uv run python -c pass",
+    "uvx benchtool --version",
+)  # plain uv's rows; uvshare's: `uvshare …`
+
+
+def per_call_cases(
+    uv: str, uvshare: str, work: Path, env: dict[str, str], plain: dict[str, str]
+) -> dict[str, tuple[list[str], dict[str, str], None]]:
+    """The per-call rows, plain uv and uvshare alike: `run` in an empty project dir, and a cached `uvx` tool from a
+    local wheel (uvshare as `uvx`: a link of that name to it)."""
+    from tests.support.wheels import make_wheel
+
+    wheels, project = work / "tool-wheels", work / "project"
+    make_wheel(wheels, "benchtool", "1.0")
+    project.mkdir()
+    (work / "as-uvx").mkdir()
+    (work / "as-uvx" / "uvx").symlink_to(uvshare)
+    real_uvx = str(Path(uv).parent / "uvx")
+    tool = ["--no-index", "--find-links", str(wheels), "benchtool", "--version"]
+    run = ["--directory", str(project), "run", "python", "-c", "pass"]
+    cases = {
+        "uv run python -c pass": ([uv, *run], plain, None),
+        "uvshare run python -c pass": ([uvshare, *run], env, None),
+        "uvx benchtool --version": ([real_uvx, *tool], plain, None),
+        "uvshare as uvx benchtool --version": ([str(work / "as-uvx" / "uvx"), *tool], env, None),
+    }
+    for cmd, cmd_env, _ in cases.values():  # the tool's env made, the cache warm: what every later call finds
+        timed(cmd, cmd_env)
+    return cases
+
+
+def per_call_report(med: dict[str, float]) -> None:
+    """The launcher's cost per call as ratios to plain uv."""
+    who = "root (its fence included)" if os.geteuid() == 0 else "a member of your own group"
+    print(f"\nPer call, as {who}: uvshare (its console script) against plain uv with the same dirs\n")
+    print("| per call | plain uv ms | through uvshare ms | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for name in PER_CALL:
+        mine = med[name.replace("uvx ", "uvshare as uvx ") if name.startswith("uvx") else "uvshare " + name[3:]]
+        print(f"| `{name}` | {med[name]:.1f} | {mine:.1f} | {mine / med[name]:.2f}{TIMES} |")
 
 
 def report(
@@ -393,6 +594,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--link-runs", type=int, default=9, help="runs of each UV_LINK_MODE (--quick: 3)")
     parser.add_argument(
+        "--filesystems-only",
+        action="store_true",
+        help="only the per-filesystem table (root: loop ext4, XFS with reflink=1, btrfs)",
+    )
+    parser.add_argument("--members", type=int, default=10, help="venvs kept at once in that table (--quick: 2)")
+    parser.add_argument(
         "--link-dir",
         default="/var/tmp",  # noqa: S108  # mkdtemp makes a private dir in it
         help="where its cache and venvs go, in one dir (one filesystem)",
@@ -400,13 +607,24 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def link_tables(
+    uv: str, args: argparse.Namespace, link_args: tuple[str, int], members: int, *, one_filesystem: bool
+) -> None:
+    """The link-mode tables: on --link-dir (ONE_FILESYSTEM), then per loop filesystem (root)."""
+    if one_filesystem:
+        link_modes(uv, args.interpreter, args.link_dir, *link_args)
+    filesystem_rows(uv, args.interpreter, *link_args, members)
+
+
 def main() -> int:  # one straight script: set up, measure, print
     args = parse_args()
+    sys.path.insert(0, str(REPO))  # tests.support (the mirror, wheels) and uvshare's own probe
     runs = 3 if args.quick else args.runs
     uv = find_real_uv()
     link_args = (args.link_set or (LINK_SET_QUICK if args.quick else LINK_SET), 3 if args.quick else args.link_runs)
-    if args.link_modes_only:
-        link_modes(uv, args.interpreter, args.link_dir, *link_args)
+    members = 2 if args.quick else args.members
+    if args.link_modes_only or args.filesystems_only:
+        link_tables(uv, args, link_args, members, one_filesystem=args.link_modes_only)
         return 0
     work = Path(tempfile.mkdtemp(prefix="uvshare-bench-", dir="/var/tmp"))
     if not args.uvshare:
@@ -428,7 +646,6 @@ def main() -> int:  # one straight script: set up, measure, print
     try:
         json_url = args.python_json
         if json_url is None:
-            sys.path.insert(0, str(REPO))
             from tests.support.pymirror import build_mirror
 
             json_url = str(build_mirror(MIRROR))
@@ -469,6 +686,7 @@ def main() -> int:  # one straight script: set up, measure, print
                 [str(cold)],
             ),
             "uvshare --version, warm": ([args.uvshare, "--version"], env, None),
+            **per_call_cases(uv, args.uvshare, work, env, plain),
         }
         for _ in range(runs):  # alternate, so that drift hits every command alike
             for name, (cmd, cmd_env, before) in cases.items():
@@ -497,7 +715,8 @@ def main() -> int:  # one straight script: set up, measure, print
         runs=runs,
         quick=args.quick,
     )
-    link_modes(uv, args.interpreter, args.link_dir, *link_args)
+    per_call_report({name: statistics.median(times) for name, times in rows.items()})
+    link_tables(uv, args, link_args, members, one_filesystem=True)
     return 0
 
 

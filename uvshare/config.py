@@ -32,10 +32,16 @@ DIR_KEYS = {
 # shares the tree; no uv variable names it.
 PROJECT_KEY = "project-dir"
 KEYS = ("group", "umask", "acl", "uv", "uvx", "install-user", "link-mode", *DIR_KEYS, PROJECT_KEY, "skip-installed")
-# How uv puts files into venvs. Not hard links by default: a venv's file would share its inode with the shared
-# cache's, which every member can write, so one member could change what another member's own venv runs.
+# How uv puts files into venvs. Never hard links by default: a venv's file would share its inode with the shared
+# cache's, which every member can write, so one member could change what another member's own venv runs. `clone`
+# (reflinks: the cache's blocks, an inode of its own, copy-on-write) where root's `share setup` proved a reflink works
+# on the cache's filesystem (see recorded_link_mode), `copy` elsewhere: uv's `clone` falls back to hard links where a
+# reflink fails (astral-sh/uv#18104), silently.
 LINK_MODES = ("copy", "clone", "hardlink", "symlink")
 DEFAULT_LINK_MODE = "copy"
+# The answer of root's reflink probe, beside the config file that names the cache: `clone <st_dev> <cache path>`, or
+# `copy - <cache path>`.
+LINK_STATE_SUFFIX = ".link-mode"
 DEFAULT_UMASK = 0o002
 MAX_GID = 2**32 - 2  # (2**32 - 1 is the kernel's "no gid")
 # Dirs that must never be a shared dir: uvshare would make them group-owned, group-writable and setgid, handing the
@@ -132,7 +138,7 @@ class Config:
     uv: "str | None"
     uvx: "str | None"
     install_user: "str | None"  # the member account root's uv runs as on the shared tree: a name, or a uid as text
-    link_mode: str
+    link_mode: "str | None"  # as set in a file; None when not set
     dirs: dict[str, str]  # dir key -> absolute path, configured dirs only
     project_dir: "str | None"  # the team project dir (PROJECT_KEY)
     skip_installed: bool
@@ -151,7 +157,10 @@ class Config:
         setter(self, "uvx", values.get("uvx"))
         install_user = values.get("install-user")
         setter(self, "install_user", None if install_user is None else str(install_user))
-        setter(self, "link_mode", values.get("link-mode", DEFAULT_LINK_MODE))
+        link_mode = values.get(
+            "link-mode"
+        )  # None: chosen from what the cache's filesystem does (see members_link_mode)
+        setter(self, "link_mode", None if link_mode is None else str(link_mode))
         setter(self, "dirs", {key: normal_path(str(values[key])) for key in DIR_KEYS if key in values})
         project = values.get(PROJECT_KEY)
         setter(self, "project_dir", None if project is None else normal_path(str(project)))
@@ -161,6 +170,67 @@ class Config:
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Config is frozen; cannot set {name}")
+
+
+def link_state_path(config: Config) -> "str | None":
+    """Where root's `share setup` records whether reflinks work on the cache's filesystem: beside the config file that
+    names the cache (a root-owned dir, as that file is); None without a cache-dir."""
+    origin = config.origins.get("cache-dir")
+    return None if origin is None else origin + LINK_STATE_SUFFIX
+
+
+def recorded_link_mode(config: Config) -> "tuple[str, str]":
+    """The link mode root recorded for CONFIG's cache, and why it counts; (DEFAULT_LINK_MODE, why not) otherwise.
+
+    Not a file in the cache, nor anything a member could write: a planted "reflinks work" on ext4 would give every
+    member uv's fallback, hard links to the group-writable cache. Only a regular file of root's that nobody else can
+    write counts, and only for the same cache path on the same filesystem (st_dev) it was probed on. A few system
+    calls, on the calls that give a member the cache and no link mode (a probe would write to disk on every call).
+    """
+    path, cache = link_state_path(config), config.dirs.get("cache-dir")
+    if path is None or cache is None:
+        return DEFAULT_LINK_MODE, "no cache-dir"
+    words = _read_link_state(path)
+    if isinstance(words, str):
+        return DEFAULT_LINK_MODE, words
+    if len(words) != 3 or words[2].rstrip("\n") != cache:
+        return DEFAULT_LINK_MODE, f"{path} was probed for another cache (root's 'share setup' probes again)"
+    if words[0] != "clone":
+        return DEFAULT_LINK_MODE, f"root's probe: no reflinks on the filesystem of {cache} (uv's clone would hard-link)"
+    try:
+        same = int(words[1]) == os.stat(cache).st_dev
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        return DEFAULT_LINK_MODE, f"{path} was probed on another filesystem (root's 'share setup' probes again)"
+    return "clone", f"root's probe: a reflink works on the filesystem of {cache} ({path})"
+
+
+def _read_link_state(path: str) -> "list[str] | str":
+    """The words of root's record at PATH (see recorded_link_mode), or why there are none that count."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return f"no reflink probe recorded ({path}: root's 'share setup' makes it)"
+    try:
+        st = os.fstat(fd)
+        import stat
+
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
+            return f"{path} is not root's alone: ignored"
+        return os.read(fd, 4096).decode("utf-8", "replace").split(" ", 2)
+    except OSError:
+        return f"{path} cannot be read"
+    finally:
+        os.close(fd)
+
+
+def members_link_mode(config: Config) -> "tuple[str, str]":
+    """UV_LINK_MODE for a member given CONFIG's cache (and for root's commands on the tree), and why: the config's
+    link-mode, else what root recorded (see recorded_link_mode). (UV_LINK_MODE in the environment wins over both.)"""
+    if config.link_mode is not None:
+        return config.link_mode, f"link-mode in {config.origins.get('link-mode', 'the config')}"
+    return recorded_link_mode(config)
 
 
 def site_config_dirs(environ: "Mapping[str, str]") -> list[str]:

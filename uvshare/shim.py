@@ -82,6 +82,7 @@ QUIET_FLAGS = frozenset(
 # Installs into the shared tree, which uvshare has uv compile to bytecode (`python install` compiles the stdlib from
 # uv 0.9.25 on; older uv ignores the variable there).
 COMPILES = frozenset({("python", "install"), ("python", "upgrade"), ("tool", "install"), ("tool", "upgrade")})
+PRIVATE_FROM_GROUP = 0o030  # umask bits: no group write, no group search (see prepare)
 
 
 def warn(text: str) -> None:
@@ -352,7 +353,7 @@ class Call:
 
     def assign(self, config: "Config") -> None:
         """Decide the caller's role and what they are given of the tree of CONFIG, in uv's environment."""
-        from uvshare.config import DIR_KEYS, membership
+        from uvshare.config import DIR_KEYS, members_link_mode, membership
 
         args, environ, env = self.args, self.environ, self.env
         # (root is root whatever the config: without a group, root's tree commands stop for want of an install-user)
@@ -372,7 +373,8 @@ class Call:
         else:
             self.given = self.dirs
         if "cache-dir" in self.given and not environ.get("UV_LINK_MODE"):
-            env["UV_LINK_MODE"] = config.link_mode  # members' own venvs share no inode with the shared cache
+            # members' own venvs share no inode with the shared cache: reflinks where root proved them, else copies
+            env["UV_LINK_MODE"] = members_link_mode(config)[0]
         env.update({DIR_KEYS[k]: p for k, p in self.given.items()})
 
     def needs_tree(self, root: bool) -> bool:
@@ -476,6 +478,11 @@ class Call:
         mine = [*self.given, *(dirs.keys() - self.dirs.keys())]
         if not (config.acl and all(preparer.covered.get(k, False) for k in mine)):
             os.umask(config.umask)
+        elif self.role == "member" and os.getegid() == config.gid:
+            # Her primary group is the shared group, so what uv makes of hers (a venv) belongs to it; and uv's copies
+            # keep the cache's group-write bits, whatever the umask (a reflink's follow it). The dirs uv makes for her
+            # are no dirs for the group to enter: another member cannot reach her venv's files to change them.
+            os.umask(os.umask(0) | PRIVATE_FROM_GROUP)
 
     def target(self) -> str:
         """The program to exec: the real uv, or the real uvx (by its own order, beside the real uv first)."""

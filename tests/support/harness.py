@@ -33,6 +33,7 @@ GROUP = f"{PREFIX}-share"
 LOGICAL = ("alice", "bob", "carol", "dave")  # the names tests use; dave is outside the group
 MEMBERS = tuple(f"{PREFIX}-{n}" for n in LOGICAL[:3])
 OUTSIDER = f"{PREFIX}-dave"
+PRIMARY = f"{PREFIX}-erin"  # a member whose primary group is the shared group (tests' logical name: erin)
 INSTALLER = f"{PREFIX}-inst"  # the config's install-user: root's uv commands on the shared tree run as it
 INSTALLER_GID0 = f"{PREFIX}-inst0"  # one in gid 0 (OpenShift), made by `share setup` in the test that needs it
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -184,7 +185,7 @@ class User:
 
 def remove_users() -> None:
     """Remove this run's group and users (each only if it is there)."""
-    for name in (*MEMBERS, OUTSIDER, INSTALLER, INSTALLER_GID0):
+    for name in (*MEMBERS, OUTSIDER, PRIMARY, INSTALLER, INSTALLER_GID0):
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)
             subprocess.run(["userdel", "-f", name], capture_output=True, check=False)
@@ -207,8 +208,9 @@ def create_users() -> dict[str, User]:
         "useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
         "--gid", GROUP, INSTALLER,
     )  # fmt: skip
+    run_root("useradd", "--no-create-home", "--shell", "/bin/sh", "--gid", GROUP, PRIMARY)
     users = {"root": User("root", 0, 0)}
-    for logical, name in zip(LOGICAL, (*MEMBERS, OUTSIDER)):
+    for logical, name in (*zip(LOGICAL, (*MEMBERS, OUTSIDER)), ("erin", PRIMARY)):
         pw = pwd.getpwnam(name)
         users[logical] = User(name, pw.pw_uid, pw.pw_gid)
     return users

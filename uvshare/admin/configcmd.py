@@ -10,7 +10,16 @@ from typing import Any
 from plumbum import cli
 
 from uvshare.admin.common import Command, load_config, shared_dirs
-from uvshare.config import DEFAULT_UMASK, DIR_KEYS, ENV_CONFIG, KEYS, PROJECT_KEY, Config, config_paths
+from uvshare.config import (
+    DEFAULT_UMASK,
+    DIR_KEYS,
+    ENV_CONFIG,
+    KEYS,
+    PROJECT_KEY,
+    Config,
+    config_paths,
+    members_link_mode,
+)
 from uvshare.errors import UvshareError, escape
 from uvshare.prepare import covered
 from uvshare.safefs import open_dir
@@ -63,7 +72,9 @@ def effective(config: Config) -> dict[str, Any]:
             line = key_line(origin, key)
             source = f"{origin}:{line}" if line else origin
         else:
-            source = "default" if key in ("umask", "acl", "skip-installed", "link-mode") else "not set"
+            source = "default" if key in ("umask", "acl", "skip-installed") else "not set"
+            if key == "link-mode":
+                source = "not set: chosen, see UV_LINK_MODE below"
         keys[key] = {"value": values[key], "source": source}
     exports = {}
     for key, var in DIR_KEYS.items():
@@ -80,7 +91,16 @@ def effective(config: Config) -> dict[str, Any]:
         "exports": exports,
         "umask_default": f"{DEFAULT_UMASK:04o}",
         "umask": umask_decision(config),
+        "link_mode": link_mode_decision(config),
     }
+
+
+def link_mode_decision(config: Config) -> dict[str, Any]:
+    """UV_LINK_MODE for members (and root's commands on the tree), and why."""
+    if os.environ.get("UV_LINK_MODE"):
+        return {"value": os.environ["UV_LINK_MODE"], "why": "UV_LINK_MODE in the environment wins"}
+    mode, why = members_link_mode(config)
+    return {"value": mode, "why": why}
 
 
 def umask_decision(config: Config) -> dict[str, Any]:
@@ -144,6 +164,8 @@ class ConfigCommand(Command):
         print("exported to uv:")
         for var, item in data["exports"].items():
             print(escape(f"  {var}={item['value']}  # {item['source']}"))
+        link = data["link_mode"]
+        print(escape(f"  UV_LINK_MODE={link['value']}  # {link['why']}"))
         umask = data["umask"]
         if umask["why"].startswith("you are not in group"):
             print(escape(f"umask on uv calls: your own ({umask['why']})"))

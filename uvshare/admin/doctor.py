@@ -24,7 +24,7 @@ from uvshare import acl, prepare
 from uvshare.admin import mounts, tree
 from uvshare.admin.common import Command, as_root, group_label, load_config, mark, shared_dirs
 from uvshare.admin.survey import Survey
-from uvshare.config import DIR_KEYS, ENV_CONFIG, Config, default_config_paths
+from uvshare.config import DIR_KEYS, ENV_CONFIG, Config, default_config_paths, members_link_mode
 from uvshare.errors import EXIT_ERROR, EXIT_PROBLEMS, UvshareError, escape
 from uvshare.finduv import ENTRY_MODULE, find_program, find_uv
 from uvshare.safefs import Guard, describe, open_dir, owner_name
@@ -641,6 +641,22 @@ def check_roots_uv(config: Config) -> list[Check]:
     return checks
 
 
+def check_link_mode(config: Config) -> Check:
+    """Which UV_LINK_MODE members get (see uvshare.config.members_link_mode), and why; a link mode that shares the
+    cache's inodes (hardlink, symlink) is a problem: another member could change a member's own venv."""
+    if os.environ.get("UV_LINK_MODE"):
+        return Check("info", "link mode", f"UV_LINK_MODE={os.environ['UV_LINK_MODE']} in your environment wins")
+    mode, why = members_link_mode(config)
+    if mode not in ("copy", "clone"):
+        return Check(
+            "problem",
+            "link mode",
+            f"members get {mode} ({why}): their venvs' files are the group-writable cache's own",
+            "remove link-mode from the config (uvshare picks clone where reflinks work, else copy)",
+        )
+    return Check("ok", "link mode", f"members get {mode}: {why}")
+
+
 def run_checks() -> tuple[list[Check], bool]:
     """The whole report, in order, and whether the config could be used at all."""
     checks, usable, _ = run_report()
@@ -694,6 +710,7 @@ def run_report() -> tuple[list[Check], bool, bool]:
         else:
             checks.append(item)
     checks.extend(check_path(config))
+    checks.append(check_link_mode(config))
     if os.geteuid() == 0:
         checks.append(check_self())
         checks.extend(check_roots_entries())

@@ -160,6 +160,11 @@ class Setup(ProfileSwitches):
         if dry_run:
             return self.report_dry_run(changes, warnings)
         changes += self.close_prefixes(dirs, warnings)
+        from uvshare.admin.linkmode import record
+
+        link = record(config)  # after the cache is made: its filesystem is probed
+        if link is not None:
+            changes.append(link)
         for change in changes:
             self.say("ok", change)
         self.ensure_install_user(config, warnings)
