@@ -27,7 +27,9 @@ MKFS = {
     "xfs": ["mkfs.xfs", "-q", "-f", "-m", "reflink=1"],  # xfsprogs
     "btrfs": ["mkfs.btrfs", "-q", "-f"],  # btrfs-progs
 }
-REFLINKS = {"ext4": False, "xfs": True, "btrfs": True}
+REFLINKS = {"ext4": False, "xfs": True, "btrfs": True}  # whether a venv's files share the cache's extents
+# what members get: btrfs reflinks, but not a member's No_COW file, and uv's clone would hard-link that one
+MODES = {"ext4": "copy", "xfs": "clone", "btrfs": "copy"}
 FS_IOC_FIEMAP, FIEMAP_FLAG_SYNC, FIEMAP_EXTENT_SHARED = 0xC020660B, 0x1, 0x2000  # linux/fs.h, linux/fiemap.h
 BLOB = "bigthing_data/blob.bin"
 
@@ -89,7 +91,7 @@ def test_members_venv_is_reflinked_where_reflinks_work_and_never_shares_the_cach
         cache = mount / "cache"
         box.write_config(cache_dir=str(cache))
         setup = box.ok("root", "uvshare", "share", "setup")
-        mode = "clone" if REFLINKS[kind] else "copy"
+        mode = MODES[kind]
         assert f"link mode for members: {mode}" in setup.stdout, setup
         shown = box.ok("alice", "uvshare", "share", "config").stdout
         assert f"UV_LINK_MODE={mode}  # root's probe" in shown, shown

@@ -1,9 +1,11 @@
 """Which link mode members get: root's probe of the cache's filesystem (does a reflink work there?), recorded once.
 
-A reflink is tried, not guessed from the filesystem's name: XFS without `reflink=1`, or btrfs under a layer that
-refuses FICLONE, say no. The probe makes two unnamed files (O_TMPFILE) in the cache: nothing with a name appears in
-a dir members can write, and both are gone when closed. The answer goes where only root writes (see
-uvshare.config.recorded_link_mode), so that the every-call path reads a few bytes instead of probing.
+A reflink is tried, not guessed from the filesystem's name: XFS without `reflink=1`, or a layer that refuses FICLONE,
+say no. btrfs says yes, but not for every file: a member may mark theirs No_COW, and uv's clone then hard-links it;
+there members copy (which the kernel still reflinks where it can, through copy_file_range). The probe makes two
+unnamed files (O_TMPFILE) in the cache: nothing with a name appears in a dir members can write, and both are gone
+when closed. The answer goes where only root writes (see uvshare.config.recorded_link_mode), so that the every-call
+path reads a few bytes instead of probing.
 """
 
 from __future__ import annotations
@@ -17,10 +19,33 @@ from uvshare.config import Config, link_state_path, members_link_mode
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 PROBE_BYTES = 64 << 10  # a few filesystem blocks: the clone is of whole blocks, as uv's are
+BTRFS_SUPER_MAGIC = 0x9123683E  # linux/magic.h
+STATFS_BYTES = 120  # struct statfs on 64-bit Linux (f_type first)
+
+
+def filesystem_type(directory: str) -> int | None:
+    """The magic number of the filesystem DIRECTORY is on (statfs' f_type), or None where it cannot be had."""
+    import ctypes
+
+    buf = ctypes.create_string_buffer(STATFS_BYTES)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.statfs(os.fsencode(directory), buf) != 0:
+            return None
+    except (OSError, AttributeError):
+        return None
+    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
 
 
 def reflinks_work(directory: str) -> tuple[bool, str]:
-    """Whether a reflink (FICLONE) between two files in DIRECTORY works, and what the kernel said."""
+    """Whether a reflink (FICLONE) between two files in DIRECTORY works, and what the kernel said — and whether it
+    always will, whatever members do: on btrfs a member may mark a dir or file of theirs No_COW (`chattr +C`), which
+    makes a reflink of it fail, and uv's clone then falls back to a hard link to their file, silently."""
+    if filesystem_type(directory) == BTRFS_SUPER_MAGIC:
+        return False, (
+            f"{directory} is on btrfs, where a member's No_COW file (chattr +C) cannot be reflinked and uv's clone "
+            "would hard-link it"
+        )
     try:
         dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as e:
