@@ -157,3 +157,17 @@ def test_an_interpreter_members_could_replace_counts(tmp_path: Path) -> None:
     mine.chmod(0o755)
     python.chmod(0o775)
     assert places.members_can_write(str(python), {}) == "which others besides root can write"
+
+
+def test_a_sticky_dir_of_roots_is_no_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root's current dir below a sticky dir of root's that its group may write (`/tmp` is 1777, group root): members
+    may add entries there, not rename or remove root's, so only root's own dirs below count."""
+    need_root()
+    sticky = tmp_path / "sticky"
+    (sticky / "mine").mkdir(parents=True)
+    sticky.chmod(0o1777)
+    (sticky / "mine").chmod(0o700)
+    monkeypatch.chdir(sticky / "mine")
+    assert places.member_writes({0}) is None
+    (sticky / "mine").chmod(0o770)
+    assert places.member_writes({0}) == "the group 'root'"

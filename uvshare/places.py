@@ -83,7 +83,9 @@ def member_writes(groups: "Collection[int]") -> "str | None":
     their home), and put what they like there. A world-writable sticky dir of root's (`/tmp`) is everybody's scratch
     space: only its entries count."""
     for fd, st in walk_up():
-        if st.st_mode & 0o002 and not (st.st_uid == 0 and st.st_mode & 0o1000):
+        if st.st_uid == 0 and st.st_mode & 0o1000:  # sticky: others may add entries, not rename or remove root's
+            continue
+        if st.st_mode & 0o002:
             return "everyone"
         if st.st_uid != 0 and is_member(st.st_uid, groups):
             return f"user {user_name(st.st_uid)} (a member)"
