@@ -20,10 +20,10 @@ def open_to_others(tree: Path, owners: tuple[int, ...]) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(tree):
         if dirpath == str(tree / "cache"):  # the install-user's: closed to everybody else, so only its top counts
             dirnames.clear()
-            filenames = []
             if stat.S_IMODE(os.lstat(dirpath).st_mode) != 0o700:
                 bad.append(f"{dirpath} (not 0700)")
-        for path in (dirpath, *(os.path.join(dirpath, n) for n in (*dirnames, *filenames))):
+        names = [] if dirpath == str(tree / "cache") else [*dirnames, *filenames]
+        for path in (dirpath, *(os.path.join(dirpath, n) for n in names)):
             st = os.lstat(path)
             if stat.S_ISLNK(st.st_mode):
                 continue

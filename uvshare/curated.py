@@ -134,10 +134,10 @@ def own_lock(dfd: int, path: str, uid: int, gid: int) -> None:
 
     from uvshare.safefs import O_NODE, make_file
 
-    try:
+    import contextlib
+
+    with contextlib.suppress(FileExistsError):
         make_file(dfd, ".lock", 0o644, gid)
-    except FileExistsError:
-        pass
     fd = os.open(".lock", O_NODE, dir_fd=dfd)
     try:
         st = os.fstat(fd)
