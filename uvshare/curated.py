@@ -130,11 +130,10 @@ def prepare(config: "Config", uid: int, dirs: "Mapping[str, str]") -> None:
 def own_lock(dfd: int, path: str, uid: int, gid: int) -> None:
     """The `.lock` in the open dir DFD (PATH), the install-user UID's and 0644: uv never chmods an existing lock, and
     makes a new one open to all (whoever can open it can hold it, and keep root's next install waiting)."""
+    import contextlib
     import stat
 
     from uvshare.safefs import O_NODE, make_file
-
-    import contextlib
 
     with contextlib.suppress(FileExistsError):
         make_file(dfd, ".lock", 0o644, gid)
