@@ -102,7 +102,7 @@ def test_curated_tree_admins_install_users_run(box: Sandbox) -> None:
     # a version the tree lacks: alice's own, in her home, with one line saying so; both are found by uv
     own = box.ok("alice", "uvshare", "python", "install", "3.11")
     home = box.home(box.users["alice"])
-    assert "not all in the curated tree" in own.stderr and str(home) in own.stderr, str(own)
+    assert "uvshare: Python 3.11 is not in the curated tree" in own.stderr and str(home) in own.stderr, str(own)
     assert list((home / ".local" / "share" / "uv" / "python").glob("cpython-3.11.*"))
     assert snapshot(box.shared) == before
     for version, where in (("3.11", home), ("3.12", installed)):
@@ -184,3 +184,19 @@ def test_share_kind_switches_a_shared_tree_and_back(box1: Sandbox) -> None:
     assert box.not_shared() == [], str(back)
     box.ok("bob", "uvshare", "python", "install", "3.11")
     box.ok("root", "uvshare", "share", "doctor")
+
+
+def test_kind_key_checked_and_shown(box1: Sandbox) -> None:
+    """A kind uvshare does not know is one error line naming the file and key; `share config` shows the kind and that
+    a curated tree's dirs go to root's commands on it only."""
+    box = box1
+    box.write_config(kind="open")
+    bad = box.run("alice", "uvshare", "python", "list")
+    assert bad.returncode == 2 and f"{box.config}: key 'kind' must be \"shared\"" in bad.stderr, str(bad)
+    assert "Traceback" not in bad.stderr
+    box.write_config(kind="curated")
+    shown = box.ok("root", "uvshare", "share", "config")
+    assert '"curated"' in shown.stdout and "a curated tree; everyone else gets its Pythons" in shown.stdout, str(shown)
+    box.write_config()
+    shown = box.ok("root", "uvshare", "share", "config")
+    assert '"shared"' in shown.stdout and "# default" in shown.stdout, str(shown)

@@ -162,7 +162,9 @@ def own_tool_dir(environ: "Mapping[str, str]") -> str:
 def refuse_removal(words: "tuple[str, ...]", args: "Sequence[str]", config: "Config", env: "Mapping[str, str]") -> None:
     """UvshareError when a caller's `python uninstall` or `tool uninstall` names only what the curated tree holds (and
     they have none of their own): uv would say nothing is installed; the tree is root's to change, said so."""
-    names = [a for a in args if not a.startswith("-")][2:]
+    if any(a.split("=")[0] in ("-i", "--install-dir") for a in args):
+        return  # a dir of the caller's own
+    names = [a for a in args[args.index("uninstall") + 1 :] if not a.startswith("-")]
     if not names:
         return
     from uvshare.errors import UvshareError, invoked_as

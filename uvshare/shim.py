@@ -606,9 +606,11 @@ class Call:
                 say_installed(names, {"UV_PYTHON_INSTALL_DIR": where})
             return True
         if state == MISSING and not quiet:
+            tree = {**self.env, "UV_PYTHON_INSTALL_DIR": where}
+            lacking = [r for r in requests if answer_from_names([r], tree)[0] == MISSING]
             sys.stderr.write(
-                f"uvshare: Python {' '.join(requests)} is not all in the curated tree {where}: uv installs it in your "
-                f"own dir {install_dir(self.env)}, beside the tree's\n"
+                f"uvshare: Python {', '.join(lacking or requests)} is not in the curated tree {where}: uv installs "
+                f"what this command asks for in your own dir {install_dir(self.env)}, beside the tree's\n"
             )
         return False
 

@@ -275,6 +275,11 @@ class Kind(Command):
         if os.geteuid() != 0:
             raise UvshareError(f"only root changes the kind of a tree: '{as_root(f'kind {kind}')}'")
         path = config.origins.get("kind", config.files[-1])
+        if kind == "curated" and config.install_user is None:
+            raise UvshareError(
+                f"{config.files[-1]}: a curated tree is its install-user's: add install-user = \"NAME\" first "
+                "(nothing was changed)"
+            )
         for line in self.changes(config, kind):
             self.say("info", line)
         if self.dry_run:
@@ -290,7 +295,11 @@ class Kind(Command):
         if new is None:  # pragma: no cover  # just written
             raise UvshareError(f"{path}: cannot read the config just written")
         if kind == "curated":
-            return repair(self, new)
+            from uvshare.admin.setup import Setup
+
+            setup = Setup("setup")
+            setup.quiet = self.quiet
+            return setup.set_up(new)  # the install-user (created if missing), then the whole tree its alone
         from uvshare.admin.repair import Repair
 
         self.note(f"giving the tree back to group '{new.group}': '{as_root('repair')}'")
