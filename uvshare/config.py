@@ -33,12 +33,12 @@ DIR_KEYS = {
 PROJECT_KEY = "project-dir"
 KEYS = (
     "group",
-    "kind",
     "umask",
     "acl",
     "uv",
     "uvx",
     "install-user",
+    "kind",
     "link-mode",
     *DIR_KEYS,
     PROJECT_KEY,
