@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from plumbum import cli
 
 from uvshare import acl
-from uvshare.admin.common import Command, as_root, load_group_config, refuse_outsider_admin
+from uvshare.admin.common import Command, as_root, entries, load_group_config, refuse_outsider_admin
 from uvshare.config import DIR_KEYS, ENV_CONFIG, KINDS, PROJECT_KEY, Config, load, read_file
 from uvshare.curated import CLOSED, install_uid
 from uvshare.errors import EXIT_PROBLEMS, UvshareError, escape
@@ -86,6 +86,13 @@ def walk(path: str, key: str, uid: int, gid: int, *, fix: bool) -> Walk:
     except FileNotFoundError:
         found.problems.append(f"{path} does not exist")
         return found
+    except PermissionError:
+        if closed and not fix:  # (a member's doctor: the install-user's cache is closed to them, as it should be)
+            st = os.lstat(path)
+            if st.st_uid not in owners or st.st_mode & 0o077:
+                found.problems.append(f"{path} (owner uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o})")
+            return found
+        raise
     except (OSError, UvshareError) as e:
         found.problems.append(f"{path}: {getattr(e, 'strerror', None) or e}")
         return found
@@ -214,12 +221,14 @@ def doctor_checks(config: Config) -> list[tuple[str, str, str, str]]:
                     as_root("repair"),
                 )
             )
+        elif key in CLOSED:
+            lines.append(("ok", key, f"{path}: the install-user {config.install_user}'s alone, 0700 (curated)", ""))
         else:
             lines.append(
                 (
                     "ok",
                     key,
-                    f"{path}: {found.entries} entries, none writable but by root and the install-user "
+                    f"{path}: {entries(found.entries)}, none writable but by root and the install-user "
                     f"{config.install_user} (curated)",
                     "",
                 )
