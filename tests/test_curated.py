@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from tests.support.harness import INSTALLER, Sandbox, group_gid, snapshot
+from tests.support.harness import GROUP, INSTALLER, Sandbox, group_gid, snapshot
 from tests.support.wheels import make_wheel, tool_install_args
 
 PRINT_BASE = "import sys; print(sys.base_prefix)"
@@ -133,14 +133,21 @@ def test_curated_tree_admins_install_users_run(box: Sandbox) -> None:
 
 def test_root_in_a_curated_tree_is_not_fenced(box1: Sandbox) -> None:
     """Root's own uv may work in a curated tree's dirs and finds its Pythons (nobody else can write them); with the
-    tree left group-writable (a shared tree relabelled by hand) root's uv keeps away from its Pythons, saying why."""
+    tree left group-writable (a shared tree relabelled by hand) root's uv keeps away from its Pythons, saying why. (With
+    a team project dir, which root's uv is kept out of, and so checks the venvs it picks up.)"""
     box = box1
-    box.ok("root", *box.init_args("--curated", "--force"))
+    box.ok("root", *box.init_args("--curated", "--force", "--project-dir", str(box.root / "proj")))
     box.ok("root", "uvshare", "python", "install", "3.12", umask=0o022)
     installed = python_dir(box, "3.12")
     ran = box.ok("root", "uvshare", "python", "find", "3.12", cwd=box.shared / "python")
     assert ran.stdout.strip().startswith(str(box.shared / "python")), str(ran)
     ran = box.ok("root", "uvshare", "run", "--no-project", "-p", "3.12", "python", "-c", PRINT_BASE)
+    assert ran.stdout.strip() == str(installed), str(ran)
+    # root's project venv on the curated Python, used from the project dir (uv picks up its .venv)
+    app = box.root / "app"
+    app.mkdir()
+    box.ok("root", "uvshare", "venv", "--python", "3.12", app / ".venv", cwd=app)
+    ran = box.ok("root", "uvshare", "run", "--no-project", "python", "-c", PRINT_BASE, cwd=app)
     assert ran.stdout.strip() == str(installed), str(ran)
 
     # a member could write the install: root's own uv does not use it
@@ -200,3 +207,20 @@ def test_kind_key_checked_and_shown(box1: Sandbox) -> None:
     box.write_config()
     shown = box.ok("root", "uvshare", "share", "config")
     assert '"shared"' in shown.stdout and "# default" in shown.stdout, str(shown)
+
+
+def test_doctor_refuses_an_install_user_shared_with_a_shared_tree(box1: Sandbox) -> None:
+    """A curated tree's install-user that also runs a shared tree's commands runs what members put there: doctor
+    names the other config and the fix."""
+    box = box1
+    box.ok("root", *box.init_args("--curated", "--force"))
+    trees = box.root / "trees"
+    trees.mkdir(mode=0o755)
+    other = trees / "other.toml"
+    other.write_text(f'group = "{GROUP}"\ninstall-user = "{INSTALLER}"\npython-install-dir = "{box.root / "other"}"\n')
+    other.chmod(0o644)
+    doctor = box.run("root", "uvshare", "share", "doctor", env={"UVSHARE_TREES_DIR": str(trees)})
+    assert doctor.returncode == 1, str(doctor)
+    assert f"also runs root's commands on the shared tree of {other}" in doctor.stdout, str(doctor)
+    other.write_text(other.read_text() + 'kind = "curated"\n')
+    box.ok("root", "uvshare", "share", "doctor", env={"UVSHARE_TREES_DIR": str(trees)})

@@ -87,17 +87,17 @@ def open_above(dirs: "Iterable[str]") -> "list[str]":
     return found
 
 
-def written_by_others(path: str) -> bool:
-    """Whether someone but root can add, rename or remove entries in the dir PATH (its owner, its mode, or its
-    access ACL); not for a world-writable sticky dir of root's."""
+def written_by_others(path: str, owners: "tuple[int, ...]" = (0,)) -> bool:
+    """Whether someone but root (and the other OWNERS: a curated tree's install-user) can add, rename or remove
+    entries in the dir PATH (its owner, its mode, or its access ACL); not for a world-writable sticky dir of root's."""
     import stat
 
     try:
         st = os.stat(path)
     except OSError:
         return False  # (gone: nothing to fence)
-    if st.st_uid != 0 or st.st_mode & 0o022:  # a member's, or others may write (but for everybody's /tmp)
-        return st.st_uid != 0 or not (st.st_mode & 0o002 and st.st_mode & stat.S_ISVTX)
+    if st.st_uid not in owners or st.st_mode & 0o022:  # a member's, or others may write (but for everybody's /tmp)
+        return st.st_uid not in owners or not (st.st_mode & 0o002 and st.st_mode & stat.S_ISVTX)
     from uvshare import acl
 
     try:
@@ -127,7 +127,9 @@ def found_venvs(environ: "Mapping[str, str]") -> "list[str]":
     return [v for v in dict.fromkeys(found) if v.startswith("/") and os.path.lexists(os.path.join(v, "bin", "python"))]
 
 
-def members_can_write(path: str, known: "Mapping[tuple[int, int], str]") -> "str | None":
+def members_can_write(
+    path: str, known: "Mapping[tuple[int, int], str]", owners: "tuple[int, ...]" = (0,)
+) -> "str | None":
     """Why members could change the interpreter PATH (resolved), or None: it lies in a dir of KNOWN (the shared dirs,
     a team project dir, a dir above them others can write), in a dir someone but root can write (they could put
     another file in its place), or someone but root can write it."""
@@ -140,13 +142,13 @@ def members_can_write(path: str, known: "Mapping[tuple[int, int], str]") -> "str
         if hit is not None:
             return f"in {hit}, which members can write"
     for here in ancestors(os.path.dirname(path)):
-        if written_by_others(here):
+        if written_by_others(here, owners):
             return f"in {here}, which others besides root can write"
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    if st.st_uid != 0 or st.st_mode & 0o022:
+    if st.st_uid not in owners or st.st_mode & 0o022:
         return "which others besides root can write"
     return None
 
@@ -158,10 +160,12 @@ def keep_out(
     above: "list[str]",
     *,
     venvs: bool,
+    owners: "tuple[int, ...]" = (0,),
 ) -> None:
     """UvshareError, naming what and where, when root's uv would pick up what members can write by itself: (1) its
     current dir lies in FENCED (of which PROJECTS are team project dirs) or ABOVE them; (2) with VENVS (outside an
-    image build), the venv uv would use from there (see found_venvs) runs an interpreter members can write."""
+    image build), the venv uv would use from there (see found_venvs) runs an interpreter members can write (someone but
+    OWNERS: root, and a curated tree's install-user)."""
     from uvshare.errors import UvshareError
 
     every = [*fenced, *above]
@@ -184,7 +188,7 @@ def keep_out(
     known = identities(every)
     for venv in found_venvs(environ):
         python = os.path.realpath(os.path.join(venv, "bin", "python"))
-        why = members_can_write(python, known)
+        why = members_can_write(python, known, owners)
         if why is not None:
             from uvshare.errors import escape
 

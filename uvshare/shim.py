@@ -454,7 +454,13 @@ class Call:
 
         above = open_above(fenced)
         self.tops = tree_tops([*dirs, *projects, *above])
-        keep_out(environ, fenced, projects, above, venvs=not building)
+        owners: tuple[int, ...] = (0,)
+        if self.curated and config is not None:  # its Pythons are root's and its install-user's alone
+            from uvshare.curated import install_uid
+
+            uid = install_uid(config)
+            owners = (0,) if uid is None else (0, uid)
+        keep_out(environ, fenced, projects, above, venvs=not building, owners=owners)
         path = without_shared(environ.get("PATH", os.defpath), self.tops)
         if config is None:  # (with a config, assign does the same)
             self.env["PATH"] = path

@@ -199,13 +199,41 @@ def summarize(what: str, items: list[str]) -> str:
     return f"{len(items)} {what}: {shown}{more}"
 
 
+def shared_with(config: Config) -> list[str]:
+    """The other configs on this machine (the system config, the trees dir) of shared trees that name the same
+    install-user: what members put into those trees runs as it, and could change this one."""
+    from uvshare.config import SYSTEM_CONFIG
+    from uvshare.trees import tree_files, trees_dir
+
+    found = []
+    for path in [SYSTEM_CONFIG, *tree_files(trees_dir(os.environ))]:
+        if path in config.files:
+            continue
+        try:
+            values = read_file(path) or {}
+        except (UvshareError, OSError):
+            continue
+        if values.get("install-user") == config.install_user and values.get("kind", KINDS[0]) != "curated":
+            found.append(path)
+    return found
+
+
 def doctor_checks(config: Config) -> list[tuple[str, str, str, str]]:
     """Doctor's verdict on a curated tree: (status, subject, message, fix) per dir."""
     uid = install_uid(config)
     if uid is None:
         return [("problem", "install-user", f"there is no user '{config.install_user}'", as_root("setup"))]
     gid = config.gid if config.gid is not None else 0
-    lines = []
+    lines = [
+        (
+            "problem",
+            "install-user",
+            f"{config.install_user} also runs root's commands on the shared tree of {other}: what members put there "
+            "runs as it, and could change this curated tree",
+            f"give this tree an install-user of its own (install-user = \"NAME\"), then '{as_root('setup')}'",
+        )
+        for other in shared_with(config)
+    ]
     for key, path in tree_dirs(config).items():
         try:
             found = walk(path, key, uid, gid, fix=False)
