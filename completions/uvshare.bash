@@ -54,7 +54,7 @@ _uvshare_share() {
     done
     local options=$meta words=''
     case $command in
-        '') words='init setup doctor repair config completion launcher module' ;;
+        '') words='init setup doctor repair kind config completion launcher module' ;;
         init)
             case $prev in
                 --group) mapfile -t COMPREPLY < <(compgen -g -- "$cur") && return 0 ;;
@@ -64,7 +64,7 @@ _uvshare_share() {
                     return 0
                     ;;
             esac
-            options+=' --group --prefix --config --uv --install-user --force --dry-run --no-acl'
+            options+=' --group --prefix --config --uv --install-user --curated --force --dry-run --no-acl'
             options+=' --profile --profile-file --zsh-profile-file --fish-profile-file'
             options+=' --python-install-dir --python-bin-dir --python-cache-dir --tool-dir --tool-bin-dir --cache-dir'
             options+=' --project-dir'
@@ -80,6 +80,10 @@ _uvshare_share() {
         repair)
             [[ $prev == --timeout ]] && return 0 # a number of seconds
             options+=' --dry-run --timeout --verbose'
+            ;;
+        kind)
+            options+=' --dry-run'
+            ((COMP_CWORD == i + 1)) && words='shared curated'
             ;;
         completion) ((COMP_CWORD == i + 1)) && words='bash zsh fish' ;;
         module)

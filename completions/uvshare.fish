@@ -53,6 +53,7 @@ function __uvshare_share_candidates -a current
                 setup\t'Create the shared dirs from the config' \
                 doctor\t'Check the shared dirs and say what is wrong' \
                 repair\t'Fix the group, modes and lock files of the shared dirs' \
+                kind\t'Turn the tree curated (only root installs) or shared (members install too)' \
                 config\t'Show the config uvshare uses and where each setting comes from' \
                 completion\t'Print the completion script for a shell' \
                 launcher\t'Write a fast launcher for uvshare (name it uv)' \
@@ -72,6 +73,7 @@ function __uvshare_share_candidates -a current
             set -a options --group\t'The shared group' --prefix\t'The dir the shared dirs go below' \
                 --config\t'Where to write the config' --uv\t'The real uv' \
                 --install-user\t"The member account root's uv runs as on the shared tree" \
+                --curated\t'A curated tree: only root installs, everyone runs' \
                 --force\t'Replace a config that says something else' \
                 --dry-run\t'Check everything and say what would be written and made' \
                 --no-acl\t'No default ACLs: rely on the umask alone' \
@@ -102,6 +104,9 @@ function __uvshare_share_candidates -a current
             set -a options --dry-run\t'Say what would change and change nothing' \
                 --verbose\t'List every path changed' \
                 --timeout\t'How long to wait for a lock (seconds)'
+        case kind
+            set -a options --dry-run\t'Say what would change and change nothing'
+            test $after -eq 0; and set positional shared curated
         case completion
             test $after -eq 0; and set positional bash zsh fish
         case module

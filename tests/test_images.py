@@ -240,3 +240,46 @@ RUN uv python install 3.12 && uv python list --only-installed && uv tool install
     finally:
         host.kill()  # the test's own
         host.wait()
+
+
+def test_curated_image_layer_by_layer(debian: str, context: images.Context) -> None:
+    """A curated image (README: *Curated trees*): the recipe, then `share kind curated`; root installs a Python and a
+    tool at build time, and its own `uv run` uses the curated Python; then a member and an outsider, each step its own
+    layer: "already installed", a version of their own in their home, the tree's tool by its command, a tool of their
+    own, the curated Python by uv and by name, no write into the tree, its Python not theirs to uninstall; doctor
+    healthy for the member and for root."""
+    python = "/opt/uv/python/cpython-3.12"
+    result = images.build(
+        f"""\
+FROM {debian}
+{context.OFFLINE}
+{context.UV}
+RUN groupadd uvshare && useradd -m -G uvshare ubuntu && useradd -m dave
+{images.install_user()}
+COPY uvshare /src/uvshare
+RUN sh /src/uvshare/recipes/image-install.sh /src/uvshare
+RUN uv share kind curated
+ENV PATH="$PATH:/opt/uv/bin:/opt/uv/tool-bin"
+RUN uv python install 3.12 && uv tool install hello-b
+RUN find /opt/uv -mindepth 1 -path /opt/uv/cache -prune -o ! -type l \\( -perm -g+w -o -perm -o+w -o ! -user uvshare-install \\) -print | tee /tmp/open && test ! -s /tmp/open
+RUN test "$(stat -c %a /opt/uv/cache)" = 700
+RUN uv run --no-project --python 3.12 python -c 'import sys; print(sys.base_prefix)' | grep '^{python}'
+USER ubuntu
+RUN uv python install 3.12 2>&1 | tee /dev/stderr | grep -q 'already installed'
+RUN uv python install 3.11 && ls -d ~/.local/share/uv/python/cpython-3.11.*
+RUN hello-b | grep -x 'hello-b 1.0'
+RUN uv tool install hello-a==1.0 && ~/.local/bin/hello-a | grep -x 'hello-a 1.0' && test -d ~/.local/share/uv/tools/hello-a
+RUN uv run --no-project --python 3.12 python -c 'import sys; print(sys.base_prefix)' | grep '^{python}'
+RUN python3.12 -c 'import sys; print(sys.base_prefix)' | grep '^{python}'
+RUN ! touch {python}.1-linux-x86_64-gnu/lib/python3.12/sitecustomize.py && ! rm -f /opt/uv/tool-bin/hello-b
+RUN ! uv python uninstall 3.12 2>/tmp/err && grep "curated tree's" /tmp/err
+RUN uv share doctor
+USER dave
+RUN uv run --no-project --python 3.12 python -c 'import sys; print(sys.base_prefix)' | grep '^{python}' && hello-b
+USER root
+RUN uv share doctor
+""",  # noqa: E501  # one RUN a line, each with its check: a failure names the step that broke
+        context,
+    )
+    assert result.ok, str(result)
+    assert "healthy" in result.step("RUN uv share doctor").text.splitlines(), str(result)

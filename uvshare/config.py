@@ -31,7 +31,22 @@ DIR_KEYS = {
 # A team's project dir (or the parent of several): uvshare shares what members make there (`.venv`, `uv.lock`) as it
 # shares the tree; no uv variable names it.
 PROJECT_KEY = "project-dir"
-KEYS = ("group", "umask", "acl", "uv", "uvx", "install-user", "link-mode", *DIR_KEYS, PROJECT_KEY, "skip-installed")
+KEYS = (
+    "group",
+    "umask",
+    "acl",
+    "uv",
+    "uvx",
+    "install-user",
+    "kind",
+    "link-mode",
+    *DIR_KEYS,
+    PROJECT_KEY,
+    "skip-installed",
+)
+# What members may do with the tree: `shared`, every member installs into it (and so can change what others run);
+# `curated`, only root's commands on it (run as the install-user) write it, and everyone else runs it, beside their own.
+KINDS = ("shared", "curated")
 # How uv puts files into venvs. Never hard links by default: a venv's file would share its inode with the shared
 # cache's, which every member can write, so one member could change what another member's own venv runs. `clone`
 # (reflinks: the cache's blocks, an inode of its own, copy-on-write) where root's `share setup` proved a reflink works
@@ -122,6 +137,7 @@ class Config:
         "gid",
         "group",
         "install_user",
+        "kind",
         "link_mode",
         "origins",
         "project_dir",
@@ -138,6 +154,7 @@ class Config:
     uv: "str | None"
     uvx: "str | None"
     install_user: "str | None"  # the member account root's uv runs as on the shared tree: a name, or a uid as text
+    kind: str  # one of KINDS
     link_mode: "str | None"  # as set in a file; None when not set
     dirs: dict[str, str]  # dir key -> absolute path, configured dirs only
     project_dir: "str | None"  # the team project dir (PROJECT_KEY)
@@ -161,6 +178,7 @@ class Config:
             "link-mode"
         )  # None: chosen from what the cache's filesystem does (see members_link_mode)
         setter(self, "link_mode", None if link_mode is None else str(link_mode))
+        setter(self, "kind", values.get("kind", KINDS[0]))
         setter(self, "dirs", {key: normal_path(str(values[key])) for key in DIR_KEYS if key in values})
         project = values.get(PROJECT_KEY)
         setter(self, "project_dir", None if project is None else normal_path(str(project)))
@@ -447,7 +465,7 @@ def load(environ: "Mapping[str, str]") -> "Config | None":
     return config
 
 
-def check_value(path: str, key: str, value: object) -> None:
+def check_value(path: str, key: str, value: object) -> None:  # noqa: PLR0912  # one rule per key reads best
     """Refuse an unknown key or a value of the wrong type, naming the file and the key."""
     where = f"{path}: key '{key}'"
     if key not in KEYS:
@@ -458,6 +476,12 @@ def check_value(path: str, key: str, value: object) -> None:
         raise config_error(f"{path}: unknown key '{key}'; {hint}")
     if key in ("link-mode", "install-user"):
         _check_word(where, key, value)
+    elif key == "kind":
+        if value not in KINDS:
+            raise config_error(
+                f'{where} must be "shared" (members install into the tree) or "curated" (only root installs, '
+                f"everyone runs), not {value!r}"
+            )
     elif key in ("skip-installed", "acl"):
         if not isinstance(value, bool):
             raise config_error(f"{where} must be true or false, not {value!r}")

@@ -76,18 +76,18 @@ def cwd_in(dirs: "Iterable[str]") -> "str | None":
     return None
 
 
-def member_writes(groups: "Collection[int]") -> "str | None":
+def member_writes(groups: "Collection[int]", owners: "tuple[int, ...]" = (0,)) -> "str | None":
     """Who, of the members of GROUPS (every tree's group), could change what lies in the current dir or a dir above
     it — its owner, a group or user its mode or access ACL lets write, everyone —, as `user NAME (a member)`; or
     None. A member can rename a dir of theirs with root inside it (moving root's current dir out of a project dir into
     their home), and put what they like there. A world-writable sticky dir of root's (`/tmp`) is everybody's scratch
-    space: only its entries count."""
+    space: only its entries count. OWNERS (root, a curated tree's install-user) are no members here."""
     for fd, st in walk_up():
         if st.st_uid == 0 and st.st_mode & 0o1000:  # sticky: others may add entries, not rename or remove root's
             continue
         if st.st_mode & 0o002:
             return "everyone"
-        if st.st_uid != 0 and is_member(st.st_uid, groups):
+        if st.st_uid not in owners and is_member(st.st_uid, groups):
             return f"user {user_name(st.st_uid)} (a member)"
         if st.st_mode & 0o020 and st.st_gid in groups:
             return f"the group {group_name(st.st_gid)}"
@@ -98,7 +98,7 @@ def member_writes(groups: "Collection[int]") -> "str | None":
 
             if tag == acl.GROUP and ident in groups:
                 return f"the group {group_name(ident)}"
-            if tag == acl.USER and is_member(ident, groups):
+            if tag == acl.USER and ident not in owners and is_member(ident, groups):
                 return f"user {user_name(ident)} (a member)"
     return None
 
@@ -180,17 +180,17 @@ def open_above(dirs: "Iterable[str]") -> "list[str]":
     return found
 
 
-def written_by_others(path: str) -> bool:
-    """Whether someone but root can add, rename or remove entries in the dir PATH (its owner, its mode, or its
-    access ACL); not for a world-writable sticky dir of root's."""
+def written_by_others(path: str, owners: "tuple[int, ...]" = (0,)) -> bool:
+    """Whether someone but root (and the other OWNERS: a curated tree's install-user) can add, rename or remove
+    entries in the dir PATH (its owner, its mode, or its access ACL); not for a world-writable sticky dir of root's."""
     import stat
 
     try:
         st = os.stat(path)
     except OSError:
         return False  # (gone: nothing to fence)
-    if st.st_uid != 0 or st.st_mode & 0o022:  # a member's, or others may write (but for everybody's /tmp)
-        return st.st_uid != 0 or not (st.st_mode & 0o002 and st.st_mode & stat.S_ISVTX)
+    if st.st_uid not in owners or st.st_mode & 0o022:  # a member's, or others may write (but for everybody's /tmp)
+        return st.st_uid not in owners or not (st.st_mode & 0o002 and st.st_mode & stat.S_ISVTX)
     from uvshare import acl
 
     try:
@@ -220,7 +220,9 @@ def found_venvs(environ: "Mapping[str, str]") -> "list[str]":
     return [v for v in dict.fromkeys(found) if v.startswith("/") and os.path.lexists(os.path.join(v, "bin", "python"))]
 
 
-def members_can_write(path: str, known: "Mapping[tuple[int, int], str]") -> "str | None":
+def members_can_write(
+    path: str, known: "Mapping[tuple[int, int], str]", owners: "tuple[int, ...]" = (0,)
+) -> "str | None":
     """Why members could change the interpreter PATH (resolved), or None: it lies in a dir of KNOWN (the shared dirs,
     a team project dir, a dir above them others can write), in a dir someone but root can write (they could put
     another file in its place), or someone but root can write it."""
@@ -233,13 +235,13 @@ def members_can_write(path: str, known: "Mapping[tuple[int, int], str]") -> "str
         if hit is not None:
             return f"in {hit}, which members can write"
     for here in ancestors(os.path.dirname(path)):
-        if written_by_others(here):
+        if written_by_others(here, owners):
             return f"in {here}, which others besides root can write"
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    if st.st_uid != 0 or st.st_mode & 0o022:
+    if st.st_uid not in owners or st.st_mode & 0o022:
         return "which others besides root can write"
     return None
 
@@ -251,12 +253,14 @@ def keep_out(
     above: "list[str]",
     *,
     groups: "Collection[int] | None",
+    owners: "tuple[int, ...]" = (0,),
 ) -> None:
     """UvshareError, naming what and where, when root's uv would pick up what members can write by itself: (1) its
     current dir lies in FENCED (of which PROJECTS are team project dirs) or ABOVE them; with GROUPS (every tree's
     group; None in an image build, where no member has touched anything yet) (2) a member of GROUPS could change what
     lies in the current dir or a dir above it (see member_writes), or (3) the venv uv would use from there (see
-    found_venvs) runs an interpreter members can write."""
+    found_venvs) runs an interpreter members can write. OWNERS (root, and a curated tree's install-user) are trusted
+    with both."""
     from uvshare.errors import UvshareError, escape
 
     every = [*fenced, *above]
@@ -276,7 +280,7 @@ def keep_out(
         )
     if groups is None:
         return
-    writer = member_writes(groups)
+    writer = member_writes(groups, owners)
     if writer is not None:
         try:
             here = escape(os.getcwd())
@@ -290,7 +294,7 @@ def keep_out(
     known = identities(every)
     for venv in found_venvs(environ):
         python = os.path.realpath(os.path.join(venv, "bin", "python"))
-        why = members_can_write(python, known)
+        why = members_can_write(python, known, owners)
         if why is not None:
             raise UvshareError(
                 f"the venv {escape(venv)} runs {escape(python)}, {why}: root's uv would run it as root; run it as a "

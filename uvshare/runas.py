@@ -245,7 +245,8 @@ def start_uv(
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-        become(account, config.gid if config.gid is not None else -1, config.umask, env)
+        umask = 0o022 if config.kind == "curated" else config.umask  # a curated tree is the install-user's alone
+        become(account, config.gid if config.gid is not None else -1, umask, env)
         from uvshare.finduv import ENV_DEPTH, mark_exec
 
         mark_exec(path, env, int(env.get(ENV_DEPTH, "1")))  # this pid's: uv leading back to uvshare is seen at once

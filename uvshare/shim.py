@@ -293,6 +293,13 @@ def exec_program(path: str, args: "Sequence[str]", env: dict[str, str], depth: i
         raise UvshareError(f"cannot run {path}: {e.strerror}; check the 'uv' setting or UVSHARE_UV") from None
 
 
+def curated_fix() -> str:
+    """The command that makes a curated tree so (see uvshare.curated)."""
+    from uvshare.errors import invoked_as
+
+    return f"{invoked_as()} share repair"
+
+
 def say_installed(names: "Sequence[str]", env: "Mapping[str, str]") -> None:
     """`uvshare: Python 3.11.7 is already installed at …; nothing to do`, one line per install."""
     from uvshare.skip import install_dir
@@ -340,6 +347,7 @@ class Call:
             if root:  # every tree of the site, whichever (if any) this call is for: a module may name one
                 others = trees.all_tops(environ)
                 self.groups = trees.all_gids(environ)
+        self.curated = config is not None and config.kind == "curated"  # see uvshare.curated
         fencing = root and (config is not None or others[0] or others[1])
         if fencing:
             self.drop_tree_vars(config, others)
@@ -358,7 +366,9 @@ class Call:
         args, environ, env = self.args, self.environ, self.env
         # (root is root whatever the config: without a group, root's tree commands stop for want of an install-user)
         self.role = membership(config.gid) if config.gid is not None else "root" if os.geteuid() == 0 else "none"
-        if self.role == "root":
+        if self.curated:
+            self.assign_curated(config)
+        elif self.role == "root":
             if self.as_install_user:
                 self.given = self.dirs
             elif environ.get(ENV_BUILD) == "1":  # an image build: the tree is root's own making so far
@@ -377,6 +387,40 @@ class Call:
             env["UV_LINK_MODE"] = members_link_mode(config)[0]
         env.update({DIR_KEYS[k]: p for k, p in self.given.items()})
 
+    def assign_curated(self, config: "Config") -> None:
+        """What the caller is given of a curated tree: root's commands on it, the tree (run as the install-user);
+        everyone else, and root's other commands, none of its dirs (their own Pythons, tools and cache are uv's
+        defaults) but its Pythons on PATH, where uv finds them — for root only while nobody else can write them."""
+        from uvshare import curated
+        from uvshare.config import membership
+
+        self.role = "root" if os.geteuid() == 0 else "user"
+        if self.as_install_user:
+            self.given = self.dirs
+            return
+        env = self.env
+        if self.role == "root":
+            env["PATH"] = without_shared(self.environ.get("PATH", os.defpath), self.tops)  # other trees' shared dirs
+            if self.environ.get("UV_LINK_MODE") not in SAFE_LINK_MODES:
+                env["UV_LINK_MODE"] = "copy"
+        elif config.gid is not None and membership(config.gid) == "outsider":
+            refuse_in_project(self.args, config)
+        where = self.dirs.get("python-install-dir")
+        if where is None or informational(self.args, self.program):
+            return
+        if self.role == "root":
+            why = curated.unsafe_to_root(config)
+            if why is not None:
+                warn(
+                    f"root's uv does not use the curated Pythons of {config.files[-1]}: {why}; run "
+                    f"'{curated_fix()}' as root, which makes the tree root's and the install-user's alone"
+                )
+                return
+            # (a curated Python run as root would write root's bytecode into the install-user's tree, where older
+            # uv compiles none at install: the install-user's uninstall could not remove it later)
+            env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        env["PATH"] = curated.with_pythons(env.get("PATH", os.defpath), where)
+
     def needs_tree(self, root: bool) -> bool:
         """Whether this call needs to know its tree: root's commands on a tree; anyone's uv command but help,
         `--version`, `self` and completion (every other one uses the cache)."""
@@ -392,10 +436,12 @@ class Call:
         from uvshare.config import DIR_KEYS, in_tree, tree_tops
 
         projects = [config.project_dir] if config and config.project_dir else []
-        self.tops = tree_tops([*(config.dirs.values() if config else ()), *projects, *others[0], *others[1]])
-        self.ignored = frozenset(
-            v for v in DIR_KEYS.values() if self.environ.get(v) and in_tree(self.environ[v], self.tops)
-        )
+        every = tree_tops([*(config.dirs.values() if config else ()), *projects, *others[0], *others[1]])
+        named = [v for v in DIR_KEYS.values() if self.environ.get(v)]
+        self.ignored = frozenset(v for v in named if in_tree(self.environ[v], every))
+        # (a curated tree's dirs stay on root's PATH: nobody but root and its install-user can write them)
+        mine = config.dirs.values() if config and not self.curated else ()
+        self.tops = tree_tops([*mine, *projects, *others[0], *others[1]])
         for var in self.ignored:
             del self.env[var]
 
@@ -410,7 +456,7 @@ class Call:
         environ = self.environ
         if informational(self.args, self.program):
             return  # nothing is read or run
-        dirs = [*(config.dirs.values() if config else ()), *others[0]]
+        dirs = [*(config.dirs.values() if config and not self.curated else ()), *others[0]]
         projects = [*([config.project_dir] if config and config.project_dir else ()), *others[1]]
         building = environ.get(ENV_BUILD) == "1"
         fenced = projects + ([] if building else dirs)
@@ -422,7 +468,13 @@ class Call:
         above = open_above(fenced)
         self.tops = tree_tops([*dirs, *projects, *above])
         groups = {*self.groups, *([config.gid] if config and config.gid is not None else ())}
-        keep_out(environ, fenced, projects, above, groups=None if building else groups)
+        owners: tuple[int, ...] = (0,)
+        if self.curated and config is not None:  # its Pythons are root's and its install-user's alone
+            from uvshare.curated import install_uid
+
+            uid = install_uid(config)
+            owners = (0,) if uid is None else (0, uid)
+        keep_out(environ, fenced, projects, above, groups=None if building else groups, owners=owners)
         path = without_shared(environ.get("PATH", os.defpath), self.tops)
         if config is None:  # (with a config, assign does the same)
             self.env["PATH"] = path
@@ -461,6 +513,14 @@ class Call:
         """Prepare the shared dirs (root and members), and set the umask where a dir uv may write needs it."""
         config = self.config
         if config is None or config.gid is None or self.role not in ("root", "member"):
+            return
+        if self.curated:  # only root's commands on the tree prepare it: everyone else's uv writes nothing there
+            if self.as_install_user:
+                from uvshare import curated
+                from uvshare.runas import install_account
+
+                curated.prepare(config, install_account(config)[1], self.dirs)
+                os.umask(0o022)
             return
         if self.role == "root" and not self.given:  # root's uv gets none of the tree: nothing members made matters
             return
@@ -503,7 +563,10 @@ class Call:
         """Everything uvshare does before uv: returns an exit status only when uv does not need to run."""
         args, config = self.args, self.config
         unsure: Sequence[str] = ()
-        if self.program == "uv" and (config is None or config.skip_installed) and "install" in args:
+        if self.curated and not self.as_install_user and config is not None and self.program == "uv":
+            if self.curated_answer(config):
+                return 0
+        elif self.program == "uv" and (config is None or config.skip_installed) and "install" in args:
             from uvshare.skip import install_requests
 
             asked = install_requests(args)
@@ -514,7 +577,7 @@ class Call:
                     return 0
                 if answer is None and os.geteuid() != 0:  # root never asks `find`: it runs members' interpreters
                     unsure = requests
-        if self.role == "outsider" and config is not None:
+        if self.role == "outsider" and config is not None and not self.curated:
             if self.program == "uv":
                 refuse_outsider(args, config, self.dirs)
             outsider_notes(args, config, self.dirs, self.env, self.program)
@@ -543,6 +606,38 @@ class Call:
             shared_bin = config.dirs.get("tool-bin-dir") if config else None
             check_receipts(args, self.env, account[2] if account else None, shared_bin)
         return self.launch(program, account)
+
+    def curated_answer(self, config: "Config") -> bool:
+        """(A curated tree, but root's commands on it) Whether a `python install` is answered from the tree itself:
+        every version asked for is there ("already installed", nothing written). Otherwise one line says where uv
+        installs what the tree lacks; an uninstall of only the tree's Pythons or tools is refused, saying who can."""
+        from uvshare import curated
+
+        words = command_words(self.args)
+        if words in (("python", "uninstall"), ("tool", "uninstall")):
+            curated.refuse_removal(words, self.args, config, self.env)
+        where = config.dirs.get("python-install-dir")
+        if words != ("python", "install") or where is None:
+            return False
+        from uvshare.skip import INSTALLED, MISSING, answer_from_names, install_dir, install_requests
+
+        asked = install_requests(self.args)
+        if not asked:
+            return False
+        requests, quiet = asked
+        state, names = answer_from_names(requests, {**self.env, "UV_PYTHON_INSTALL_DIR": where})
+        if state == INSTALLED and config.skip_installed:
+            if not quiet:
+                say_installed(names, {"UV_PYTHON_INSTALL_DIR": where})
+            return True
+        if state == MISSING and not quiet:
+            tree = {**self.env, "UV_PYTHON_INSTALL_DIR": where}
+            lacking = [r for r in requests if answer_from_names([r], tree)[0] == MISSING]
+            sys.stderr.write(
+                f"uvshare: Python {', '.join(lacking or requests)} is not in the curated tree {where}: uv installs "
+                f"what this command asks for in your own dir {install_dir(self.env)}, beside the tree's\n"
+            )
+        return False
 
     def launch(self, program: str, account: "tuple[str, int, str] | None") -> int:
         """Replace this process with uv — or, for root's command on the tree (ACCOUNT) and for uv 0.6's last tool,

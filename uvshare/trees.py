@@ -112,7 +112,8 @@ def all_tops(environ: "Mapping[str, str]") -> "tuple[list[str], list[str]]":
     dirs: list[str] = []
     projects: list[str] = []
     for _name, config in load_trees(environ):
-        dirs += config.dirs.values()
+        if config.kind != "curated":  # (nobody but root and its install-user can write a curated tree)
+            dirs += config.dirs.values()
         if config.project_dir:
             projects.append(config.project_dir)
     return dirs, projects

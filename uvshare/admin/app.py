@@ -35,6 +35,7 @@ Share.subcommand("init", "uvshare.admin.init.Init")
 Share.subcommand("setup", "uvshare.admin.setup.Setup")
 Share.subcommand("doctor", "uvshare.admin.doctor.Doctor")
 Share.subcommand("repair", "uvshare.admin.repair.Repair")
+Share.subcommand("kind", "uvshare.admin.curate.Kind")
 Share.subcommand("config", "uvshare.admin.configcmd.ConfigCommand")
 Share.subcommand("completion", "uvshare.admin.completion.Completion")
 Share.subcommand("launcher", "uvshare.admin.launcher.Launcher")
@@ -42,7 +43,11 @@ Share.subcommand("module", "uvshare.admin.modules.Module")
 
 
 # What each command that takes an argument needs, for the one-line error when it is missing.
-NEEDS = {"completion": "the shell: bash, zsh or fish", "launcher": "the launcher's path (e.g. /usr/local/bin/uv)"}
+NEEDS = {
+    "kind": "the kind of tree: shared or curated",
+    "completion": "the shell: bash, zsh or fish",
+    "launcher": "the launcher's path (e.g. /usr/local/bin/uv)",
+}
 
 
 def clean_help(text: str) -> str:

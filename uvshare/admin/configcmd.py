@@ -37,6 +37,10 @@ WHO_GETS = {
     "python-install-dir": f" (members, {ROOTS}, and outsiders, who use the Pythons read-only)",
 }
 
+# A curated tree: only root's commands on it get its dirs; everyone else (and root's other commands) gets its Pythons'
+# bin dirs on uv's PATH instead, and keeps their own dirs.
+CURATED_GETS = f" ({ROOTS} only: a curated tree; everyone else gets its Pythons on uv's PATH and keeps their own dirs)"
+
 
 def key_line(path: str, key: str) -> int | None:
     """The line of PATH where KEY is set (tomllib reports no positions), or None."""
@@ -55,6 +59,7 @@ def effective(config: Config) -> dict[str, Any]:
     """Every key with its value and source, the exports, and the files read, as one JSON-able dict."""
     values: dict[str, object] = {
         "group": config.group,
+        "kind": config.kind,
         "umask": f"{config.umask:04o}",
         "acl": config.acl,
         "uv": config.uv,
@@ -72,7 +77,7 @@ def effective(config: Config) -> dict[str, Any]:
             line = key_line(origin, key)
             source = f"{origin}:{line}" if line else origin
         else:
-            source = "default" if key in ("umask", "acl", "skip-installed") else "not set"
+            source = "default" if key in ("kind", "umask", "acl", "skip-installed") else "not set"
             if key == "link-mode":
                 source = "not set: chosen, see UV_LINK_MODE below"
         keys[key] = {"value": values[key], "source": source}
@@ -81,7 +86,7 @@ def effective(config: Config) -> dict[str, Any]:
         if os.environ.get(var):
             exports[var] = {"value": os.environ[var], "source": f"environment (wins over {key})"}
         elif key in config.dirs:
-            who = WHO_GETS.get(key, "")
+            who = CURATED_GETS if config.kind == "curated" else WHO_GETS.get(key, "")
             exports[var] = {"value": config.dirs[key], "source": f"{key}{who}"}
     return {
         "files": list(config.files),

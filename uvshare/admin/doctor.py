@@ -696,6 +696,11 @@ def run_report() -> tuple[list[Check], bool, bool]:
     all_mounts = mounts.read_mounts()
     guard = Guard(gid, label)
     dirs = shared_dirs(config)
+    if config.kind == "curated":  # judged by its own rules: nobody but root and the install-user writes it
+        from uvshare.admin.curate import doctor_checks, tree_dirs
+
+        checks.extend(Check(*line) for line in doctor_checks(config))
+        dirs = {k: p for k, p in dirs.items() if k not in tree_dirs(config)}
     survey = Survey()
     items: list[Check | Pending] = []
     for key, path in dirs.items():

@@ -141,6 +141,9 @@ class Init(ProfileSwitches):
         argname="NAME",
         help="the member account root's uv runs as on the shared tree (created if missing; default: GROUP-install)",
     )
+    curated = cli.Flag(
+        "--curated", help="a curated tree: only root installs, everyone runs (kind = \"curated\"; see 'share kind')"
+    )
     force = cli.Flag("--force", help="replace a config that says something else")
     dry_run = cli.Flag("--dry-run", help="check everything and say what would be written and made; change nothing")
     no_acl = cli.Flag("--no-acl", help="no default ACLs: rely on the umask alone (acl = false)")
@@ -231,6 +234,8 @@ class Init(ProfileSwitches):
         if not prefix.startswith("/"):
             raise UvshareError(f"--prefix must be an absolute path, not {prefix!r}")
         values: dict[str, object] = {"group": group}
+        if self.curated:
+            values["kind"] = "curated"
         if self.no_acl:
             values["acl"] = False
         uv = self.real_uv()

@@ -31,6 +31,7 @@ from uvshare.admin import tree
 from uvshare.admin.common import (
     GUARDED_BY,
     Command,
+    as_root,
     entries,
     group_label,
     load_group_config,
@@ -255,6 +256,13 @@ class Repair(Command):
         self.busy = set()
         config, gid = load_group_config()
         refuse_outsider_admin(config, "repair")
+        if config.kind == "curated":
+            from uvshare.admin import curate
+
+            if os.geteuid() != 0:
+                fix = as_root("repair")
+                raise UvshareError(f"only root repairs a curated tree (it is the install-user's): '{fix}'")
+            return curate.repair(self, config, dry_run=self.dry_run)
         dirs = shared_dirs(config)
         label = group_label(config)
         warnings: list[str] = []

@@ -29,7 +29,7 @@ from uvshare.admin.profiles import (
     targets,
     write,
 )
-from uvshare.config import Config
+from uvshare.config import PROJECT_KEY, Config
 from uvshare.errors import UvshareError
 from uvshare.prepare import Preparer
 
@@ -153,6 +153,8 @@ class Setup(ProfileSwitches):
         warnings: list[str] = []
         dirs = shared_dirs(config)
         label = group_label(config)
+        if config.kind == "curated":
+            return self.set_up_curated(config, dirs, warnings, dry_run=dry_run)
         preparer = Preparer(
             config.gid, config.umask, label, warnings.append, acl=config.acl, take_back=True, dry_run=dry_run
         )
@@ -160,11 +162,7 @@ class Setup(ProfileSwitches):
         if dry_run:
             return self.report_dry_run(changes, warnings)
         changes += self.close_prefixes(dirs, warnings)
-        from uvshare.admin.linkmode import record
-
-        link = record(config)  # after the cache is made: its filesystem is probed
-        if link is not None:
-            changes.append(link)
+        changes += probe_link_mode(config)  # after the cache is made: its filesystem is probed
         for change in changes:
             self.say("ok", change)
         self.ensure_install_user(config, warnings)
@@ -188,6 +186,47 @@ class Setup(ProfileSwitches):
                 self.note(f"some problems remain: run '{as_root('setup')}' as root, then '{as_root('repair')}'")
             return 1
         return 0
+
+    def set_up_curated(self, config: Config, dirs: dict[str, str], warnings: list[str], *, dry_run: bool) -> int:
+        """A curated tree: the install-user first (it owns the tree), then its dirs made (or made again) its alone;
+        a team project dir is prepared as in a shared tree."""
+        from uvshare.admin import curate
+
+        if dry_run:
+            self.say(
+                "info",
+                f"would make the curated dirs {', '.join(curate.tree_dirs(config).values())} the "
+                f"install-user {config.install_user}'s alone",
+            )
+            return 0
+        self.ensure_install_user(config, warnings)
+        for warning in warnings:
+            self.say("problem", warning)
+        if warnings or os.geteuid() != 0:
+            if os.geteuid() != 0:
+                self.say("problem", f"only root sets up a curated tree: '{as_root('setup')}'")
+            return 1
+        status = curate.repair(self, config)
+        status |= self.close_curated_prefixes(dirs)
+        if PROJECT_KEY in dirs:
+            preparer = Preparer(
+                config.gid or 0, config.umask, group_label(config), warnings.append, acl=config.acl, take_back=True
+            )
+            for change in preparer.prepare({PROJECT_KEY: dirs[PROJECT_KEY]}):
+                self.say("ok", change)
+        if self.profile_asked():
+            self.write_profiles(config)
+        return 1 if status or warnings else 0
+
+    def close_curated_prefixes(self, dirs: dict[str, str]) -> int:
+        """The dirs above a curated tree, made root's alone where they hold nothing but its dirs (as for a shared
+        tree: see close_prefixes); exit status."""
+        warnings: list[str] = []
+        for change in self.close_prefixes({k: p for k, p in dirs.items() if k != PROJECT_KEY}, warnings):
+            self.say("ok", change)
+        for warning in warnings:
+            self.say("problem", warning)
+        return 1 if warnings else 0
 
     def report_dry_run(self, changes: list[str], warnings: list[str]) -> int:
         """What a dry run found: the changes it would make, the problems it would leave; exit status."""
@@ -341,3 +380,12 @@ class Setup(ProfileSwitches):
             else:
                 self.say("ok", f"nothing to remove in {target.path}" if target.block else f"no {target.path}")
         return status
+
+
+def probe_link_mode(config: Config) -> list[str]:
+    """(Root) Record what link mode members get on the cache's filesystem (see uvshare.admin.linkmode): the line
+    saying so, when it changed."""
+    from uvshare.admin.linkmode import record
+
+    link = record(config)
+    return [] if link is None else [link]
