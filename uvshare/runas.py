@@ -352,9 +352,11 @@ def run_as(
     return status, tail
 
 
-def descendants(known: "dict[int, int]") -> "list[int]":
+def descendants(known: "dict[int, int]") -> "tuple[list[int], bool]":
     """The processes below this one not yet in KNOWN (pid -> a pidfd of it), each opened as a pidfd into KNOWN and
-    checked to be still a child of this process or of one in KNOWN after it was opened (so no reused pid is taken)."""
+    checked to be still a child of this process or of one in KNOWN after it was opened (so no reused pid is taken);
+    and whether /proc listed any such process at all (one that ended or moved on before it could be opened — a
+    process that forks and exits at once, changing its pid all the time — counts: there may be more to find)."""
     me = os.getpid()
     parents: dict[int, int] = {}
     for name in os.listdir("/proc"):
@@ -362,12 +364,14 @@ def descendants(known: "dict[int, int]") -> "list[int]":
             with contextlib.suppress(OSError, ValueError, IndexError):
                 parents[int(name)] = parent_of(int(name))
     found: list[int] = []
+    listed = False
     changed = True
     while changed:  # down the tree from here, one generation per round
         changed = False
         for pid, ppid in parents.items():
             if pid in known or not (ppid == me or ppid in known):
                 continue
+            listed = True
             try:
                 fd = os.pidfd_open(pid)
             except OSError:
@@ -382,7 +386,7 @@ def descendants(known: "dict[int, int]") -> "list[int]":
             known[pid] = fd
             found.append(pid)
             changed = True
-    return found
+    return found, listed
 
 
 def parent_of(pid: int) -> int:
@@ -403,8 +407,8 @@ def kill_descendants() -> None:
     known: dict[int, int] = {}
     try:
         for _ in range(MAX_ROUNDS):
-            found = descendants(known)
-            if not found:
+            found, listed = descendants(known)
+            if not listed:  # (one listed but gone before it was opened may have forked first: look again)
                 break
             for pid in found:
                 with contextlib.suppress(OSError):
