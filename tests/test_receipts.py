@@ -27,6 +27,16 @@ def bobs_own_file(box: Sandbox) -> Path:
     return notes
 
 
+def alice_installs_hello_a(box: Sandbox) -> tuple[Path, Path]:
+    """A set-up tree where alice installed the shared tool hello-a 1.0, and bob has a file of his own: the wheels dir
+    and bob's file."""
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+    notes = bobs_own_file(box)
+    box.ok("root", "uvshare", "share", "setup")
+    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    return wheels, notes
+
+
 def receipt_of(box: Sandbox, tool: str) -> Path:
     """TOOL's receipt in the shared tool dir."""
     return box.shared / "tools" / tool / "uv-receipt.toml"
@@ -72,10 +82,7 @@ ACTIONS = {
 def test_an_edited_receipt_cannot_make_bob_delete_his_own_file(box: Sandbox, action: str) -> None:
     """Alice points a shared tool's receipt at bob's own 0600 file; bob's ordinary tool command on that tool stops
     with one line naming the receipt, and his file is still there (before the check, uv deleted it)."""
-    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
-    notes = bobs_own_file(box)
-    box.ok("root", "uvshare", "share", "setup")
-    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    wheels, notes = alice_installs_hello_a(box)
     make_wheel(wheels, "hello-a", "2.0")  # what an upgrade or another version brings
     point_receipt_at(box, "hello-a", notes)
     args = ACTIONS[action]
@@ -93,10 +100,7 @@ def test_the_advice_given_mends_it(box1: Sandbox) -> None:
     """What the error says to do (a member removes the tool's dir, then installs it again with --force) works, and
     deletes nothing but the tool's own; uninstall then works as usual."""
     box = box1
-    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
-    notes = bobs_own_file(box)
-    box.ok("root", "uvshare", "share", "setup")
-    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    wheels, notes = alice_installs_hello_a(box)
     point_receipt_at(box, "hello-a", notes)
     assert box.run("bob", "uvshare", "tool", "uninstall", "hello-a").returncode == 2
     box.ok("carol", "rm", "-r", "--", box.shared / "tools" / "hello-a")
@@ -160,10 +164,7 @@ def test_a_receipt_reached_through_a_link_is_refused(box1: Sandbox) -> None:
 def test_every_tool_dir_counts_for_all(box: Sandbox) -> None:
     """`--all` reads every tool dir as it is named, not normalised: alice's `Hello_A` beside the real `hello-a`
     (uv reads both receipts) cannot slip past the check."""
-    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
-    notes = bobs_own_file(box)
-    box.ok("root", "uvshare", "share", "setup")
-    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    _wheels, notes = alice_installs_hello_a(box)
     odd = box.shared / "tools" / "Hello_A"
     box.ok("alice", "mkdir", odd)
     text = receipt_of(box, "hello-a").read_text()
@@ -202,10 +203,7 @@ def test_without_a_shared_bin_dir_only_uvs_own_links_in_ones_own(box: Sandbox) -
 def test_roots_command_is_checked_too(box1: Sandbox) -> None:
     """Root's tool command on the tree (run as the install-user) stops at the same receipt, before uv runs."""
     box = box1
-    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
-    notes = bobs_own_file(box)
-    box.ok("root", "uvshare", "share", "setup")
-    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    _wheels, notes = alice_installs_hello_a(box)
     point_receipt_at(box, "hello-a", notes)
     result = box.run("root", "uvshare", "tool", "uninstall", "hello-a")
     assert refused(result, receipt_of(box, "hello-a")), str(result)
@@ -350,10 +348,7 @@ def test_an_image_env_naming_the_shared_tool_dir_skips_the_receipt_check(box1: S
     command is on the very same shared tool dir, yet uvshare treats the dir as the caller's own and checks nothing:
     alice's edited receipt makes bob's ordinary `uv tool uninstall` delete bob's own 0600 file."""
     box = box1
-    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
-    notes = bobs_own_file(box)
-    box.ok("root", "uvshare", "share", "setup")
-    box.ok("alice", *tool_install_args(wheels, "hello-a"))
+    _wheels, notes = alice_installs_hello_a(box)
     point_receipt_at(box, "hello-a", notes)
     image_env = {"UV_TOOL_DIR": str(box.shared / "tools"), "UV_TOOL_BIN_DIR": str(box.shared / "tool-bin")}
     # without the variables, the check holds (the promise as tested in test_receipts.py)
