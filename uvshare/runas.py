@@ -407,6 +407,7 @@ def kill_descendants() -> None:
     known: dict[int, int] = {}
     try:
         for _ in range(MAX_ROUNDS):
+            reap(known)
             found, listed = descendants(known)
             if not listed:  # (one listed but gone before it was opened may have forked first: look again)
                 break
@@ -422,9 +423,25 @@ def kill_descendants() -> None:
     finally:
         for fd in known.values():
             os.close(fd)
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
+    reap()
+
+
+def reap(known: "dict[int, int] | None" = None, wanted: int = 0) -> "int | None":
+    """Reap every child of ours that has ended — as the run's subreaper, its orphans come to us: left unreaped, a
+    process that forks and exits all the time would fill the machine's pid space with zombies —, forgetting each in
+    KNOWN (pid -> a pidfd of it: closed); the raw wait status of WANTED, if it was among them."""
+    status = None
+    while True:
+        try:
+            done, raw = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return status
+        if not done:
+            return status
+        if done == wanted:
+            status = raw
+        if known is not None and done in known:
+            os.close(known.pop(done))
 
 
 def relay(pid: int, pipes: "dict[int, int]", after: "Callable[[], None] | None") -> "tuple[int, bytes]":
@@ -453,8 +470,8 @@ def relay(pid: int, pipes: "dict[int, int]", after: "Callable[[], None] | None")
             if to == 2:
                 tail = (tail + data)[-TAIL:]
         if status is None:
-            done, raw = os.waitpid(pid, os.WNOHANG)
-            if done:
+            raw = reap(wanted=pid)  # (and the run's orphans, which come to us where we are its subreaper)
+            if raw is not None:
                 status = exit_code(raw)
                 for name in FORWARDED:  # no pid of ours to pass them to any more
                     signal.signal(getattr(signal, name), signal.SIG_DFL)
