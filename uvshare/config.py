@@ -174,9 +174,8 @@ class Config:
         setter(self, "uvx", values.get("uvx"))
         install_user = values.get("install-user")
         setter(self, "install_user", None if install_user is None else str(install_user))
-        link_mode = values.get(
-            "link-mode"
-        )  # None: chosen from what the cache's filesystem does (see members_link_mode)
+        # (None: chosen from what the cache's filesystem does, see members_link_mode)
+        link_mode = values.get("link-mode")
         setter(self, "link_mode", None if link_mode is None else str(link_mode))
         setter(self, "kind", values.get("kind", KINDS[0]))
         setter(self, "dirs", {key: normal_path(str(values[key])) for key in DIR_KEYS if key in values})

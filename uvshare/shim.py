@@ -293,13 +293,6 @@ def exec_program(path: str, args: "Sequence[str]", env: dict[str, str], depth: i
         raise UvshareError(f"cannot run {path}: {e.strerror}; check the 'uv' setting or UVSHARE_UV") from None
 
 
-def curated_fix() -> str:
-    """The command that makes a curated tree so (see uvshare.curated)."""
-    from uvshare.errors import invoked_as
-
-    return f"{invoked_as()} share repair"
-
-
 def say_installed(names: "Sequence[str]", env: "Mapping[str, str]") -> None:
     """`uvshare: Python 3.11.7 is already installed at …; nothing to do`, one line per install."""
     from uvshare.skip import install_dir
@@ -333,6 +326,7 @@ class Call:
         self.quiet = False  # `-q` on a `python install` that uvshare answers itself
         self._uv = ""
         self.as_install_user = False  # root's command on the shared tree: uv runs as the config's install-user
+        self.account: tuple[str, int, str] | None = None  # (then) that account, found by run: see install_account
         self.tops: frozenset[str] = frozenset()  # (root) every shared dir and project dir, see drop_tree_vars
         self.ignored: frozenset[str] = frozenset()  # (root) UV_* variables naming them, see drop_tree_vars
         root = os.geteuid() == 0
@@ -411,9 +405,11 @@ class Call:
         if self.role == "root":
             why = curated.unsafe_to_root(config)
             if why is not None:
+                from uvshare.errors import invoked_as
+
                 warn(
                     f"root's uv does not use the curated Pythons of {config.files[-1]}: {why}; run "
-                    f"'{curated_fix()}' as root, which makes the tree root's and the install-user's alone"
+                    f"'{invoked_as()} share repair' as root, which makes the tree root's and the install-user's alone"
                 )
                 return
             # (a curated Python run as root would write root's bytecode into the install-user's tree, where older
@@ -515,11 +511,10 @@ class Call:
         if config is None or config.gid is None or self.role not in ("root", "member"):
             return
         if self.curated:  # only root's commands on the tree prepare it: everyone else's uv writes nothing there
-            if self.as_install_user:
+            if self.account is not None:  # (found by run: root's command on the tree)
                 from uvshare import curated
-                from uvshare.runas import install_account
 
-                curated.prepare(config, install_account(config)[1], self.dirs)
+                curated.prepare(config, self.account[1], self.dirs)
                 os.umask(0o022)
             return
         if self.role == "root" and not self.given:  # root's uv gets none of the tree: nothing members made matters
@@ -585,7 +580,7 @@ class Call:
         if self.as_install_user and config is not None:
             from uvshare.runas import install_account  # root's commands on the tree only
 
-            account = install_account(config)
+            account = self.account = install_account(config)
         self.prepare()  # before any uv runs, `find` included
         if unsure and self.installed(unsure, ask_uv=True):
             return 0
