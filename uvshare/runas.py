@@ -523,12 +523,6 @@ class Shown:
         return self.pattern.sub(_show, text).encode("utf-8", "surrogateescape")
 
 
-def harmless(data: bytes) -> bytes:
-    """DATA, a whole stream, shown harmless (see Shown): what the install-user's uv prints may come from a member's
-    code."""
-    return Shown().feed(data, final=True)
-
-
 def write_all(fd: int, data: bytes) -> None:
     """Write DATA to FD; a closed or broken one (`| head`) drops the rest quietly: uv's work goes on."""
     try:
