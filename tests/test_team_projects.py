@@ -344,7 +344,7 @@ def test_what_root_names_itself_is_documented_as_roots_choice() -> None:
     """uvshare does not read uv's arguments, variables or config files to guess where they lead (every review found
     more ways past such a reading): what root names is root's choice, and the trust model says so for each way the
     reviews named a project dir, so that nobody counts on uvshare to catch it."""
-    readme = (harness.REPO / "README.md").read_text()
+    readme = (harness.REPO / "docs" / "trust-model.md").read_text()
     start = readme.index("**What root names itself is root's choice**")
     paragraph = readme[start : readme.index("\n- **", start)]
     missing = [spelling for spelling in ROOTS_CHOICE if spelling not in paragraph]
