@@ -7,7 +7,7 @@ Run by hand (as root or any user; it makes its own shared tree with your own gro
     python3 benchmarks/bench.py --link-modes-only   # only the UV_LINK_MODE tables below
     python3 benchmarks/bench.py --filesystems-only  # only the per-filesystem table (root: loop filesystems)
 
-It prints a Markdown table of medians; the README carries the latest one. The skip-path rows need a managed Python:
+It prints a Markdown table of medians; docs/speed.md carries the latest one. The skip-path rows need a managed Python:
 it installs one from the local mirror the tests build (pyenv's CPython builds), or uses --python-json.
 
 A second table prices UV_LINK_MODE=copy (a venv's files its own, so that no group member can change another's venv

@@ -2,7 +2,7 @@
 tree), and the venv uv would pick up from there by itself.
 
 Two plain rules keep root's uv off what members can write (see `keep_out`), and neither reads uv's arguments,
-variables or config files: what root names there is root's choice, as with plain uv (the README's trust model). A
+variables or config files: what root names there is root's choice, as with plain uv (docs/trust-model.md). A
 dir is compared by device and inode, and the current dir is walked up through the kernel's own `..` (an fd, never a
 path read as text): a symlink on the way there, a bind mount of the dir, a renamed dir are all the same place.
 Used for root (with trees), for outsiders (told clearly that a team's project dir is closed to them) and to pick a

@@ -8,7 +8,7 @@ the tools it acts on are read with a real TOML parser, and every install-path mu
 uses (by its text, and by the identity of its dir); otherwise the command stops, and nothing is deleted.
 
 Imported only for `tool install/uninstall/upgrade` on the shared tool dir. What it cannot close: a member may rewrite
-a receipt between this check and uv's own read of it (see the README's trust model).
+a receipt between this check and uv's own read of it (see docs/trust-model.md).
 """
 
 import errno

@@ -184,7 +184,7 @@ class Repairer:
     def change(self, fd: int, st: os.stat_result, verdict: tree.Verdict) -> None:
         """Group, mode and (dirs) ACLs of the open file FD, as VERDICT says."""
         gid = self.policy.gid
-        # Files are judged by their mode (see the README's known limits), but one that is changed has its access ACL
+        # Files are judged by their mode (see docs/known-limits.md), but one that is changed has its access ACL
         # read first: the chmod that gives the group write sets the mask, which would let through a named entry's
         # write the old mask hid; and one taken from an outsider loses whatever its ACL gave anyone outside the group.
         entries, wrong = acl.access_state(fd, gid, verdict.mode >> 3 & 0o7)
