@@ -2,9 +2,10 @@
 relative link and anchor leads somewhere, and the README stays short.
 
 The blocks of one `scenario=` in one file run in document order in one sandbox: a private mount namespace whose
-/etc, /opt, /srv, /home, /usr/local, /var and /run are overlays of the machine's own (their upper dirs on a tmpfs of
-the namespace's, so nothing a block writes reaches the machine), whose /tmp is a fresh tmpfs and whose /root is a
-fresh home from /etc/skel (as on a new machine: not the test machine's root with its own Pythons); a copy of
+/opt, /srv, /home, /usr/local, /var and /run are overlays of the machine's own (their upper dirs on a tmpfs of the
+namespace's, so nothing a block writes reaches the machine), whose /etc is a copy of the machine's on that tmpfs,
+whose /tmp is a fresh tmpfs and whose /root is a fresh home from /etc/skel (as on a new machine: not the test
+machine's root with its own Pythons); a copy of
 this checkout is at /usr/local/src/uvshare, where docs/install.md tells users to clone it. Each block runs as its
 `user=` through a real login shell (`su - USER -c`, root's too: a clean login environment, not the test's). The
 network's stand-ins — a local package index holding uvshare's dependencies, uv and the tools the docs install, and
@@ -30,7 +31,7 @@ import pytest
 from tests.support import docblocks, harness
 from tests.support.docblocks import Block
 
-OVERLAID = ("/etc", "/opt", "/srv", "/home", "/usr/local", "/var", "/run")
+OVERLAID = ("/opt", "/srv", "/home", "/usr/local", "/var", "/run")
 README_WORDS = 2000
 BLOCK_TIMEOUT = 600
 # The tools the docs install with `uv tool install` / `uv pip install`, beyond uvshare's own dependencies and uv.
@@ -47,6 +48,11 @@ set -eu
 state=$1 clone=$2 profile=$3 ids=$4
 mount -t tmpfs -o mode=0700 uvshare-docs "$state"
 cd "$state"  # relative paths from here on: once /var is an overlay, "$state" names the lower dir, not the tmpfs
+# /etc: a copy, not an overlay, so that the machine's own useradd holding /etc/passwd.lock (a test run beside this one)
+# is not seen by the sandbox's: an overlay shows what appears in its lower dir; a lock taken then is not the sandbox's
+cp -a /etc etc
+rm -f etc/*.lock
+mount --bind etc /etc
 for dir in $OVERLAID; do
     name=$(printf %s "$dir" | tr / _)
     mkdir "upper$name" "work$name"
@@ -245,25 +251,87 @@ def sandbox(stand_ins: Path, request: pytest.FixtureRequest) -> Iterator[DocSand
         box.close()
 
 
-@pytest.mark.parametrize("key", sorted(SCENARIOS), ids=[f"{f}::{s}" for f, s in sorted(SCENARIOS)])
-def test_scenario_runs_as_written(key: tuple[str, str], sandbox: DocSandbox) -> None:
-    """The blocks of one scenario, in document order in one sandbox, each as its user in a login shell: each exits
-    with its `status=` (default 0) and prints its `expect=`; a `file=` block is written where it says."""
-    for block in SCENARIOS[key]:
-        done = sandbox.write(block) if block.kind == "file" else sandbox.run(block)
+def run_blocks(box: DocSandbox, blocks: list[Block]) -> None:
+    """BLOCKS in order in BOX: each exits with its `status=` (default 0) and prints its `expect=`, and a `file=` block
+    is written where it says; the first that does not fails the test, naming its file:line and showing its output."""
+    for block in blocks:
+        done = box.write(block) if block.kind == "file" else box.run(block)
         status = 0 if block.kind == "file" else block.status
         shown = f"{block.where} (as {block.user}):\n{block.text}--- exit {done.returncode}, output:\n{done.stdout}"
         assert done.returncode == status, f"expected exit {status}: {shown}"
         assert block.expect in done.stdout, f"expected {block.expect!r} in the output: {shown}"
 
 
-def test_every_block_is_marked() -> None:
-    """Every fenced block of README.md and docs/ says what the tests do with it (a `<!-- test: … -->` line before
-    it): run, written, built, or not pasted for a stated reason."""
+@pytest.mark.parametrize("key", sorted(SCENARIOS), ids=[f"{f}::{s}" for f, s in sorted(SCENARIOS)])
+def test_scenario_runs_as_written(key: tuple[str, str], sandbox: DocSandbox) -> None:
+    """The blocks of one scenario, in document order in one sandbox, each as its user in a login shell."""
+    run_blocks(sandbox, SCENARIOS[key])
+
+
+PROBE_DOC = """# A probe
+
+1. Make things everywhere:
+
+   <!-- test: scenario=probe user=root -->
+   ```sh
+   useradd -m {user} && touch {marks}
+   ```
+
+<!-- test: file=/etc/{user}-conf/conf.toml scenario=probe user=root -->
+```toml
+key = "value"
+```
+
+<!-- test: scenario=probe user={user} expect='key = "value"' -->
+```sh
+cat /etc/{user}-conf/conf.toml && id -u
+```
+
+<!-- test: scenario=probe user={user} status=3 expect="went wrong" -->
+```sh
+echo it went wrong; exit 3
+echo never here
+```
+
+<!-- test: scenario=probe user={user} -->
+```sh
+false
+echo "went $((1 + 1)) commands far"
+```
+"""
+
+
+def test_a_scenario_checks_each_block_and_leaves_the_machine_as_it_was(stand_ins: Path, tmp_path: Path) -> None:
+    """The runner on a doc of its own: a block in a list item makes an account and files in every overlaid dir, /tmp
+    and /root; a written file is read back by that account (whose uid is from the sandbox's own range); an expected
+    failure passes; a block whose middle command fails is reported by file:line with its output. Afterwards the
+    machine has none of it: no account, no file."""
+    user = f"docprobe{os.getpid()}"
+    paths = [f"{d}/{user}" for d in (*OVERLAID, "/etc", "/tmp", "/root")]
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text(PROBE_DOC.format(user=user, marks=" ".join(paths)))
+    (blocks,) = docblocks.scenarios(tmp_path).values()
+    box = DocSandbox(stand_ins, "probe")
+    try:
+        run_blocks(box, blocks[:4])
+        id_line = box.run(blocks[2]).stdout.splitlines()[-1]
+        assert ID_RANGES["UID_MIN"] <= int(id_line) <= ID_RANGES["UID_MAX"], id_line
+        with pytest.raises(AssertionError) as failed:
+            run_blocks(box, blocks[4:])
+        assert f"expected exit 0: {blocks[4].where} (as {user})" in str(failed.value), str(failed.value)
+        assert "went 2 commands far" not in str(failed.value), str(failed.value)  # it stopped at `false`
+    finally:
+        box.close()
+    assert not [p for p in [*paths, f"/etc/{user}-conf"] if os.path.lexists(p)]
+    assert subprocess.run(["getent", "passwd", user], capture_output=True, check=False).returncode == 2
+
+
+def marker_problems(root: Path = harness.REPO) -> list[str]:
+    """What is wrong with the markers of the docs below ROOT: one line per block, naming its file:line."""
     problems = []
-    for path in docblocks.doc_files():
+    for path in docblocks.doc_files(root):
         try:
-            found = docblocks.blocks_of(path)
+            found = docblocks.blocks_of(path, root)
         except docblocks.MarkerError as e:
             problems.append(str(e))
             continue
@@ -272,6 +340,13 @@ def test_every_block_is_marked() -> None:
                 block.kind  # noqa: B018  # raises for a missing or wrong marker
             except docblocks.MarkerError as e:
                 problems.append(str(e))
+    return problems
+
+
+def test_every_block_is_marked() -> None:
+    """Every fenced block of README.md and docs/ says what the tests do with it (a `<!-- test: … -->` line before
+    it): run, written, built, or not pasted for a stated reason."""
+    problems = marker_problems()
     assert not problems, "\n".join(problems)
 
 
@@ -324,21 +399,27 @@ def links(path: Path) -> Iterator[tuple[int, str]]:
             yield number, match.group(1) or match.group(2)
 
 
-def test_relative_links_and_anchors_lead_somewhere() -> None:
-    """Every relative link in README.md and docs/ names a file of the repository, and every `#anchor` a heading of
-    its file (GitHub's rules for anchors)."""
+def broken_links(root: Path = harness.REPO) -> list[str]:
+    """The relative links of the docs below ROOT that lead nowhere: one line each, naming its file:line."""
     broken = []
-    for path in docblocks.doc_files():
+    for path in docblocks.doc_files(root):
         for number, target in links(path):
             if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto:: not ours to check
                 continue
             file, _, anchor = target.partition("#")
             dest = (path.parent / file).resolve() if file else path
-            where = f"{path.relative_to(harness.REPO)}:{number}: ({target})"
-            if not dest.exists() or harness.REPO not in (dest, *dest.parents):
+            where = f"{path.relative_to(root)}:{number}: ({target})"
+            if not dest.exists() or root not in (dest, *dest.parents):
                 broken.append(f"{where} no such file")
             elif anchor and (dest.suffix != ".md" or anchor not in anchors(dest)):
-                broken.append(f"{where} no heading with that anchor in {dest.relative_to(harness.REPO)}")
+                broken.append(f"{where} no heading with that anchor in {dest.relative_to(root)}")
+    return broken
+
+
+def test_relative_links_and_anchors_lead_somewhere() -> None:
+    """Every relative link in README.md and docs/ names a file of the repository, and every `#anchor` a heading of
+    its file (GitHub's rules for anchors)."""
+    broken = broken_links()
     assert not broken, "\n".join(broken)
 
 
@@ -346,3 +427,45 @@ def test_readme_is_short() -> None:
     """The README stays a page a newcomer reads in minutes: at most 2,000 words, counted as `wc -w` counts."""
     words = len((harness.REPO / "README.md").read_bytes().split())
     assert words <= README_WORDS, f"README.md has {words} words (at most {README_WORDS}): move reference text to docs/"
+
+
+def test_slugs_are_githubs() -> None:
+    """Anchors as GitHub makes them: punctuation and code marks dropped, spaces as hyphens, a link's text kept."""
+    assert slug("Installing uvshare as `uv` and `uvx`") == "installing-uvshare-as-uv-and-uvx"
+    assert slug("Quick start: a shared server or JupyterHub") == "quick-start-a-shared-server-or-jupyterhub"
+    assert slug("In an image that has no Python yet: `recipes/image-install.sh`") == (
+        "in-an-image-that-has-no-python-yet-recipesimage-installsh"
+    )
+    assert slug("See [the trust model](trust-model.md) — root_squash") == "see-the-trust-model--root_squash"
+
+
+def test_the_checks_find_what_is_wrong(tmp_path: Path) -> None:
+    """On docs of their own, the marker and link checks name each fault by file:line: a block without a marker, `no`
+    without a reason, an unknown key, a Python block to run, a scenario-less block (indented in a list item too); a
+    link to a missing file, to a missing anchor; and they pass a good anchor (a repeated heading's `-1` too), a link in
+    a code span, a web link."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text(
+        "# Top\n\n## Same\n\n## Same\n\n[a](docs/b.md#a-heading) [b](#same-1) `[c](nowhere.md)` [d](https://x.y/z)\n"
+        "[e](missing.md) [f](docs/b.md#nope)\n\n```sh\necho unmarked\n```\n"
+    )
+    (tmp_path / "docs" / "b.md").write_text(
+        "# A heading\n\n<!-- test: no -->\n```\nx\n```\n\n<!-- test: colour=blue -->\n```sh\nx\n```\n\n"
+        "<!-- test: scenario=s -->\n```python\nx\n```\n\n"
+        "1. step\n\n   <!-- test: user=root -->\n   ```sh\n   x\n   ```\n"
+    )
+    assert broken_links(tmp_path) == [
+        "README.md:8: (missing.md) no such file",
+        "README.md:8: (docs/b.md#nope) no heading with that anchor in docs/b.md",
+    ]
+    problems = marker_problems(tmp_path)
+    assert [p.split(": ")[0] for p in problems] == [
+        "README.md:10",
+        "docs/b.md:4",
+        "docs/b.md:9",
+        "docs/b.md:14",
+        "docs/b.md:21",
+    ], problems
+    assert "without a `<!-- test: … -->` line" in problems[0] and "needs a reason" in problems[1], problems
+    assert "unknown key(s) colour" in problems[2] and "only shell blocks run" in problems[3], problems
+    assert "needs scenario=NAME" in problems[4], problems
