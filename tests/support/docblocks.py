@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 MARKER = re.compile(r"^\s*<!--\s*test:(?P<body>.*?)-->\s*$")
-SHELLS = frozenset({"sh", "bash", "shell", "console"})
+SHELLS = frozenset({"sh", "bash", "shell"})  # not `console`: its `$ ` prompts are not what runs
 KEYS = {"scenario", "user", "status", "expect", "file", "build", "no", "reason"}
 
 
