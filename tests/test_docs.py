@@ -23,6 +23,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,8 +43,9 @@ DOC_TOOLS = ("ruff",)
 ID_RANGES = {"UID_MIN": 70000, "UID_MAX": 79999, "SYS_UID_MIN": 69000, "SYS_UID_MAX": 69999}
 ID_LINES = "\n".join(f"{k} {v}\n{k.replace('UID', 'GID')} {v}" for k, v in ID_RANGES.items())
 
-# Run as root inside `unshare --mount --propagation private`: the overlays, the checkout, the stand-ins; then it
-# prints "ready" and waits on its stdin, so that the namespace lives exactly as long as the test holds that pipe.
+# Run as root inside `unshare --mount --pid --fork --mount-proc` (as its pid 1): the overlays, the checkout, the
+# stand-ins; then it prints "ready" and waits on its stdin, so that the namespaces live as long as the test holds
+# that pipe.
 SETUP = r"""
 set -eu
 state=$1 clone=$2 profile=$3 ids=$4
@@ -171,7 +174,9 @@ class DocSandbox:
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
             "OVERLAID": " ".join(OVERLAID),
         }
-        cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", SETUP, "sh"]
+        # a PID namespace too: when the holder (its pid 1) ends, the kernel ends whatever a block left running
+        namespaces = ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc"]
+        cmd = [*namespaces, "--", "sh", "-c", SETUP, "sh"]
         self.holder = subprocess.Popen(
             [*cmd, str(self.state), str(base / "uvshare"), str(base / "zz-docs-test.sh"), ID_LINES],
             stdin=subprocess.PIPE,
@@ -187,37 +192,32 @@ class DocSandbox:
             raise RuntimeError(f"the doc sandbox could not be set up: {self.holder.stderr.read()}")
 
     def enter(self, *cmd: str) -> list[str]:
-        return ["nsenter", f"--mount=/proc/{self.holder.pid}/ns/mnt", "--", *cmd]
+        ns = f"/proc/{self.holder.pid}/ns"  # unshare's own: its mount namespace, its children's PID namespace
+        return ["nsenter", f"--mount={ns}/mnt", f"--pid={ns}/pid_for_children", "--", *cmd]
 
-    def run(self, block: Block) -> subprocess.CompletedProcess[str]:
-        """BLOCK's text as a script (stopping at the first command that fails) in its user's login shell."""
-        script = f"set -e\n{block.text}"
-        return subprocess.run(
-            self.enter("su", "-", block.user, "-c", script),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=BLOCK_TIMEOUT,
-            check=False,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-            cwd="/",
-        )
-
-    def write(self, block: Block) -> subprocess.CompletedProcess[str]:
-        """BLOCK's text written to its file= path (parents made) by its user, as an editor would."""
-        path = shlex.quote(block.marker["file"] if block.marker else "")
-        return subprocess.run(
-            self.enter("su", "-", block.user, "-c", f'mkdir -p "$(dirname {path})" && cat > {path}'),
-            input=block.text,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=60,
-            check=False,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-            cwd="/",
-        )
+    def run(self, block: Block) -> tuple[int, str]:
+        """BLOCK's text as a script (stopping at the first command that fails) in its user's login shell; a `file=`
+        block's text written to its path (parents made) by its user, as an editor would. Exit status and output (in
+        a file, not a pipe: what a block leaves running in the background holds no pipe open)."""
+        if block.kind == "file":
+            path = shlex.quote(block.marker["file"] if block.marker else "")
+            script, stdin = f'mkdir -p "$(dirname {path})" && cat > {path}', block.text
+        else:
+            script, stdin = f"set -e\n{block.text}", ""
+        with tempfile.TemporaryFile("w+") as out:
+            done = subprocess.run(
+                self.enter("su", "-", block.user, "-c", script),
+                input=stdin,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=BLOCK_TIMEOUT,
+                check=False,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                cwd="/",
+            )
+            out.seek(0)
+            return done.returncode, out.read()
 
     def close(self) -> None:
         """End the holder (closing its stdin ends its `cat`); the namespace goes with its last process."""
@@ -255,11 +255,15 @@ def run_blocks(box: DocSandbox, blocks: list[Block]) -> None:
     """BLOCKS in order in BOX: each exits with its `status=` (default 0) and prints its `expect=`, and a `file=` block
     is written where it says; the first that does not fails the test, naming its file:line and showing its output."""
     for block in blocks:
-        done = box.write(block) if block.kind == "file" else box.run(block)
+        try:
+            returncode, output = box.run(block)
+        except subprocess.TimeoutExpired:
+            box.close()  # ends what the block started: everything in the sandbox's PID namespace
+            pytest.fail(f"{block.where} (as {block.user}) did not end within {BLOCK_TIMEOUT} s:\n{block.text}")
         status = 0 if block.kind == "file" else block.status
-        shown = f"{block.where} (as {block.user}):\n{block.text}--- exit {done.returncode}, output:\n{done.stdout}"
-        assert done.returncode == status, f"expected exit {status}: {shown}"
-        assert block.expect in done.stdout, f"expected {block.expect!r} in the output: {shown}"
+        shown = f"{block.where} (as {block.user}):\n{block.text}--- exit {returncode}, output:\n{output}"
+        assert returncode == status, f"expected exit {status}: {shown}"
+        assert block.expect in output, f"expected {block.expect!r} in the output: {shown}"
 
 
 @pytest.mark.parametrize("key", sorted(SCENARIOS), ids=[f"{f}::{s}" for f, s in sorted(SCENARIOS)])
@@ -275,6 +279,7 @@ PROBE_DOC = """# A probe
    <!-- test: scenario=probe user=root -->
    ```sh
    useradd -m {user} && touch {marks}
+   sleep 600 &
    ```
 
 <!-- test: file=/etc/{user}-conf/conf.toml scenario=probe user=root -->
@@ -301,11 +306,23 @@ echo "went $((1 + 1)) commands far"
 """
 
 
+def in_namespace(pid_ns: str) -> list[str]:
+    """The processes (their /proc entries) whose PID namespace is PID_NS (`pid:[inode]`): read, never signalled."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.readlink(proc / "ns" / "pid") == pid_ns:
+                found.append(proc.name)
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
 def test_a_scenario_checks_each_block_and_leaves_the_machine_as_it_was(stand_ins: Path, tmp_path: Path) -> None:
     """The runner on a doc of its own: a block in a list item makes an account and files in every overlaid dir, /tmp
     and /root; a written file is read back by that account (whose uid is from the sandbox's own range); an expected
     failure passes; a block whose middle command fails is reported by file:line with its output. Afterwards the
-    machine has none of it: no account, no file."""
+    machine has none of it: no account, no file, no process the blocks left running."""
     user = f"docprobe{os.getpid()}"
     paths = [f"{d}/{user}" for d in (*OVERLAID, "/etc", "/tmp", "/root")]
     (tmp_path / "docs").mkdir()
@@ -314,14 +331,21 @@ def test_a_scenario_checks_each_block_and_leaves_the_machine_as_it_was(stand_ins
     box = DocSandbox(stand_ins, "probe")
     try:
         run_blocks(box, blocks[:4])
-        id_line = box.run(blocks[2]).stdout.splitlines()[-1]
+        id_line = box.run(blocks[2])[1].splitlines()[-1]
         assert ID_RANGES["UID_MIN"] <= int(id_line) <= ID_RANGES["UID_MAX"], id_line
         with pytest.raises(AssertionError) as failed:
             run_blocks(box, blocks[4:])
         assert f"expected exit 0: {blocks[4].where} (as {user})" in str(failed.value), str(failed.value)
         assert "went 2 commands far" not in str(failed.value), str(failed.value)  # it stopped at `false`
+        pids = os.readlink(f"/proc/{box.holder.pid}/ns/pid_for_children")
+        assert in_namespace(pids), "the block's `sleep 600 &` is not running in the sandbox"
     finally:
         box.close()
+    for _ in range(50):  # the kernel ends the namespace's processes when its pid 1 ends; reaping takes a moment
+        if not in_namespace(pids):
+            break
+        time.sleep(0.1)
+    assert not in_namespace(pids), "processes of a closed sandbox still run"
     assert not [p for p in [*paths, f"/etc/{user}-conf"] if os.path.lexists(p)]
     assert subprocess.run(["getent", "passwd", user], capture_output=True, check=False).returncode == 2
 
