@@ -374,16 +374,28 @@ def test_every_block_is_marked() -> None:
     assert not problems, "\n".join(problems)
 
 
+def unbuilt(root: Path = harness.REPO) -> list[str]:
+    """The `build=` blocks of the docs below ROOT that ROOT's tests/test_images.py does not claim, or that share a
+    name: one line each."""
+    images = (root / "tests" / "test_images.py").read_text()
+    builds: dict[str, list[str]] = {}
+    for block in docblocks.all_blocks(root):
+        if block.marker and "build" in block.marker:
+            builds.setdefault(block.marker["build"], []).append(block.where)
+    problems = [f"{', '.join(where)}: build={name} is not unique" for name, where in builds.items() if len(where) > 1]
+    problems += [
+        f"{where[0]}: build={name}: no test in tests/test_images.py builds it"
+        for name, where in builds.items()
+        if not re.search(rf"[\"']{re.escape(name)}[\"']", images)
+    ]
+    return problems
+
+
 def test_every_dockerfile_is_built_by_a_test() -> None:
     """Each `build=NAME` block is claimed by tests/test_images.py, which builds it from the docs' text: NAME appears
-    there as a string."""
-    images = (harness.REPO / "tests" / "test_images.py").read_text()
-    unclaimed = [
-        f"{b.where}: build={b.marker['build']}"
-        for b in docblocks.all_blocks()
-        if b.marker and "build" in b.marker and not re.search(rf"[\"']{re.escape(b.marker['build'])}[\"']", images)
-    ]
-    assert not unclaimed, "no test in tests/test_images.py builds:\n" + "\n".join(unclaimed)
+    there as a string, and no two blocks share a NAME."""
+    problems = unbuilt()
+    assert not problems, "\n".join(problems)
 
 
 def slug(heading: str) -> str:
@@ -467,8 +479,15 @@ def test_the_checks_find_what_is_wrong(tmp_path: Path) -> None:
     """On docs of their own, the marker and link checks name each fault by file:line: a block without a marker, `no`
     without a reason, an unknown key, a Python block to run, a scenario-less block (indented in a list item too); a
     link to a missing file, to a missing anchor; and they pass a good anchor (a repeated heading's `-1` too), a link in
-    a code span, a web link."""
+    a code span, a web link; a Dockerfile no test builds, two that share a name."""
     (tmp_path / "docs").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_images.py").write_text('BUILT = ("docker-single", "twice")\n')
+    (tmp_path / "docs" / "c.md").write_text(
+        "<!-- test: build=docker-single -->\n```dockerfile\nFROM x\n```\n\n<!-- test: build=docker-multi -->\n"
+        "```dockerfile\nFROM x\n```\n\n<!-- test: build=twice -->\n```dockerfile\n```\n\n"
+        "<!-- test: build=twice -->\n```dockerfile\n```\n"
+    )
     (tmp_path / "README.md").write_text(
         "# Top\n\n## Same\n\n## Same\n\n[a](docs/b.md#a-heading) [b](#same-1) `[c](nowhere.md)` [d](https://x.y/z)\n"
         "[e](missing.md) [f](docs/b.md#nope)\n\n```sh\necho unmarked\n```\n"
@@ -493,3 +512,7 @@ def test_the_checks_find_what_is_wrong(tmp_path: Path) -> None:
     assert "without a `<!-- test: … -->` line" in problems[0] and "needs a reason" in problems[1], problems
     assert "unknown key(s) colour" in problems[2] and "only shell blocks run" in problems[3], problems
     assert "needs scenario=NAME" in problems[4], problems
+    assert unbuilt(tmp_path) == [
+        "docs/c.md:12, docs/c.md:16: build=twice is not unique",
+        "docs/c.md:7: build=docker-multi: no test in tests/test_images.py builds it",
+    ]
