@@ -19,6 +19,7 @@ from plumbum import cli
 
 from uvshare import acl
 from uvshare.admin.common import Command, as_root, entries, load_group_config, refuse_outsider_admin
+from uvshare.admin.tree import mount_id
 from uvshare.config import DIR_KEYS, ENV_CONFIG, KINDS, PROJECT_KEY, Config, load, read_file
 from uvshare.curated import CLOSED, install_uid
 from uvshare.errors import EXIT_PROBLEMS, UvshareError, escape
@@ -119,6 +120,19 @@ def walk(path: str, key: str, uid: int, gid: int, *, fix: bool) -> Walk:
     return found
 
 
+def same_mount(dfd: int, name: str) -> bool:
+    """Whether the non-directory NAME in the open dir DFD lies on the dir's own mount. Its st_dev alone does not say:
+    overlayfs gives a file the device of the layer it lies in, but a directory the overlay's."""
+    try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+    except OSError:
+        return False
+    try:
+        return mount_id(fd) == mount_id(dfd) != -1
+    finally:
+        os.close(fd)
+
+
 def _walk_dir(  # noqa: PLR0912, PLR0917  # one level of the walk, one rule per kind of entry
     dfd: int,
     path: str,
@@ -142,10 +156,10 @@ def _walk_dir(  # noqa: PLR0912, PLR0917  # one level of the walk, one rule per 
         found.entries += 1
         if stat.S_ISLNK(st.st_mode):
             continue  # never followed; a link's own owner and mode mean nothing
-        if st.st_dev != dev:
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if st.st_dev != dev and (is_dir or not same_mount(dfd, name)):
             found.problems.append(f"{here} (a mount point: not the tree's, left alone)")
             continue
-        is_dir = stat.S_ISDIR(st.st_mode)
         if not (is_dir or stat.S_ISREG(st.st_mode)):
             if st.st_uid not in owners or st.st_mode & 0o022:
                 found.problems.append(

@@ -334,7 +334,7 @@ def check_acl(key: str, path: str, fd: int, config: Config) -> Check:
             f"{path} has no default ACL: none kept by this filesystem or these image layers (each layer drops them), "
             f"or the tree was copied without them; uvshare applies umask {umask} on its own calls, but files made "
             "without it (plain uv, a tool run directly) follow their maker's umask",
-            f"where ACLs are kept, {as_root('repair')} gives it one; in an image, nothing to do (see docs/known-limits.md)",
+            f"where ACLs are kept, {as_root('repair')} gives it one; in an image, nothing to do (docs/known-limits.md)",
         )
     return Check(
         "warning",
