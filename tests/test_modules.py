@@ -32,7 +32,7 @@ ODD = ("a b", 'quote"d', "it's", "$HOME", "[exec id]", "{brace", "brace}", "back
 
 # Runs a Lua modulefile with Lmod's functions recorded: each call a record of NUL-separated fields.
 LUA_STUB = r"""
-local text, euid = arg[1], tonumber(arg[2])
+local text, euid = arg[1], tonumber(arg[2])  -- (arg[3]: UVSHARE_CONFIG before the load, "" for unset)
 local function recorder(name)
     return function(...)
         io.write(name)
@@ -44,6 +44,8 @@ local env = {
     whatis = recorder("whatis"), help = recorder("help"), family = recorder("family"),
     pushenv = recorder("pushenv"), append_path = recorder("append_path"), prepend_path = recorder("prepend_path"),
     setenv = recorder("setenv"), LmodMessage = recorder("LmodMessage"),
+    os = {getenv = function(name) return arg[3] ~= "" and name == "UVSHARE_CONFIG" and arg[3] or nil end},
+    math = math, table = table,
     mode = function() return "load" end, myModuleFullName = function() return "uvshare/proja" end,
     require = function(name) assert(name == "posix"); return {geteuid = function() return euid end} end,
 }
@@ -58,7 +60,7 @@ proc record {name args} {
     puts -nonewline [join [list $name {*}$args] "\0"]
     puts -nonewline "\x1e"
 }
-foreach name {module-whatis family conflict pushenv append-path prepend-path setenv module} {
+foreach name {module-whatis family conflict pushenv append-path prepend-path setenv unsetenv module} {
     interp alias {} $name {} record $name
 }
 proc is-loaded {args} { return 0 }
@@ -80,12 +82,13 @@ def records(output: bytes) -> list[list[str]]:
     return [r.split("\0") for r in output.decode().split("\x1e") if r]
 
 
-def run_lua(text: str, euid: int, tmp_path: Path) -> list[list[str]]:
-    """What the Lua modulefile TEXT calls in Lmod, for a caller of effective uid EUID."""
+def run_lua(text: str, euid: int, tmp_path: Path, before: str = "") -> list[list[str]]:
+    """What the Lua modulefile TEXT calls in Lmod at load, for a caller of effective uid EUID, with UVSHARE_CONFIG
+    BEFORE ("": unset)."""
     need(LUA)
     script = tmp_path / "stub.lua"
     script.write_text(LUA_STUB)
-    done = subprocess.run([LUA, script, text, str(euid)], capture_output=True, check=False)
+    done = subprocess.run([LUA, script, text, str(euid), before], capture_output=True, check=False)
     assert done.returncode == 0, done.stderr.decode()
     return records(done.stdout)
 
@@ -98,7 +101,8 @@ def run_tcl(text: str, euid: int, tmp_path: Path) -> list[list[str]]:
     status.write_text(f"Name:\ttclsh\nUid:\t{euid}\t{euid}\t{euid}\t{euid}\nGid:\t0\t0\t0\t0\n")
     script = tmp_path / "stub.tcl"
     script.write_text(TCL_STUB)
-    done = subprocess.run([TCLSH, script, modulefile, status], capture_output=True, check=False)
+    environ = {k: v for k, v in os.environ.items() if k != "UVSHARE_CONFIG"}
+    done = subprocess.run([TCLSH, script, modulefile, status], capture_output=True, check=False, env=environ)
     assert done.returncode == 0, done.stderr.decode()
     return records(done.stdout)
 
@@ -123,9 +127,18 @@ def test_values_arrive_exactly(kind: str, odd: str, euid: int, tmp_path: Path) -
     config, bins = f"/proj/{odd}/uvshare.toml", [f"/proj/{odd}/bin", f"/proj/{odd}/tool-bin"]
     text = (lua_text if kind == "lua" else tcl_text)(config, bins, f"grp{odd}")
     calls = run_lua(text, euid, tmp_path) if kind == "lua" else run_tcl(text, euid, tmp_path)
-    assert ["pushenv", "UVSHARE_CONFIG", config] in calls
+    # (Lua: Lmod's stack of the value before, seeded: unset; Tcl: the value before kept, none)
+    seed = ["setenv", "__LMOD_STACK_UVSHARE_CONFIG", "false"]
+    sets = [seed, ["pushenv", "UVSHARE_CONFIG", config]] if kind == "lua" else [["setenv", "UVSHARE_CONFIG", config]]
+    assert [c for c in calls if c[0] in ("setenv", "unsetenv", "pushenv") and c[1] != "__UVSHARE_CONFIG_BEFORE"] == sets
     assert ["family", "uvshare"] in calls
-    assert not [c for c in calls if c[0] in ("setenv", "prepend_path", "prepend-path", "conflict")]
+    assert not [c for c in calls if c[0] in ("prepend_path", "prepend-path", "conflict")]
+    if kind == "lua":  # the value before, however spelt, as Lmod's pushenv keeps it: base64, one byte a group
+        import base64
+
+        seeded = [c for c in run_lua(text, euid, tmp_path, before=config) if c[0] == "setenv"]
+        stacked = "".join(base64.urlsafe_b64encode(bytes([b])).decode() for b in config.encode())
+        assert seeded == [["setenv", "__LMOD_STACK_UVSHARE_CONFIG", stacked]]
     appended = [c[2] for c in calls if c[0] in ("append_path", "append-path") and c[1] == "PATH"]
     messages = [c for c in calls if c[0] == "LmodMessage"]
     if euid == 0:
@@ -406,6 +419,38 @@ report unloaded
     assert stages["a"]["config"] == str(trees.a_config), str(result)
     assert "· config: UVSHARE_CONFIG is set by the module uvshare/proja\n" in result.stdout, str(result)
     assert stages["unloaded"]["config"] == str(trees.b_config), str(result)
+
+
+# Each cycle of load/unload (and switch) from a value of UVSHARE_CONFIG set just before, and what unloading leaves.
+LOAD_A, LOAD_B, SET = "module load uvshare/proja", "module load uvshare/projb", "export UVSHARE_CONFIG="
+CYCLES = (
+    ("first", f"{SET}/x/1.toml; {LOAD_A}", "/x/1.toml"),
+    ("second", f"{SET}/x/2.toml; {LOAD_A}", "/x/2.toml"),  # (Lmod 8.6's pushenv: /x/1.toml)
+    ("unset", f"unset UVSHARE_CONFIG; {LOAD_A}; {LOAD_B}", "<unset>"),
+    ("empty", f"{SET}; {LOAD_A}", "<unset>"),
+    ("swapped", f"{SET}/x/3.toml; {LOAD_A}; {LOAD_B}", "/x/3.toml"),
+    ("switched", f"{SET}/x/4.toml; {LOAD_A}; module switch uvshare/projb", "/x/4.toml"),
+    ("changed", f"{SET}/x/5.toml; {LOAD_A}; {SET}/x/mine.toml", "/x/mine.toml"),
+    ("odd", f"{SET}'/x/a b $y \"q\" é:it'\\''s'; {LOAD_B}", '/x/a b $y "q" é:it\'s'),
+    ("again", f"{SET}/x/again.toml; {LOAD_A}", "/x/again.toml"),
+)
+
+
+@pytest.mark.parametrize("system", SYSTEMS, ids=lambda s: s.name)
+def test_unload_restores_exactly_cycle_after_cycle(trees: Trees, system: ModuleSystem) -> None:
+    """Set a value, load, unload — again and again in one shell, with a new value set before each load, through
+    switches and family swaps: unloading gives back exactly the value from before that load (unset for unset or
+    empty), and a value the user set while loaded stays. (Lmod 8.6's pushenv gave the first cycle's value back to
+    every later one.)"""
+    steps = "".join(
+        f"{setup}\nreport {name}-loaded\nmodule {'purge' if name == 'switched' else 'unload uvshare'}\nreport {name}\n"
+        for name, setup, _ in CYCLES
+    )
+    result = run_shell(trees, "bob", "bash", system, steps)
+    stages = reports(result.stdout)
+    assert [stages[name]["config"] for name, _, _ in CYCLES] == [want for _, _, want in CYCLES], str(result)
+    assert stages["unset-loaded"]["config"] == stages["swapped-loaded"]["config"] == str(trees.b_config)
+    assert stages["first-loaded"]["config"] == str(trees.a_config), str(result)
 
 
 @pytest.mark.parametrize("system", SYSTEMS, ids=lambda s: s.name)

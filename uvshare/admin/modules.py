@@ -1,8 +1,8 @@
 """`share module`: modulefiles that choose a shared tree — Lua for Lmod, Tcl for Environment Modules.
 
 A module is how a user of an HPC site picks a software stack, and how a user in several project groups picks the tree
-of the project at hand: `module load uvshare/proja`. It sets UVSHARE_CONFIG to that tree's config (pushed, so that
-unloading restores what was there before) and appends the tree's bin dirs to PATH, for everybody but root. Modules
+of the project at hand: `module load uvshare/proja`. It sets UVSHARE_CONFIG to that tree's config (unloading gives
+back the value from before: see RESTORE_NOTE) and appends the tree's bin dirs to PATH, for everybody but root. Modules
 of the family "uvshare" exclude each other: loading another tree's module switches to it.
 """
 
@@ -22,6 +22,30 @@ BIN_KEYS = ("python-bin-dir", "tool-bin-dir")
 FAMILY = "uvshare"
 WRITTEN_BY = "Written by `uvshare share module`"
 MAX_MODULEFILE = 1 << 16  # what doctor reads of a loaded modulefile: share module's are a few lines
+
+
+# What unloading does to UVSHARE_CONFIG, in both systems: it gets back the value it had before the load (unset if it
+# was unset or empty), unless it was changed while the module was loaded: then the user's latest choice stays.
+RESTORE_NOTE = (
+    "-- uvshare (and uv run through it) reads this tree's config. Unloading gives UVSHARE_CONFIG back the value it had",
+    "-- before loading (unset if it was unset or empty), unless it was changed while loaded: then that value stays.",
+)
+BEFORE = "__UVSHARE_CONFIG_BEFORE"  # (Tcl) the value before the load
+# Lmod keeps pushenv's stack in base64 (its own, URL-safe alphabet), and its decoder (8.6) mangles the third byte of
+# each group of four from 0xC0 up (every UTF-8 lead byte): one byte per group ("XY==") comes back exactly. (Lua has no
+# base64 of its own; written for Lua 5.1 to 5.4.)
+LUA_STACKED = (
+    "local function uvshare_stacked(text)",
+    '    local digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"',
+    "    local out = {}",
+    "    for i = 1, #text do",
+    "        local byte = text:byte(i)",
+    "        local high, low = math.floor(byte / 4) + 1, byte % 4 * 16 + 1",
+    '        out[#out + 1] = digits:sub(high, high) .. digits:sub(low, low) .. "=="',
+    "    end",
+    "    return table.concat(out)",
+    "end",
+)
 
 
 def lua_string(text: str) -> str:
@@ -75,8 +99,22 @@ def lua_text(config_file: str, bins: list[str], group: str) -> str:
         "",
         f"-- One tree at a time: loading another module of the family {FAMILY} swaps it in for this one.",
         f'family("{FAMILY}")',
-        "-- uvshare (and uv run through it) reads this tree's config; unloading restores what was set before.",
-        f'pushenv("UVSHARE_CONFIG", {lua_string(config_file)})',
+        *RESTORE_NOTE,
+        "-- (Lmod's pushenv alone restores a stale value after a second cycle: its stack is seeded here, at each load,",
+        "-- from the value now, and emptied at unload.)",
+        *LUA_STACKED,
+        f"local uvshare_config = {lua_string(config_file)}",
+        'local stack = "__LMOD_STACK_UVSHARE_CONFIG"',
+        'if mode() == "load" then',
+        '    local before = os.getenv("UVSHARE_CONFIG")',
+        '    setenv(stack, (before and before ~= "") and uvshare_stacked(before) or "false")',
+        "end",
+        'if mode() ~= "unload" or os.getenv("UVSHARE_CONFIG") == uvshare_config then',
+        '    pushenv("UVSHARE_CONFIG", uvshare_config)',
+        "end",
+        'if mode() == "unload" then',
+        '    setenv(stack, "")  -- (at unload: unset)',
+        "end",
         "",
         "-- Never on root's PATH: members can write these dirs, and root must not run what they put there. (luaposix,",
         "-- which Lmod itself runs on, gives the effective uid without starting a process.)",
@@ -115,8 +153,27 @@ def tcl_text(config_file: str, bins: list[str], group: str) -> str:
         "} else {",
         f"    conflict {FAMILY}",
         "}",
-        "# uvshare (and uv run through it) reads this tree's config; unloading restores what was set before.",
-        f"pushenv UVSHARE_CONFIG {tcl_word(config_file)}",
+        *(line.replace("--", "#", 1) for line in RESTORE_NOTE),
+        f"set uvshare_config {tcl_word(config_file)}",
+        "if {[module-info mode load]} {",
+        "    if {[info exists env(UVSHARE_CONFIG)] && $env(UVSHARE_CONFIG) ne {}} {",
+        f"        setenv {BEFORE} $env(UVSHARE_CONFIG)",
+        "    } else {",
+        f"        unsetenv {BEFORE}",
+        "    }",
+        "    setenv UVSHARE_CONFIG $uvshare_config",
+        "} elseif {[module-info mode unload]} {",
+        "    if {[info exists env(UVSHARE_CONFIG)] && $env(UVSHARE_CONFIG) eq $uvshare_config} {",
+        f"        if {{[info exists env({BEFORE})]}} {{",
+        f"            unsetenv UVSHARE_CONFIG $env({BEFORE})",
+        "        } else {",
+        "            unsetenv --unset-on-unload UVSHARE_CONFIG",
+        "        }",
+        "    }",
+        f"    setenv {BEFORE} {{}}",
+        "} else {",
+        "    setenv UVSHARE_CONFIG $uvshare_config",
+        "}",
         "",
         "# Never on root's PATH: members can write these dirs, and root must not run what they put there. (The",
         "# effective uid from the kernel: Tcl has no geteuid, and reading /proc starts no process.)",
@@ -151,7 +208,7 @@ def loaded_module(environ: Mapping[str, str]) -> str | None:
     if not config or not names or not files:
         return None
     config = os.path.abspath(config)
-    lines = (f'pushenv("UVSHARE_CONFIG", {lua_string(config)})', f"pushenv UVSHARE_CONFIG {tcl_word(config)}")
+    lines = (f"local uvshare_config = {lua_string(config)}", f"set uvshare_config {tcl_word(config)}")
     for name, path in zip(names.split(":"), files.split(":")):
         try:
             with open(path, "rb") as f:
