@@ -76,10 +76,11 @@ _uvshare_share() {
             fi
             options+=' --profile --no-profile --profile-file --zsh-profile-file --fish-profile-file'
             ;;
-        doctor | config) options+=' --json' ;;
+        doctor) options+=' --json --all-trees' ;;
+        config) options+=' --json' ;;
         repair)
             [[ $prev == --timeout ]] && return 0 # a number of seconds
-            options+=' --dry-run --timeout --verbose'
+            options+=' --dry-run --timeout --verbose --all-trees'
             ;;
         kind)
             options+=' --dry-run'

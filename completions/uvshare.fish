@@ -96,13 +96,15 @@ function __uvshare_share_candidates -a current
                 --zsh-profile-file\t'The file zsh login shells read (a block in it)' \
                 --fish-profile-file\t'The profile for fish'
         case doctor
-            set -a options --json\t'Print the report as JSON'
+            set -a options --json\t'Print the report as JSON' \
+                --all-trees\t'Check every tree of the machine, one exit status'
         case config
             set -a options --json\t'Print the config as JSON'
         case repair
             test "$words[-1]" = --timeout; and return 0 # a number of seconds
             set -a options --dry-run\t'Say what would change and change nothing' \
                 --verbose\t'List every path changed' \
+                --all-trees\t'Repair every tree of the machine, one exit status' \
                 --timeout\t'How long to wait for a lock (seconds)'
         case kind
             set -a options --dry-run\t'Say what would change and change nothing'

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 from plumbum import cli, colors
 
@@ -103,6 +105,38 @@ def load_config() -> Config:
             f"'{as_root('init --group GROUP --prefix DIR')}', or point UVSHARE_CONFIG at one"
         )
     return config
+
+
+def machine_trees() -> list[tuple[str, str]]:
+    """Every tree of this machine that root's uvshare knows, as (name, config file): /etc/uvshare/config.toml when
+    there is one (named `default`), then each config of the trees dir, by name; ConfigError when there is none."""
+    from uvshare import config as configs
+    from uvshare.trees import tree_files, trees_dir
+
+    found = [("default", configs.SYSTEM_CONFIG)] if os.path.lexists(configs.SYSTEM_CONFIG) else []
+    found += [(os.path.basename(path)[: -len(".toml")], path) for path in tree_files(trees_dir(os.environ))]
+    if not found:
+        raise ConfigError(
+            f"no tree on this machine (searched {configs.SYSTEM_CONFIG} and {trees_dir(os.environ)}/*.toml); create "
+            f"one with '{as_root('init --group GROUP --prefix DIR')}'"
+        )
+    return found
+
+
+@contextlib.contextmanager
+def config_named(path: str) -> Iterator[None]:
+    """While inside, the config in effect is the file PATH alone (UVSHARE_CONFIG names it), as a module makes it."""
+    from uvshare.config import ENV_CONFIG
+
+    saved = os.environ.get(ENV_CONFIG)
+    os.environ[ENV_CONFIG] = path
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[ENV_CONFIG]
+        else:
+            os.environ[ENV_CONFIG] = saved
 
 
 def load_group_config() -> tuple[Config, int]:

@@ -22,9 +22,27 @@ from plumbum import cli
 
 from uvshare import acl, prepare
 from uvshare.admin import mounts, tree
-from uvshare.admin.common import Command, as_root, group_label, load_config, mark, shared_dirs
+from uvshare.admin.common import (
+    Command,
+    as_root,
+    config_named,
+    group_label,
+    load_config,
+    machine_trees,
+    mark,
+    shared_dirs,
+)
 from uvshare.admin.survey import Survey
-from uvshare.config import DIR_KEYS, ENV_CONFIG, Config, default_config_paths, members_link_mode
+from uvshare.config import (
+    DIR_KEYS,
+    ENV_CONFIG,
+    PROJECT_KEY,
+    Config,
+    config_paths,
+    default_config_paths,
+    members_link_mode,
+    resolved,
+)
 from uvshare.errors import EXIT_ERROR, EXIT_PROBLEMS, UvshareError, escape
 from uvshare.finduv import ENTRY_MODULE, find_program, find_uv
 from uvshare.safefs import Guard, describe, open_dir, owner_name
@@ -54,11 +72,22 @@ class Check:
         return {k: escape(v) for k, v in asdict(self).items()}
 
 
+def root_reads(path: str) -> bool:
+    """Whether root's uvshare reads the config file PATH without UVSHARE_CONFIG: a default config or a tree's config,
+    as named or as the file it resolves to (a user's own `~/.config/uvshare/config.toml` linked to a tree's)."""
+    defaults = default_config_paths()
+    trees = trees_dir(os.environ)
+    for spelling in dict.fromkeys((path, resolved(path))):
+        if spelling in defaults or os.path.dirname(spelling) in (trees, resolved(trees)):
+            return True
+    return False
+
+
 def unknown_to_root(config: Config) -> str:
     """What is wrong with a config naming a project dir that root's uvshare does not read without UVSHARE_CONFIG
     (sudo drops it): root's uv would not know to keep out of that project dir; empty when nothing is."""
-    where = config.files[0] if config.files else ""
-    if not config.project_dir or where in default_config_paths() or os.path.dirname(where) == trees_dir(os.environ):
+    where = config.origins.get(PROJECT_KEY, config.files[0] if config.files else "")
+    if not config.project_dir or root_reads(where):
         return ""
     return (
         f"{where} names the team project dir {config.project_dir}, but root's uvshare reads {where} only with "
@@ -66,19 +95,31 @@ def unknown_to_root(config: Config) -> str:
     )
 
 
-def check_config() -> tuple[Config | None, list[Check]]:
-    """The config files found and which one set each key."""
+def at_fault(message: str) -> str | None:
+    """The config file an error MESSAGE is about (every config error starts with its file's name): one of the files
+    uvshare reads here, or one of the trees' configs; None when it names none (no config at all, several trees)."""
+    from uvshare.trees import tree_files
+
+    candidates = [*config_paths(os.environ), *tree_files(trees_dir(os.environ))]
+    return next((path for path in candidates if message.startswith(f"{path}:")), None)
+
+
+def check_config(*, one_of_all: bool = False) -> tuple[Config | None, list[Check]]:
+    """The config files found and which one set each key (ONE_OF_ALL: a tree of --all-trees, named by the command,
+    not by a module)."""
     try:
         config = load_config()
     except UvshareError as e:
-        # a message that names a file says how to fix it; with no file at all it says how to make one
-        fix = "" if "no config file found" in str(e) else "edit the file as the message says, then run doctor again"
+        # a message that names a file says what is wrong in it; with no file at all it says how to make one, with
+        # several trees how to pick one
+        path = at_fault(str(e))
+        fix = f"edit {path} as the message says, then run doctor again" if path else ""
         return None, [Check("problem", "config", str(e), fix)]
     checks = []
     for path in config.files:
         keys = [k for k, origin in config.origins.items() if origin == path]
         checks.append(Check("ok", "config", f"{path} sets {', '.join(keys) if keys else 'nothing'}"))
-    if os.environ.get(ENV_CONFIG):
+    if os.environ.get(ENV_CONFIG) and not one_of_all:
         from uvshare.admin.modules import loaded_module
 
         module = loaded_module(os.environ)
@@ -663,10 +704,10 @@ def run_checks() -> tuple[list[Check], bool]:
     return checks, usable
 
 
-def run_report() -> tuple[list[Check], bool, bool]:
+def run_report(*, one_of_all: bool = False) -> tuple[list[Check], bool, bool]:
     """The whole report, in order; whether the config could be used at all; and whether the caller could look at
     only part of the tree (an outsider: the cache is closed to them), which a member or root must check."""
-    config, checks = check_config()
+    config, checks = check_config(one_of_all=one_of_all)
     if config is None:
         return checks, False, False
     checks.extend(check_uv(config))
@@ -728,23 +769,71 @@ class Doctor(Command):
     """Check the config, uv, your group membership and every shared dir; print the fix for each problem"""
 
     as_json = cli.Flag("--json", help="print the same report as JSON")
+    all_trees = cli.Flag(
+        "--all-trees",
+        help="check every tree of the machine (/etc/uvshare/config.toml and each /etc/uvshare/trees/*.toml), one "
+        "report each; exit 0 when all are healthy, 1 when one has problems, 2 when one's config cannot be used",
+    )
 
     def main(self) -> int:
+        if self.all_trees:
+            return self.every_tree()
         checks, usable, partial = run_report()
         healthy = usable and not any(c.status == "problem" for c in checks)
         if self.as_json:
             report = {"healthy": healthy, "partial": partial, "checks": [c.as_dict() for c in checks]}
             print(json.dumps(report, indent=2))
         else:
-            for check in checks:
-                if not self.quiet or check.status in ("problem", "warning"):
-                    print(check.line())
-            problems = sum(c.status == "problem" for c in checks)
-            verdict = "healthy" if healthy else f"{problems} problem{'s' if problems != 1 else ''} found"
-            if partial:
-                verdict += f" in what you can check: a member or root must check the rest ('{as_root('doctor')}')"
-            if not healthy or not self.quiet:
-                print(verdict)
-        if not usable:
-            return EXIT_ERROR
-        return 0 if healthy else EXIT_PROBLEMS
+            self.show(checks, healthy=healthy, partial=partial)
+        return status_of(usable=usable, healthy=healthy)
+
+    def show(self, checks: list[Check], *, healthy: bool, partial: bool, tree: str = "") -> None:
+        """The text report: each line (with -q only problems and warnings), then the verdict (of TREE)."""
+        for check in checks:
+            if not self.quiet or check.status in ("problem", "warning"):
+                print(check.line())
+        problems = sum(c.status == "problem" for c in checks)
+        verdict = "healthy" if healthy else f"{problems} problem{'s' if problems != 1 else ''} found"
+        if partial:
+            verdict += f" in what you can check: a member or root must check the rest ('{as_root('doctor')}')"
+        if not healthy or not self.quiet:
+            print(f"{escape(tree)}: {verdict}" if tree else verdict)
+
+    def every_tree(self) -> int:
+        """--all-trees: each tree's report under a line naming it, one verdict per tree, one exit status for all."""
+        trees = machine_trees()
+        statuses, reports = [], []
+        for name, path in trees:
+            with config_named(path):
+                checks, usable, partial = run_report(one_of_all=True)
+            healthy = usable and not any(c.status == "problem" for c in checks)
+            statuses.append(status_of(usable=usable, healthy=healthy))
+            if self.as_json:
+                reports.append(
+                    {
+                        "tree": escape(name),
+                        "config": escape(path),
+                        "healthy": healthy,
+                        "partial": partial,
+                        "checks": [c.as_dict() for c in checks],
+                    }
+                )
+                continue
+            if not self.quiet or not healthy:
+                print(f"== {escape(name)} ({escape(path)})")
+            self.show(checks, healthy=healthy, partial=partial, tree=name)
+        unhealthy = [name for (name, _), status in zip(trees, statuses) if status]
+        if self.as_json:
+            print(json.dumps({"healthy": not unhealthy, "trees": reports}, indent=2))
+        elif unhealthy:
+            print(f"{len(unhealthy)} of {len(trees)} trees not healthy: {escape(', '.join(unhealthy))}")
+        elif not self.quiet:
+            print(f"all {len(trees)} trees healthy")
+        return max(statuses)  # 2 when a config cannot be used, else 1 when one has problems, else 0
+
+
+def status_of(*, usable: bool, healthy: bool) -> int:
+    """Doctor's exit status: 2 when the config cannot be used, 1 when something is wrong, 0 healthy."""
+    if not usable:
+        return EXIT_ERROR
+    return 0 if healthy else EXIT_PROBLEMS

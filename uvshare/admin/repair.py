@@ -32,9 +32,11 @@ from uvshare.admin.common import (
     GUARDED_BY,
     Command,
     as_root,
+    config_named,
     entries,
     group_label,
     load_group_config,
+    machine_trees,
     refuse_outsider_admin,
     shared_dirs,
 )
@@ -249,10 +251,37 @@ class Repair(Command):
         argname="SECONDS",
         help="how long to wait for uv's lock on a dir (default 60)",
     )
+    all_trees = cli.Flag(
+        "--all-trees",
+        help="repair every tree of the machine (/etc/uvshare/config.toml and each /etc/uvshare/trees/*.toml), one "
+        "after the other; exit 0 when all were repaired, 1 when something was left, 2 when a tree could not be "
+        "repaired at all (its config)",
+    )
     busy: set[str]  # guard dirs whose lock timed out (set in main)
 
     def main(self) -> int:
         timeout = parse_timeout(self.timeout_text)
+        if not self.all_trees:
+            return self.repair_tree(timeout)
+        trees = machine_trees()
+        statuses = []
+        for name, path in trees:
+            self.emit(escape(f"== {name} ({path})"))
+            with config_named(path):
+                try:
+                    statuses.append(self.repair_tree(timeout))
+                except UvshareError as e:
+                    self.say("problem", str(e))
+                    statuses.append(e.exit_code)
+        left = [name for (name, _), status in zip(trees, statuses) if status]
+        if left:
+            self.emit(escape(f"{len(left)} of {len(trees)} trees not wholly repaired: {', '.join(left)} (see above)"))
+        else:
+            self.note(f"all {len(trees)} trees repaired")
+        return max(statuses)  # 2 when a tree could not be repaired at all, else 1 when something was left, else 0
+
+    def repair_tree(self, timeout: float) -> int:
+        """Repair the tree of the config in effect; the exit status."""
         self.busy = set()
         config, gid = load_group_config()
         refuse_outsider_admin(config, "repair")
