@@ -325,6 +325,7 @@ class Call:
         self.given: dict[str, str] = {}
         self.quiet = False  # `-q` on a `python install` that uvshare answers itself
         self._uv = ""
+        self.treeless = False  # no tree for this call, of a machine with several (see program_from_trees)
         self.as_install_user = False  # root's command on the shared tree: uv runs as the config's install-user
         self.account: tuple[str, int, str] | None = None  # (then) that account, found by run: see install_account
         self.tops: frozenset[str] = frozenset()  # (root) every shared dir and project dir, see drop_tree_vars
@@ -333,11 +334,16 @@ class Call:
         others: tuple[list[str], list[str]] = ([], [])  # every tree's dirs and project dirs (see uvshare.trees)
         self.groups: set[int] = set()  # (root) every tree's group, see keep_root_out
         # (uvshare.trees is imported only where its dir exists: a machine without trees pays one stat)
-        if (root or config is None) and os.path.isdir(environ.get(ENV_TREES) or TREES_DIR):
+        if (root or config is None or not informational(args, program)) and os.path.isdir(
+            environ.get(ENV_TREES) or TREES_DIR
+        ):
             from uvshare import trees
 
             if config is None:
                 self.config = config = trees.choose(environ, needs_tree=self.needs_tree(root))
+                self.treeless = config is None  # (uv itself may still be named by the trees' configs)
+            elif not root:  # a module loaded for one tree, and the work in another's project dir
+                trees.warn_other_tree(environ, config)
             if root:  # every tree of the site, whichever (if any) this call is for: a module may name one
                 others = trees.all_tops(environ)
                 self.groups = trees.all_gids(environ)
@@ -483,8 +489,18 @@ class Call:
             from uvshare.finduv import find_uv
 
             config = self.config
-            self._uv = find_uv(self.environ, config.uv if config else None, config.files[0] if config else None)
+            configured, where = (config.uv, config.files[0]) if config else self.program_from_trees("uv")
+            self._uv = find_uv(self.environ, configured, where)
         return self._uv
+
+    def program_from_trees(self, program: str) -> "tuple[str | None, str | None]":
+        """For a call with no tree (`uv --version` of a user in two trees), the uv (or uvx) the trees' configs name,
+        and the file that names it; (None, None) when they name none (see uvshare.trees.program_of)."""
+        if not self.treeless:
+            return None, None
+        from uvshare import trees  # (already loaded: it found no tree for this call)
+
+        return trees.program_of(self.environ, program)
 
     def installed(self, requests: "Sequence[str]", *, ask_uv: bool) -> "bool | None":
         """Whether every requested Python is installed as uv's own install would leave it (see skip); None when only
@@ -551,7 +567,7 @@ class Call:
         except UvNotFound:  # no uv found: look for uvx on its own
             beside = None
         config = self.config
-        configured, where = (config.uvx, config.files[0]) if config else (None, None)
+        configured, where = (config.uvx, config.files[0]) if config else self.program_from_trees("uvx")
         return find_program("uvx", self.environ, configured, where, beside)
 
     def run(self) -> int:

@@ -74,13 +74,9 @@ def choose(environ: "Mapping[str, str]", *, needs_tree: bool) -> "Config | None"
     trees = load_trees(environ)
     if not trees:
         return None
-    projects = {config.project_dir: config for _name, config in trees if config.project_dir}
-    if projects:
-        from uvshare.places import cwd_in
-
-        hit = cwd_in(list(projects))
-        if hit is not None:
-            return projects[hit]  # an outsider's too: they are then told whose it is
+    found = project_tree(environ)
+    if found is not None:
+        return found[1]  # an outsider's too: they are then told whose it is
     mine = [(name, config) for name, config in trees if is_member(config)]
     if len(mine) == 1:
         return mine[0][1]
@@ -95,6 +91,55 @@ def choose(environ: "Mapping[str, str]", *, needs_tree: bool) -> "Config | None"
         f"this command needs a shared uv tree, and {whose}: {choices}; nothing says "
         f"which: load one's module ('module load uvshare/{escape(first)}'), set UVSHARE_CONFIG to its config, or "
         "run it in its project dir"
+    )
+
+
+def project_tree(environ: "Mapping[str, str]") -> "tuple[str, Config] | None":
+    """The tree (name, config) whose project dir the current dir is, or lies below; None for none."""
+    projects = {config.project_dir: (name, config) for name, config in load_trees(environ)}
+    projects.pop(None, None)
+    if not projects:
+        return None
+    from uvshare.places import cwd_in
+
+    hit = cwd_in([p for p in projects if p])
+    return None if hit is None else projects[hit]
+
+
+def warn_other_tree(environ: "Mapping[str, str]", config: "Config") -> None:
+    """(A config in effect: a module's, a user's own, the default) One warning when the current dir is the project
+    dir of another tree: uv would work there with CONFIG's cache, Pythons and tools, not that tree's. On every call
+    of a machine with trees: only each tree's project-dir is read (no group lookup, no checks), and nothing is said
+    about a broken tree's config here."""
+    from uvshare.config import ENV_CONFIG, PROJECT_KEY, normal_path, read_file, resolved
+    from uvshare.errors import UvshareError
+
+    projects: dict[str, str] = {}  # project dir -> the tree's config
+    for path in tree_files(trees_dir(environ)):
+        try:
+            project = (read_file(path) or {}).get(PROJECT_KEY)
+        except UvshareError:
+            continue
+        if isinstance(project, str) and project.startswith("/"):
+            projects.setdefault(normal_path(project), path)
+    projects.pop(config.project_dir or "", None)
+    if not projects:
+        return
+    from uvshare.places import cwd_in
+
+    hit = cwd_in(list(projects))
+    if hit is None or resolved(projects[hit]) in {resolved(f) for f in config.files}:
+        return
+    from uvshare.errors import escape, say
+
+    path = projects[hit]
+    name = os.path.basename(path)[: -len(".toml")]
+    loaded = config.files[-1] + (f" ({ENV_CONFIG})" if environ.get(ENV_CONFIG) else "")
+    say(
+        "warning",
+        f"this is {hit}, the team project dir of the tree {name} ({path}), but the tree in effect is {loaded}: uv "
+        f"works here with its cache, Pythons and tools, not {name}'s; load {name}'s module ('module load "
+        f"uvshare/{escape(name)}') or set {ENV_CONFIG}={path}",
     )
 
 
@@ -122,3 +167,25 @@ def all_tops(environ: "Mapping[str, str]") -> "tuple[list[str], list[str]]":
 def all_gids(environ: "Mapping[str, str]") -> "set[int]":
     """Every tree's group: whose members root's uv keeps away from (see uvshare.places.member_writes)."""
     return {config.gid for _name, config in load_trees(environ) if config.gid is not None}
+
+
+def program_of(environ: "Mapping[str, str]", program: str) -> "tuple[str | None, str | None]":
+    """The uv (or uvx, PROGRAM) that the caller's trees name (every tree's, for a caller in none), and the config that
+    names it: for a call that needs no tree (`uv --version`, `uv help`) where nothing says which. When they name
+    different ones, the first tree's answers, and a warning says so."""
+    trees = load_trees(environ)
+    mine = [(name, config) for name, config in trees if is_member(config)] or trees
+    named = [(name, getattr(config, program), config.files[0]) for name, config in mine if getattr(config, program)]
+    if not named:
+        return None, None
+    name, path, where = named[0]
+    others = sorted({f"{n}: {p}" for n, p, _ in named if p != path})
+    if others:
+        from uvshare.errors import say
+
+        say(
+            "warning",
+            f"your trees name different {program} binaries ({name}: {path}; {'; '.join(others)}): this is {name}'s; "
+            f"load one's module ('module load uvshare/{name}') or set UVSHARE_CONFIG to say which",
+        )
+    return path, where
