@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.support.harness import Result, Sandbox
+from tests.support.harness import GROUP, PREFIX, Result, Sandbox, run_root
 from tests.support.wheels import tool_install_args, wheels_dir
 
 SHELLS = {"bash": "/bin/bash", "zsh": "/usr/bin/zsh", "fish": "/usr/bin/fish"}
@@ -240,3 +240,38 @@ def test_profiles_need_a_real_file_and_the_zsh_block_both_its_lines(box1: Sandbo
     cut = box.run("root", "uvshare", "share", "setup", *switches)
     assert cut.returncode == 2 and "mend it by hand" in cut.stderr and cut.stderr.count("\n") == 1, str(cut)
     assert not sh.exists()
+
+
+def test_members_of_one_tree_get_its_bin_dirs_without_a_module(box1: Sandbox) -> None:
+    """A machine of two trees (their configs in the trees dir): `share setup --profile` with one tree's config writes
+    profiles for both. In real login shells — bash, zsh, fish — a member of one tree's group alone gets that tree's
+    bin dirs on PATH (and no UVSHARE_CONFIG: uvshare picks a member's only tree itself); a member of both gets neither
+    (a module picks one); root gets none."""
+    need_shells()
+    box = box1
+    group = f"{PREFIX}-tb"
+    run_root("groupadd", group)
+    try:
+        for user in ("bob", "dave"):
+            run_root("usermod", "-aG", group, box.users[user].name)
+        tree_dir = box.root / "etc" / "trees"
+        tree_dir.mkdir()
+        (tree_dir / "proja.toml").write_text(box.config.read_text())
+        b = box.root / "projb" / "uv"
+        text = box.config.read_text().replace(str(box.shared), str(b)).replace(f'"{GROUP}"', f'"{group}"')
+        (tree_dir / "projb.toml").write_text(text)
+        etc = Etc.below(box.root)
+        env = {"UVSHARE_CONFIG": str(tree_dir / "proja.toml"), "UVSHARE_TREES_DIR": str(tree_dir)}
+        setup = box.ok("root", *etc.wrap("uvshare", "share", "setup", "--profile"), env=env)
+        a_bins, b_bins = ([str(p / "bin"), str(p / "tool-bin")] for p in (box.shared, b))
+        wanted = {"alice": a_bins, "bob": [], "dave": b_bins, "root": []}  # bob: in both groups
+        for shell in SHELLS:
+            for user, bins in wanted.items():
+                login = etc.login(box, user, shell, "env | grep -E '^(PATH|UVSHARE_CONFIG)='")
+                got = env_lines(login.stdout)
+                assert "UVSHARE_CONFIG" not in got, f"{shell} {user}: {login}"
+                tree_dirs = [d for d in got["PATH"].split(":") if d.startswith(str(box.root))]
+                assert tree_dirs == bins, f"{shell} {user}: {login}"
+        assert "the bin dirs of their tree on PATH, if they are in one tree's group (2 trees)" in setup.stdout
+    finally:
+        run_root("groupdel", group)

@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass
 
 from uvshare.admin.files import read_regular, remove_own_file, write_atomically
-from uvshare.config import Config, default_config_paths
+from uvshare.config import Config, default_config_paths, resolved
 from uvshare.errors import UvshareError
 
 SH_FILE = "/etc/profile.d/uvshare.sh"
@@ -36,10 +36,14 @@ NOT_ROOT = "# Not for root: members can write these dirs, and root must not run 
 
 @dataclass(frozen=True)
 class LoginEnv:
-    """What members' sessions get: the bin dirs to append to PATH, and UVSHARE_CONFIG (None: not needed)."""
+    """What members' sessions get: the bin dirs to append to PATH, and UVSHARE_CONFIG (None: not needed) — or, on a
+    machine of several trees (TREES: each tree's gid and bin dirs), each tree's bin dirs for the members of its group
+    alone, and only for a member of one tree (a member of several picks one with its module; uvshare itself picks a
+    member's only tree without UVSHARE_CONFIG: see uvshare.trees)."""
 
     bin_dirs: tuple[str, ...]
     config: str | None
+    trees: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,22 @@ class Target:
     block: bool = False
 
 
+def tree_bins(config: Config) -> tuple[str, ...]:
+    """The bin dirs of CONFIG's tree."""
+    return tuple(config.dirs[k] for k in BIN_KEYS if k in config.dirs)
+
+
 def login_env(config: Config) -> tuple[LoginEnv, str | None]:
-    """The environment members need for CONFIG, and a warning when no single file can carry its location."""
-    bins = tuple(config.dirs[k] for k in BIN_KEYS if k in config.dirs)
+    """The environment members need for CONFIG, and a warning when no single file can carry its location. A config
+    of the trees dir is one tree of several: the profile then serves every tree of that dir (see LoginEnv)."""
+    bins = tree_bins(config)
     read = [os.path.abspath(f) for f in config.files]
+    from uvshare.trees import load_trees, trees_dir
+
+    where = trees_dir(os.environ)
+    if len(read) == 1 and os.path.dirname(resolved(read[0])) in (where, resolved(where)):
+        trees = tuple((c.gid, tree_bins(c)) for _, c in load_trees(os.environ) if c.gid is not None and tree_bins(c))
+        return LoginEnv(bins, read[0], trees), None
     by_default = [p for p in default_config_paths() if os.path.isfile(p)]
     if set(read) == set(by_default):
         return LoginEnv(bins, None), None
@@ -86,12 +102,18 @@ def targets(sh: str | None, zsh: str | None, fish: str | None) -> tuple[list[Tar
     return chosen, notes
 
 
+def sh_append(path: str, indent: str) -> str:
+    """The sh line that appends PATH to $PATH unless it is there."""
+    quoted = shlex.quote(path)
+    return f'{indent}case ":$PATH:" in *:{quoted}:*) ;; *) PATH="${{PATH:+$PATH:}}"{quoted} ;; esac'
+
+
 def sh_lines(env: LoginEnv, is_not_root: str) -> list[str]:
     """The POSIX sh (and zsh) code: append each bin dir to PATH unless there, set UVSHARE_CONFIG unless set."""
+    if env.trees:
+        return sh_tree_lines(env, is_not_root)
     lines = [f"if {is_not_root}; then"]
-    for path in env.bin_dirs:
-        quoted = shlex.quote(path)
-        lines.append(f'    case ":$PATH:" in *:{quoted}:*) ;; *) PATH="${{PATH:+$PATH:}}"{quoted} ;; esac')
+    lines += [sh_append(path, "    ") for path in env.bin_dirs]
     lines.append("    export PATH")
     if env.config is not None:
         quoted = shlex.quote(env.config)
@@ -99,16 +121,36 @@ def sh_lines(env: LoginEnv, is_not_root: str) -> list[str]:
     return [*lines, "fi"]
 
 
+TREES_NOTE = (
+    "# Each tree's bin dirs for the members of its group, and only for a member of one tree (a member of several\n"
+    "# picks one with its module)."
+)
+
+
+def sh_tree_lines(env: LoginEnv, is_not_root: str) -> list[str]:
+    """(Several trees) The sh code that numbers the trees whose group the session has, and appends the bin dirs of
+    the one tree when there is exactly one."""
+    lines = [f"if {is_not_root}; then", "    uvshare_trees=", "    for uvshare_gid in $(id -G); do"]
+    lines.append("        case $uvshare_gid in")
+    lines += [f'            {gid}) uvshare_trees="$uvshare_trees {n}" ;;' for n, (gid, _) in enumerate(env.trees, 1)]
+    lines += ["        esac", "    done", "    case $uvshare_trees in"]
+    for n, (_, bins) in enumerate(env.trees, 1):
+        lines += [f'        " {n}")', *(sh_append(path, "            ") for path in bins), "            ;;"]
+    return [*lines, "    esac", "    unset uvshare_gid uvshare_trees", "    export PATH", "fi"]
+
+
 def sh_text(env: LoginEnv) -> str:
     """The file for /etc/profile.d (bash and sh login shells)."""
     head = [f"{MARK}: the shared Python and tool bin dirs on login shells' PATH.", NOT_ROOT]
+    head += [TREES_NOTE] if env.trees else []
     return "\n".join([*head, *sh_lines(env, '[ "$(id -u)" -ne 0 ]'), ""])
 
 
 def zsh_block(env: LoginEnv) -> str:
     """Our block for zsh's zprofile, between its marker lines."""
     begin = f"{BEGIN} the shared bin dirs on PATH, from `uvshare share setup --profile`; --no-profile removes it >>>"
-    return "\n".join([begin, NOT_ROOT, *sh_lines(env, "(( EUID != 0 ))"), END, ""])
+    note = [TREES_NOTE] if env.trees else []
+    return "\n".join([begin, NOT_ROOT, *note, *sh_lines(env, "(( EUID != 0 ))"), END, ""])
 
 
 def fish_quote(text: str) -> str:
@@ -123,6 +165,29 @@ def fish_text(env: LoginEnv) -> str:
         NOT_ROOT,
         "if status is-login; and test (id -u) -ne 0",
     ]
+    if env.trees:
+        lines.insert(2, TREES_NOTE)
+        lines += [
+            "    set -l uvshare_trees",
+            "    for uvshare_gid in (id -G | string split ' ')",
+            "        switch $uvshare_gid",
+        ]
+        for n, (gid, _) in enumerate(env.trees, 1):
+            lines += [f"            case {gid}", f"                set -a uvshare_trees {n}"]
+        lines += [
+            "        end",
+            "    end",
+            "    if test (count $uvshare_trees) -eq 1",
+            "        switch $uvshare_trees[1]",
+        ]
+        for n, (_, bins) in enumerate(env.trees, 1):
+            lines += [
+                f"            case {n}",
+                f"                for dir in {' '.join(fish_quote(p) for p in bins)}",
+                "                    contains -- $dir $PATH; or set -gx PATH $PATH $dir",
+                "                end",
+            ]
+        return "\n".join([*lines, "        end", "    end", "end", ""])
     if env.bin_dirs:
         lines += [
             f"    for dir in {' '.join(fish_quote(p) for p in env.bin_dirs)}",

@@ -356,7 +356,9 @@ class Setup(ProfileSwitches):
             what = f"uvshare's block in {target.path}" if target.block else target.path
             self.say("ok", f"{'wrote' if changed else 'unchanged:'} {what} ({target.shells})")
         gets = [f"{', '.join(env.bin_dirs)} on PATH"] if env.bin_dirs else []
-        if env.config is not None:
+        if env.trees:
+            gets = [f"the bin dirs of their tree on PATH, if they are in one tree's group ({len(env.trees)} trees)"]
+        elif env.config is not None:
             gets.append(f"UVSHARE_CONFIG={env.config} (the config is not where uvshare looks by default)")
         self.note(f"login shells of everyone but root get {' and '.join(gets)}")
         for note in notes:
