@@ -266,7 +266,7 @@ class Repair(Command):
         trees = machine_trees()
         statuses = []
         for name, path in trees:
-            self.emit(escape(f"== {name} ({path})"))
+            self.note(f"== {name} ({path})")  # (-q: a problem's line names its dir, and cron mails nothing else)
             with config_named(path):
                 try:
                     statuses.append(self.repair_tree(timeout))
