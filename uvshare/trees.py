@@ -96,13 +96,12 @@ def choose(environ: "Mapping[str, str]", *, needs_tree: bool) -> "Config | None"
 
 def project_tree(environ: "Mapping[str, str]") -> "tuple[str, Config] | None":
     """The tree (name, config) whose project dir the current dir is, or lies below; None for none."""
-    projects = {config.project_dir: (name, config) for name, config in load_trees(environ)}
-    projects.pop(None, None)
+    projects = {config.project_dir: (name, config) for name, config in load_trees(environ) if config.project_dir}
     if not projects:
         return None
     from uvshare.places import cwd_in
 
-    hit = cwd_in([p for p in projects if p])
+    hit = cwd_in(list(projects))
     return None if hit is None else projects[hit]
 
 
@@ -112,13 +111,16 @@ def warn_other_tree(environ: "Mapping[str, str]", config: "Config") -> None:
     of a machine with trees: only each tree's project-dir is read (no group lookup, no checks), and nothing is said
     about a broken tree's config here."""
     from uvshare.config import ENV_CONFIG, PROJECT_KEY, normal_path, read_file, resolved
-    from uvshare.errors import UvshareError
 
     projects: dict[str, str] = {}  # project dir -> the tree's config
     for path in tree_files(trees_dir(environ)):
         try:
             project = (read_file(path) or {}).get(PROJECT_KEY)
-        except UvshareError:
+        except Exception as e:  # (a ConfigError: uvshare.errors is imported only when there is one, as now)
+            from uvshare.errors import UvshareError
+
+            if not isinstance(e, UvshareError):
+                raise
             continue
         if isinstance(project, str) and project.startswith("/"):
             projects.setdefault(normal_path(project), path)
