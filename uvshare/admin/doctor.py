@@ -531,7 +531,8 @@ def check_path(config: Config) -> list[Check]:
             "warning",
             "PATH",
             f"{', '.join(missing)} not on your PATH: the shared Pythons and tools cannot be called by name",
-            f"log in again after '{as_root('setup --profile')}', or add them to PATH",
+            f"log in again after '{as_root('setup --profile')}' (a member of several trees: load this tree's module), "
+            "or add them to PATH",
         )
     ]
 
