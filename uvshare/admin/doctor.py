@@ -316,6 +316,31 @@ class Pending:
     key: str
 
 
+@dataclass
+class Dropped:
+    """A shared dir whose default ACL is gone (image layers and copies drop them): one line says so for them all."""
+
+    key: str
+    path: str
+    fstype: str  # the filesystem it is on ("" when unknown)
+
+
+def dropped_line(dropped: list[Dropped], umask: int) -> Check:
+    """The one line for every shared dir whose default ACL is gone. On overlay (an image's layers, each of which drops
+    ACLs) nothing is to be done: an info line. Elsewhere the tree was copied without them: `share repair` gives them
+    back, a warning."""
+    instead = f"uvshare applies umask {umask:04o} on its calls instead"
+    if all(d.fstype == "overlay" for d in dropped):  # (why that is enough: docs/acls-and-images.md)
+        return Check("info", "ACLs", f"image layers dropped the shared dirs' default ACLs: {instead}")
+    return Check(
+        "warning",
+        "ACLs",
+        f"{', '.join(d.path for d in dropped)} lost their default ACLs (copied without them?): {instead}, "
+        "but files made without it follow their maker's umask",
+        as_root("repair"),
+    )
+
+
 def in_session(gid: int) -> bool:
     """Whether the caller is root or has group GID in this login session (and may read what members may)."""
     return os.geteuid() == 0 or gid == os.getegid() or gid in os.getgroups()
@@ -351,8 +376,9 @@ def closed_to_caller(key: str, path: str, guard: Guard) -> list[Check]:
     return checks
 
 
-def check_acl(key: str, path: str, fd: int, config: Config) -> Check:
-    """Whether the dir's default ACL covers what is made inside without uvshare, and what that means for the umask."""
+def check_acl(key: str, path: str, fd: int, config: Config, fstype: str) -> Check | Dropped:
+    """Whether the dir's default ACL covers what is made inside without uvshare, and what that means for the umask;
+    a dir whose ACL is gone (on FSTYPE) is said of all such dirs at once (see dropped_line)."""
     state = prepare.covered(fd, key, config.gid if config.gid is not None else -1)
     umask = f"{config.umask:04o}"
     if state is None:
@@ -369,14 +395,7 @@ def check_acl(key: str, path: str, fd: int, config: Config) -> Check:
     if not config.acl:
         return Check("info", key, f"{path} has no default ACL (acl = false): umask {umask} is applied on uv calls")
     if not has_default_acl(fd, config.gid if config.gid is not None else -1):
-        return Check(
-            "warning",
-            key,
-            f"{path} has no default ACL: none kept by this filesystem or these image layers (each layer drops them), "
-            f"or the tree was copied without them; uvshare applies umask {umask} on its own calls, but files made "
-            "without it (plain uv, a tool run directly) follow their maker's umask",
-            f"where ACLs are kept, {as_root('repair')} gives it one; in an image, nothing to do (docs/known-limits.md)",
-        )
+        return Dropped(key, path, fstype)
     return Check(
         "warning",
         key,
@@ -448,10 +467,10 @@ def unopenable(key: str, path: str, e: OSError) -> Check:
 
 def check_dir(  # noqa: PLR0911  # each way a dir can fail to be looked at ends here, said where it ends
     key: str, path: str, config: Config, guard: Guard, *, all_mounts: list[mounts.Mount], survey: Survey
-) -> list[Check | Pending]:
+) -> list[Check | Pending | Dropped]:
     """Every check of one configured dir (the walk's lines once SURVEY has seen every dir)."""
     gid = guard.gid
-    checks: list[Check | Pending] = []
+    checks: list[Check | Pending | Dropped] = []
     checks += check_parents(path, guard, key)
     try:  # the way every uvshare command opens it: no symlink others could have planted is followed
         fd = open_dir(path)
@@ -493,7 +512,8 @@ def check_dir(  # noqa: PLR0911  # each way a dir can fail to be looked at ends 
         survey.skipped()
         return [*checks, Check("problem", key, f"cannot read {path}: {e.strerror}", as_root("doctor"))]
     try:
-        checks.append(check_acl(key, path, fd, config))
+        mount = mounts.mount_of(path, all_mounts)
+        checks.append(check_acl(key, path, fd, config, mount.fstype if mount is not None else ""))
         for name, want_dir in prepare.MADE.get(key, ()):
             checks.append(check_entry(os.path.join(path, name), gid, want_dir, key))
         # Below a dir without its default ACL (image layers and copies drop them; see check_acl), a subdir without
@@ -744,12 +764,16 @@ def run_report(*, one_of_all: bool = False) -> tuple[list[Check], bool, bool]:
         checks.extend(Check(*line) for line in doctor_checks(config))
         dirs = {k: p for k, p in dirs.items() if k not in tree_dirs(config)}
     survey = Survey()
-    items: list[Check | Pending] = []
+    items: list[Check | Pending | Dropped] = []
     for key, path in dirs.items():
         items.extend(check_dir(key, path, config, guard, all_mounts=all_mounts, survey=survey))
     survey.settle()
+    dropped = [item for item in items if isinstance(item, Dropped)]
     for item in items:
-        if isinstance(item, Pending):
+        if isinstance(item, Dropped):
+            if item is dropped[0]:  # said once, where the first such dir is looked at
+                checks.append(dropped_line(dropped, config.umask))
+        elif isinstance(item, Pending):
             checks.extend(
                 Check(status, item.key, message, fix)
                 for status, message, fix in survey.findings(item.key, as_root("repair"))
