@@ -140,6 +140,9 @@ class Setup(ProfileSwitches):
     def main(self) -> int:
         if self.no_profile:
             return self.remove_profiles()
+        if os.geteuid() == 0:
+            for change in make_copied_trees_group():
+                self.say("ok", change)
         config, _ = load_group_config()
         refuse_outsider_admin(config, "set up")
         self.check_profile_targets()  # before anything is made
@@ -166,13 +169,9 @@ class Setup(ProfileSwitches):
         for change in changes:
             self.say("ok", change)
         self.ensure_install_user(config, warnings)
-        for key, state in preparer.covered.items():
-            if state is False and config.acl:
-                self.say(
-                    "warning",
-                    f"{dirs[key]} holds entries made before it had a default ACL: run '{as_root('repair')}' to give "
-                    "them one (until then uvshare applies the umask on uv calls)",
-                )
+        uncovered = [dirs[key] for key, state in preparer.covered.items() if state is False and config.acl]
+        if uncovered:
+            self.say(*uncovered_line(uncovered, config.umask))
         for warning in warnings:
             self.say("problem", warning)
         if self.profile_asked():
@@ -382,6 +381,81 @@ class Setup(ProfileSwitches):
             else:
                 self.say("ok", f"nothing to remove in {target.path}" if target.block else f"no {target.path}")
         return status
+
+
+def make_copied_trees_group() -> list[str]:
+    """(Root) The config's group, made when the group database has no such name but the shared dirs are there, all
+    root's and of one gid: the final stage of a multi-stage image build copies the tree and its config, not
+    /etc/group. The group gets that gid (only root can have given root's dirs their group), so the copied tree is
+    its as it was; what was done. UvshareError when that gid is another group's."""
+    import grp
+    import stat
+
+    from uvshare.config import DIR_KEYS, config_paths, read_file
+
+    values: dict[str, object] = {}
+    for file in config_paths(os.environ):
+        values.update(read_file(file) or {})
+    name = values.get("group")
+    if not isinstance(name, str) or not name or name.isdigit():
+        return []
+    try:
+        grp.getgrnam(name)
+        return []
+    except KeyError:
+        pass
+    gids: dict[int, list[str]] = {}
+    for key in DIR_KEYS:
+        path = values.get(key)
+        if not isinstance(path, str):
+            continue
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == 0:
+            gids.setdefault(st.st_gid, []).append(path)
+    if len(gids) != 1:
+        return []  # none there (a new tree: the config's error says to create the group), or no one answer
+    ((gid, paths),) = gids.items()
+    try:
+        other = grp.getgrgid(gid).gr_name
+    except KeyError:
+        pass
+    else:
+        raise UvshareError(
+            f"the config names group '{name}', which does not exist here, and the shared dirs ({', '.join(paths)}) "
+            f"belong to gid {gid}, which is group '{other}' here: copy the tree into an image whose gid {gid} is free "
+            f"(then '{as_root('setup')}' makes '{name}' with it), or set group = \"{other}\" if that is the group"
+        )
+    from plumbum import local
+
+    from uvshare.safefs import SYSTEM_DIRS, system_program
+
+    groupadd = local[system_program("groupadd")]  # never the first groupadd on root's PATH (see ensure_install_user)
+    with local.env(PATH=os.pathsep.join(SYSTEM_DIRS)):
+        done = groupadd.run(["--gid", str(gid), "--", name], retcode=None)
+    if done[0] != 0:
+        raise UvshareError(f"cannot create the group '{name}' (gid {gid}): {done[2].strip() or done[1].strip()}")
+    return [f"created the group {name} with gid {gid}, the group of the shared dirs copied here ({', '.join(paths)})"]
+
+
+def uncovered_line(paths: list[str], umask: int) -> tuple[str, str]:
+    """What setup says, in one line, of the shared dirs PATHS that hold entries made before they had a default ACL.
+    On overlay they are an image's, whose layers drop ACLs (a multi-stage build's final stage copies the tree in):
+    nothing is to be done. Elsewhere `share repair` gives them their ACLs."""
+    from uvshare.admin import mounts
+
+    all_mounts = mounts.read_mounts()
+    found = [mounts.mount_of(path, all_mounts) for path in paths]
+    if all(mount is not None and mount.fstype == "overlay" for mount in found):
+        instead = f"uvshare applies umask {umask:04o} on its calls instead"
+        return "info", f"image layers dropped the shared dirs' default ACLs: {instead}"
+    return (
+        "warning",
+        f"{', '.join(paths)} hold entries made before they had a default ACL: run '{as_root('repair')}' to give them "
+        "one (until then uvshare applies the umask on uv calls)",
+    )
 
 
 def probe_link_mode(config: Config) -> list[str]:
