@@ -283,3 +283,45 @@ RUN uv share doctor
     )
     assert result.ok, str(result)
     assert "healthy" in result.step("RUN uv share doctor").text.splitlines(), str(result)
+
+
+# The docs' Dockerfiles, as written there (README.md, docs/**/*.md: each marked `<!-- test: build=NAME -->`).
+DOC_DOCKERFILES = images.doc_dockerfiles(harness.REPO)
+# What members can write (the shared bin dirs), or where a venv's `python` runs a shared Python members can write.
+MEMBERS_BINS = ("/opt/uv/bin", "/opt/uv/tool-bin", "/.venv/bin")
+
+
+def test_the_docs_show_a_single_and_a_multi_stage_image() -> None:
+    """The README's Docker quick start has both images, the docs an app's too, and no two share a name."""
+    names = [doc.name for doc in DOC_DOCKERFILES]
+    assert {"docker-quick-start", "docker-multi-stage", "docker-app"} <= set(names), names
+    assert len(names) == len(set(names)), names
+
+
+@pytest.fixture(scope="module")
+def stand_ins(debian: str, context: images.Context) -> None:
+    """debian:12 and ghcr.io/astral-sh/uv:latest, made here from local things (see images.stand_ins)."""
+    images.stand_ins(context)
+
+
+@pytest.mark.parametrize("doc", DOC_DOCKERFILES, ids=lambda doc: doc.name)
+def test_docs_dockerfile_builds_as_written(doc: images.DocDockerfile, stand_ins: None, context: images.Context) -> None:
+    """Each Dockerfile in the docs, built by podman from the doc's own text (offline through its base images, see
+    images.stand_ins), a layer per step: every step passes; no step run as root has a dir on PATH that members can
+    write (a shared bin dir) or whose `python` they can (a venv on a shared Python); no step printed a problem or a
+    warning; each `uv share doctor` says healthy and says in one short line that the layers dropped the ACLs (once,
+    not once per shared dir)."""
+    assert not images.roots_steps_with_path(doc.text, MEMBERS_BINS), f"{doc.where}: root's steps with {MEMBERS_BINS}"
+    result = images.build(doc.text, context)
+    assert result.ok, f"{doc.where}: {result}"
+    for step in result.steps:
+        flagged = [line for line in step.text.splitlines() if line.startswith(("! ", "✗ "))]
+        assert not flagged, f"{doc.where}: step `{step.instruction}` printed {flagged}\n{result}"
+    doctors = [step for step in result.steps if "uv share doctor" in step.instruction]
+    assert doctors, f"{doc.where}: no step runs `uv share doctor`"
+    for step in doctors:
+        lines = step.text.splitlines()
+        assert "healthy" in lines, f"{doc.where}: {step.instruction}\n{result}"
+        about_acls = [line for line in lines if "ACL" in line]
+        assert len(about_acls) == 1, f"{doc.where}: doctor's lines about ACLs: {about_acls}"
+        assert "dropped" in about_acls[0] and len(about_acls[0]) <= 120, about_acls

@@ -173,7 +173,13 @@ def base_image(image: BaseImage) -> str:
 # The test tools in the context's wheels dir: an upgrade needs two versions of one.
 # hello-a 2.0 prints a longer line than 1.0: bytecode is checked against its source's mtime (in seconds) and size, and
 # an upgrade within the same second to a module of the same size would run the old bytecode (see Known limits).
-TOOL_WHEELS = (("hello-a", "1.0", None), ("hello-a", "2.0", "hello-a, version 2.0"), ("hello-b", "1.0", None))
+# ruff stands in for itself where the docs' Dockerfiles install it: a `ruff` command that prints "ruff 0.9.0".
+TOOL_WHEELS = (
+    ("hello-a", "1.0", None),
+    ("hello-a", "2.0", "hello-a, version 2.0"),
+    ("hello-b", "1.0", None),
+    ("ruff", "0.9.0", None),
+)
 # What uvshare needs from PyPI at build time, and at install time on Debian's Python 3.11 and on the mirror's
 # Pythons (tomli before 3.11), plus what `pip install .` needs to build it (setuptools).
 DEPENDENCIES = ("plumbum", "platformdirs", "setuptools")
@@ -182,7 +188,8 @@ DEPENDENCIES = ("plumbum", "platformdirs", "setuptools")
 @dataclass(frozen=True)
 class Context:
     """A build context: `uv/` (the real uv and uvx), `offline/` (copied onto / by `COPY offline/ /`: /etc/uv/uv.toml,
-    /etc/pip.conf, the Python mirror in /mirror, the wheels in /wheels) and `uvshare/` (a fresh clone)."""
+    /etc/pip.conf, the Python mirror in /mirror, the wheels in /wheels), `uvshare/` (a fresh clone) and `app/` (a
+    project that needs hello-a)."""
 
     path: Path
     uv_version: str
@@ -272,6 +279,12 @@ def make_context(dest: Path, uvshare_wheel: Path, uv: Path | None = None) -> Con
     for conf in (offline / "etc" / "uv" / "uv.toml", offline / "etc" / "pip.conf"):
         conf.chmod(0o644)
 
+    # The app of the docs' Dockerfile with an app (docs/acls-and-images.md): the user's own project, beside the clone.
+    (_mkdirs(dest / "app") / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\nrequires-python = ">=3.12"\ndependencies = ["hello-a==1.0"]\n'
+    )
+    (dest / "app" / "pyproject.toml").chmod(0o644)
+
     clone = _mkdirs(dest / "uvshare")
     files = subprocess.run(["git", "ls-files", "-z"], cwd=harness.REPO, capture_output=True, text=True, check=True)
     for name in filter(None, files.stdout.split("\0")):
@@ -352,10 +365,11 @@ class Build:
 
 
 def _parse_steps(output: str) -> list[Step]:
-    """The steps in podman build's output: each begins with a `STEP n/m: INSTRUCTION` line."""
+    """The steps in podman build's output: each begins with a `STEP n/m: INSTRUCTION` line (`[s/t] STEP n/m: …` in a
+    multi-stage build)."""
     steps: list[Step] = []
     for line in output.splitlines():
-        header = re.match(r"STEP (\d+)/\d+: (.*)$", line)
+        header = re.match(r"(?:\[\d+/\d+\] )?STEP (\d+)/\d+: (.*)$", line)
         if header:
             steps.append(Step(int(header.group(1)), header.group(2)))
         elif steps:
@@ -401,3 +415,77 @@ def remove_build(tag: str, output: str) -> None:
     podman("rmi", "--ignore", tag, check=False)
     for layer in reversed(layers):
         podman("rmi", "--ignore", layer, check=False)
+
+
+# The images the docs' Dockerfiles start from, by the names a user's Docker finds them under.
+DOCS_DEBIAN = "docker.io/library/debian:12"
+DOCS_UV = "ghcr.io/astral-sh/uv:latest"
+
+
+def stand_ins(context: Context) -> None:
+    """Make the images the docs' Dockerfiles name (`FROM debian:12`, `COPY --from=ghcr.io/astral-sh/uv:latest`) in the
+    tests' own storage, from local things, so that a doc's Dockerfile is built exactly as written and offline:
+    debian:12 is the tests' Debian with the context's offline files (uv's and pip's config: the Python mirror and the
+    wheels, ruff's stand-in among them), the uv image holds the context's uv and uvx at /, as Astral's does. Made
+    again on every run (the context's wheels change), under a machine-wide lock; the images they replace are
+    removed."""
+    with harness.machine_lock("docs-stand-ins"):
+        for name, tag, dockerfile in (
+            ("debian", DOCS_DEBIAN, f"FROM {base_image(DEBIAN)}\n{Context.OFFLINE}\n"),
+            ("uv", DOCS_UV, "FROM scratch\nCOPY uv/uv uv/uvx /\n"),
+        ):
+            old = podman("image", "inspect", "--format", "{{.Id}}", tag, check=False).stdout.strip()
+            file = harness.public_dir(harness.RUN_BASE / "images" / "dockerfiles") / f"Dockerfile.stand-in-{name}"
+            file.write_text(dockerfile)
+            podman("build", "--isolation=chroot", "--pull=never", "--no-cache", "-f", file, "-t", tag, context.path)
+            new = podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+            if old and old != new:
+                podman("rmi", "--ignore", old, check=False)  # (in use by another run's build: it stays, untagged)
+
+
+@dataclass(frozen=True)
+class DocDockerfile:
+    """A Dockerfile in the docs, marked `<!-- test: build=NAME -->` on the line before its fence."""
+
+    name: str
+    where: str  # file:line of its fence
+    text: str
+
+
+MARK = re.compile(r"^<!-- test: (.*)-->\s*$")
+
+
+def doc_dockerfiles(root: Path) -> list[DocDockerfile]:
+    """Every Dockerfile marked `build=NAME` in ROOT's README.md and docs/**/*.md, as written there."""
+    found = []
+    for doc in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+        lines = doc.read_text().splitlines()
+        for number, line in enumerate(lines[:-1]):
+            mark = MARK.match(line)
+            name = re.search(r"(?:^|\s)build=(\S+)", mark.group(1)) if mark else None
+            if name is None:
+                continue
+            assert lines[number + 1].startswith("```"), f"{doc}:{number + 1}: build= marks no fenced block"
+            end = next(i for i in range(number + 2, len(lines)) if lines[i].startswith("```"))
+            where = f"{doc.relative_to(root)}:{number + 2}"
+            found.append(DocDockerfile(name.group(1), where, "".join(f"{t}\n" for t in lines[number + 2 : end])))
+    return found
+
+
+def roots_steps_with_path(dockerfile: str, dirs: tuple[str, ...]) -> list[str]:
+    """The RUN steps of DOCKERFILE that run as root with one of DIRS on PATH (set by an ENV line): members can write
+    them, so root would run their programs. Each stage (FROM) starts as root with the base image's PATH."""
+    found = []
+    user, path = "root", ""
+    for line in dockerfile.splitlines():
+        word = line.split(maxsplit=1)[0].upper() if line.strip() else ""
+        rest = line.split(maxsplit=1)[1] if len(line.split(maxsplit=1)) > 1 else ""
+        if word == "FROM":
+            user, path = "root", ""
+        elif word == "USER":
+            user = rest.split(":")[0].strip()
+        elif word == "ENV" and re.match(r"PATH[= ]", rest):
+            path = rest
+        elif word == "RUN" and user in ("root", "0") and any(d in path for d in dirs):
+            found.append(line)
+    return found
