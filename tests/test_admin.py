@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -248,3 +249,22 @@ def test_admin_errors_are_one_line(box1: Sandbox) -> None:
     assert no_group.returncode == 2 and "no 'group' key" in no_group.stderr
     unknown = box.run("root", "uvshare", "share", "frobnicate")
     assert unknown.returncode == 2 and unknown.stderr.startswith("uvshare: error: unknown command 'frobnicate'")
+
+
+def test_doctor_says_once_that_a_copied_tree_lost_its_default_acls(box1: Sandbox) -> None:
+    """A tree copied without its ACLs (as tar, rsync or cp do), outside an image: doctor says so in one warning line
+    naming every such dir, with repair as the fix (not one 400-character line per dir); after repair it says nothing
+    about it."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    dirs = ("python", "bin", "python-cache", "tools", "tool-bin", "cache")
+    for name in dirs:
+        os.removexattr(box.shared / name, "system.posix_acl_default")
+    sick = box.ok("root", "uvshare", "share", "doctor")  # a warning: exit 0
+    about_acls = [line for line in sick.stdout.splitlines() if "ACL" in line]
+    assert len(about_acls) == 1, about_acls
+    assert about_acls[0].startswith("! ACLs: ") and about_acls[0].endswith("; fix: uvshare share repair"), about_acls
+    assert all(f"{box.shared / name}," in about_acls[0] or f"{box.shared / name} " in about_acls[0] for name in dirs)
+    box.ok("root", "uvshare", "share", "repair")
+    healthy = box.ok("root", "uvshare", "share", "doctor")
+    assert not [line for line in healthy.stdout.splitlines() if "ACL" in line and not line.startswith("✓")], healthy

@@ -325,3 +325,29 @@ def test_docs_dockerfile_builds_as_written(doc: images.DocDockerfile, stand_ins:
         about_acls = [line for line in lines if "ACL" in line]
         assert len(about_acls) == 1, f"{doc.where}: doctor's lines about ACLs: {about_acls}"
         assert "dropped" in about_acls[0] and len(about_acls[0]) <= 120, about_acls
+
+
+def test_multi_stage_setup_will_not_take_another_groups_gid(debian: str, context: images.Context) -> None:
+    """A multi-stage final stage whose base has another group at the copied tree's gid: `share setup` says so in one
+    line (exit 2) and makes no group (the tree's files would be that group's members' to change)."""
+    result = images.build(
+        f"""\
+FROM {debian} AS build
+{context.OFFLINE}
+{context.UV}
+COPY uvshare /src/uvshare
+RUN sh /src/uvshare/recipes/image-install.sh /src/uvshare
+RUN test "$(stat -c %g /opt/uv/python)" = 1000
+
+FROM {debian}
+{context.UV}
+RUN groupadd ubuntu && test "$(getent group ubuntu | cut -d: -f3)" = 1000
+COPY --from=build /opt /opt
+COPY --from=build /etc/uvshare /etc/uvshare
+COPY --from=build /usr/local/bin/uv /usr/local/bin/uvx /usr/local/bin/
+RUN uv share setup 2>/tmp/err; test $? = 2 && cat /tmp/err && test "$(wc -l < /tmp/err)" = 1
+RUN grep "belong to gid 1000, which is group 'ubuntu' here" /tmp/err && ! getent group uvshare
+""",
+        context,
+    )
+    assert result.ok, str(result)
