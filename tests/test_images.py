@@ -133,8 +133,9 @@ RUN cd / && ! python3 -c "import uvshare" 2>/dev/null && ! python3 -m pip --vers
     assert printed[-1] == "/tmp/uvshare-demo/tree/tools", str(result)  # `uv tool dir`, through uvshare
 
 
-# The README's Docker recipe (section Recipes), then every member step of the story, each its own layer; `hello-a`
-# and `hello-b` stand in for ruff (the context's /wheels). TREE lists what a re-run of the recipe must leave alone.
+# A Docker image as the docs had it before the quick start (the bin dirs on PATH for root's steps too, an app's venv
+# under ARG UVSHARE_BUILD=1: both still work), then every member step of the story, each its own layer; `hello-a` and
+# `hello-b` stand in for ruff (the context's /wheels). TREE lists what a re-run of the recipe must leave alone.
 TREE = (
     "find /opt/uv /etc/uvshare /usr/local/bin/uv /usr/local/bin/uvx /etc/profile.d/uvshare.sh "
     "-printf '%p %m %U %G %s %T@ %l\\n' | sort"
@@ -142,7 +143,7 @@ TREE = (
 
 
 def test_readme_docker_recipe_layer_by_layer(debian: str, context: images.Context) -> None:
-    """The README's Docker recipe as written, with a uv-only base: root's installs (a Python and tools) and the app's
+    """The Docker recipe with a uv-only base: root's installs (a Python and tools) and the app's
     venv during the build (ARG UVSHARE_BUILD=1); then as members, each step its own layer (where no ACL survives):
     "already installed", another version, a tool by name, its upgrade, uvx, a venv of their own, uninstalling root's
     Python, a tool run directly by one member then upgraded and uninstalled by another; doctor healthy in a later

@@ -24,7 +24,7 @@ from tests.support.wheels import tool_install_args, wheels_dir
 SHELLS = {"bash": "/bin/bash", "zsh": "/usr/bin/zsh", "fish": "/usr/bin/fish"}
 REAL = ("/etc/profile.d/uvshare.sh", "/etc/zsh/zprofile", "/etc/fish/conf.d/uvshare.fish", "/etc/uvshare")
 OVERLAY = 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc && shift 2 && exec "$@"'
-DOCKERFILE = "for a Dockerfile (which runs no profile): "
+DOCKERFILE = "for a Dockerfile (which runs no profile), after USER, so root's steps never have it: "
 JUPYTERHUB = "for JupyterHub (spawners run no profile), in jupyterhub_config.py: "
 
 

@@ -362,7 +362,8 @@ class Setup(ProfileSwitches):
         self.note(f"login shells of everyone but root get {' and '.join(gets)}")
         for note in notes:
             self.say("info", note)
-        self.note(f"for a Dockerfile (which runs no profile): {dockerfile_line(env)}")
+        after_user = "after USER, so root's steps never have it"  # (members can write the bin dirs)
+        self.note(f"for a Dockerfile (which runs no profile), {after_user}: {dockerfile_line(env)}")
         self.note(f"for JupyterHub (spawners run no profile), in jupyterhub_config.py: {jupyterhub_line(env)}")
 
     def remove_profiles(self) -> int:
