@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import harness, images
+from tests.support import docblocks, harness, images
 
 # Pythons from the context's mirror (/mirror): root's, then the member's.
 ROOTS_PYTHON, MEMBERS_PYTHON = "3.10", "3.11"
@@ -287,7 +287,7 @@ RUN uv share doctor
 
 
 # The docs' Dockerfiles, as written there (README.md, docs/**/*.md: each marked `<!-- test: build=NAME -->`).
-DOC_DOCKERFILES = images.doc_dockerfiles(harness.REPO)
+DOC_DOCKERFILES = [block for block in docblocks.all_blocks() if "build" in (block.marker or {})]
 # What members can write (the shared bin dirs), or where a venv's `python` runs a shared Python members can write.
 MEMBERS_BINS = ("/opt/uv/bin", "/opt/uv/tool-bin", "/.venv/bin")
 
@@ -295,10 +295,10 @@ MEMBERS_BINS = ("/opt/uv/bin", "/opt/uv/tool-bin", "/.venv/bin")
 def test_the_docs_show_a_single_and_a_multi_stage_image() -> None:
     """The README's Docker quick start has both images, the docs an app's too, each ending with the run user's doctor;
     no two share a name."""
-    names = [doc.name for doc in DOC_DOCKERFILES]
+    names = [name(doc) for doc in DOC_DOCKERFILES]
     assert {"docker-quick-start", "docker-multi-stage", "docker-app"} <= set(names), names
     for doc in DOC_DOCKERFILES:
-        if doc.name.startswith("docker-"):  # each ends with what the run user's doctor says
+        if name(doc).startswith("docker-"):  # each ends with what the run user's doctor says
             assert doc.text.rstrip().endswith("uv share doctor"), doc.where
     assert len(names) == len(set(names)), names
 
@@ -309,8 +309,13 @@ def stand_ins(debian: str, context: images.Context) -> None:
     images.stand_ins(context)
 
 
-@pytest.mark.parametrize("doc", DOC_DOCKERFILES, ids=lambda doc: doc.name)
-def test_docs_dockerfile_builds_as_written(doc: images.DocDockerfile, stand_ins: None, context: images.Context) -> None:
+def name(doc: docblocks.Block) -> str:
+    """The name a Dockerfile in the docs is marked with (build=NAME)."""
+    return (doc.marker or {})["build"]
+
+
+@pytest.mark.parametrize("doc", DOC_DOCKERFILES, ids=name)
+def test_docs_dockerfile_builds_as_written(doc: docblocks.Block, stand_ins: None, context: images.Context) -> None:
     """Each Dockerfile in the docs, built by podman from the doc's own text (offline through its base images, see
     images.stand_ins), a layer per step: every step passes; no step run as root has a dir on PATH that members can
     write (a shared bin dir) or whose `python` they can (a venv on a shared Python); no step printed a problem or a

@@ -443,35 +443,6 @@ def stand_ins(context: Context) -> None:
                 podman("rmi", "--ignore", old, check=False)  # (in use by another run's build: it stays, untagged)
 
 
-@dataclass(frozen=True)
-class DocDockerfile:
-    """A Dockerfile in the docs, marked `<!-- test: build=NAME -->` on the line before its fence."""
-
-    name: str
-    where: str  # file:line of its fence
-    text: str
-
-
-MARK = re.compile(r"^<!-- test: (.*)-->\s*$")
-
-
-def doc_dockerfiles(root: Path) -> list[DocDockerfile]:
-    """Every Dockerfile marked `build=NAME` in ROOT's README.md and docs/**/*.md, as written there."""
-    found = []
-    for doc in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
-        lines = doc.read_text().splitlines()
-        for number, line in enumerate(lines[:-1]):
-            mark = MARK.match(line)
-            name = re.search(r"(?:^|\s)build=(\S+)", mark.group(1)) if mark else None
-            if name is None:
-                continue
-            assert lines[number + 1].startswith("```"), f"{doc}:{number + 1}: build= marks no fenced block"
-            end = next(i for i in range(number + 2, len(lines)) if lines[i].startswith("```"))
-            where = f"{doc.relative_to(root)}:{number + 2}"
-            found.append(DocDockerfile(name.group(1), where, "".join(f"{t}\n" for t in lines[number + 2 : end])))
-    return found
-
-
 def roots_steps_with_path(dockerfile: str, dirs: tuple[str, ...]) -> list[str]:
     """The RUN steps of DOCKERFILE that run as root with one of DIRS on PATH (set by an ENV line): members can write
     them, so root would run their programs. Each stage (FROM) starts as root with the base image's PATH."""
