@@ -1,0 +1,174 @@
+"""`share repair --leftovers`: remove uv's temporary entries that no running uv holds — what a stopped uv left.
+
+uv makes its temporary entries (`tree.is_temporary`) while it holds its lock on the dir they lie in (the Python dir's
+for installs and their bin and download dirs, the tool dir's for tool installs and the tool bin dir, the cache's
+for everything in the cache), and removes them before it lets go. So with that lock held exclusively — no uv then
+holds it, and none can start there until it is released — every temporary entry left is a stopped uv's. The lock
+is taken without waiting past --timeout (a `uv run jupyter lab` holds the cache's for days): a dir whose lock is
+held keeps its entries. uv takes the cache's lock for every command only since 0.8.19: with an older uv the cache's
+entries cannot be told from a running uv's and are left.
+
+Removal goes through directory fds opened without following a link and checked to be the entry just seen, never
+leaves the filesystem, and unlinks names in their dir (a link is removed, never followed). It runs as the caller:
+uv makes its temporary dirs 0700 (the tempfile crate), which only their maker and root can empty.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+
+from uvshare.admin import tree
+from uvshare.admin.common import GUARDED_BY, Command
+from uvshare.admin.locks import LockBusy, take_lock
+from uvshare.config import Config
+from uvshare.errors import UvshareError
+from uvshare.safefs import O_DIR, open_dir
+
+CACHE_LOCKED_SINCE = (0, 8, 19)  # every uv command holds the cache's lock (shared) from this release on
+VERSION = re.compile(r"uv (\d+)\.(\d+)\.(\d+)")
+UV_PROBE_TIMEOUT = 10.0
+
+
+def uv_version(config: Config) -> tuple[int, ...] | None:
+    """The tree's uv's version (None when it cannot be found or does not say)."""
+    from uvshare.finduv import find_uv
+
+    try:
+        uv = find_uv(os.environ, config.uv, config.files[0] if config.files else None)
+        done = subprocess.run(
+            [uv, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=UV_PROBE_TIMEOUT,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, UvshareError, subprocess.TimeoutExpired):
+        return None
+    found = VERSION.match(done.stdout)
+    return tuple(int(part) for part in found.groups()) if found else None
+
+
+def remove_entry(parent_fd: int, name: str, st: os.stat_result, depth: int = 0) -> int:
+    """Remove NAME (last seen as ST) from the open dir PARENT_FD, and everything below it on its filesystem; the
+    number of entries removed. A dir swapped meanwhile, or one holding a mount, is left."""
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=parent_fd)
+        return 1
+    if depth > tree.MAX_DEPTH:
+        return 0
+    fd = os.open(name, O_DIR, dir_fd=parent_fd)
+    removed = 0
+    try:
+        if not tree.same_file(fd, st):
+            return 0
+        for child in sorted(os.listdir(fd)):
+            try:
+                child_st = os.stat(child, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if child_st.st_dev != st.st_dev:
+                continue  # a mount point: not the tree's
+            removed += remove_entry(fd, child, child_st, depth + 1)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent_fd)  # fails (and says so) if anything was left inside
+    return removed + 1
+
+
+def temporaries(path: str, fd: int, key: str) -> list[tuple[str, os.stat_result]]:
+    """uv's outermost temporary entries below the open shared dir FD (at PATH): their paths and lstat."""
+    found: list[tuple[str, os.stat_result]] = []
+    walker = tree.Walker()
+    for entry in walker.walk(fd, path, reachable=False, key=key):
+        if tree.is_temporary(entry.name) and not (found and entry.path.startswith(found[-1][0] + "/")):
+            found.append((entry.path, entry.st))
+    return found
+
+
+def remove_below(command: Command, key: str, path: str) -> tuple[int, int]:
+    """Remove the stopped uv's temporary entries below the shared dir KEY (at PATH), whose guarding lock the caller
+    holds exclusively; (entries removed, outermost entries that could not be)."""
+    try:
+        fd = open_dir(path)
+    except (OSError, UvshareError):
+        return 0, 0
+    try:
+        found = temporaries(path, fd, key)
+    finally:
+        os.close(fd)
+    removed = failed = 0
+    for entry_path, st in found:
+        parent, name = os.path.split(entry_path)
+        try:
+            parent_fd = open_dir(parent)
+        except (OSError, UvshareError):
+            failed += 1
+            continue
+        try:
+            removed += remove_entry(parent_fd, name, st)
+        except OSError as e:
+            failed += 1
+            command.say("problem", f"{key}: cannot remove {entry_path}: {e.strerror}")
+        finally:
+            os.close(parent_fd)
+    return removed, failed
+
+
+def remove(command: Command, config: Config, dirs: dict[str, str], timeout: float) -> int:
+    """Remove what stopped uvs left in DIRS, under each guarding lock held exclusively; the number of dirs whose
+    leftovers could not all be removed (for the exit status)."""
+    trouble = 0
+    version = uv_version(config) if "cache-dir" in dirs else None
+    for guard_key in dict.fromkeys(GUARDED_BY[k] for k in dirs if k in GUARDED_BY):
+        guard = dirs.get(guard_key)
+        keys = [k for k in dirs if GUARDED_BY.get(k) == guard_key]
+        if guard is None:
+            continue
+        if guard_key == "cache-dir" and (version is None or version < CACHE_LOCKED_SINCE):
+            said = ".".join(map(str, version)) if version else "the tree's uv (its version unknown)"
+            command.say(
+                "warning",
+                f"{guard}: uv's temporary entries left as they are: {said} does not hold the cache's lock during "
+                "every command (0.8.19 and later do), so a running uv's cannot be told from a stopped one's; "
+                "'uv cache clean' removes them when no uv runs",
+            )
+            trouble += 1
+            continue
+        try:
+            guard_fd = open_dir(guard)
+        except (OSError, UvshareError) as e:
+            command.say("problem", f"{guard}: cannot open it to take uv's lock: {getattr(e, 'strerror', None) or e}")
+            trouble += 1
+            continue
+        try:
+            lock_fd = take_lock(guard_fd, guard, timeout, waiting=lambda line: command.say("info", line))
+        except LockBusy as e:
+            command.say(
+                "info",
+                f"uv's temporary entries below {', '.join(dirs[k] for k in keys)} left as they are: "
+                f"{e.reason()} (a running uv)",
+            )
+            continue
+        except UvshareError as e:
+            command.say("problem", str(e))
+            trouble += 1
+            continue
+        finally:
+            os.close(guard_fd)
+        try:
+            for key in keys:
+                removed, failed = remove_below(command, key, dirs[key])
+                trouble += bool(failed)
+                if removed:
+                    command.say(
+                        "ok",
+                        f"{key} {dirs[key]}: removed {removed} entries a stopped uv left (uv's lock "
+                        "held: no uv was running there)",
+                    )
+        finally:
+            os.close(lock_fd)
+    return trouble
