@@ -211,7 +211,8 @@ def test_a_killed_uvs_leftovers_are_named_alike_and_removed_only_when_no_uv_hold
     """A member's `uv run --with …` keeps its ephemeral environment in the cache while it runs; killed (SIGKILL, as
     the OOM killer or a job's time limit does), it leaves it there. doctor and repair call those entries by the same
     words while it runs and after it was killed; `repair --leftovers` leaves a running uv's entries as they are (it
-    holds the cache's lock) and removes the killed one's (nobody holds it)."""
+    holds the cache's lock) and removes the killed one's (nobody holds it), as the install-user: an entry only root
+    could empty is named and left."""
     box = box1
     box.ok("root", "uvshare", "share", "setup")
     wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
@@ -262,6 +263,15 @@ def test_a_killed_uvs_leftovers_are_named_alike_and_removed_only_when_no_uv_hold
     assert not in_flight(box.shared), in_flight(box.shared)
     doctor = box.ok("root", "uvshare", "share", "doctor")
     assert "temporary" not in doctor.stdout and "✗" not in doctor.stdout, str(doctor)
+    # root's removal runs as the install-user: an entry only root could empty is named and left, not removed by root
+    roots = box.shared / "cache" / ".tmpR00T01"
+    roots.mkdir()
+    (roots / "f").write_text("")
+    roots.chmod(0o755)
+    refused = box.run("root", "uvshare", "share", "repair", "--leftovers", "--timeout", "5")
+    assert refused.returncode == 1, str(refused)
+    assert f"cannot remove {roots}: Permission denied" in refused.stdout, str(refused)
+    assert (roots / "f").exists()
     box.ok(
         "bob",
         "uvshare",

@@ -9,16 +9,20 @@ held keeps its entries. uv takes the cache's lock for every command only since 0
 entries cannot be told from a running uv's and are left.
 
 Removal goes through directory fds opened without following a link and checked to be the entry just seen, never
-leaves the filesystem, and unlinks names in their dir (a link is removed, never followed). It runs as the caller:
-uv makes its temporary dirs 0700 (the tempfile crate), which only their maker and root can empty.
+leaves the filesystem, and unlinks names in their dir (a link is removed, never followed). For root it runs as the
+tree's install-user, as root's uv commands on the tree do (`uvshare.runas`): a child that becomes that account — in a
+session of its own, holding no fd of root's but the pipe its report lines go through — and can remove what any
+member could (uv makes its temporary dirs inside the tree's default ACL: group-writable); what it cannot is named.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import stat
 import subprocess
+from typing import Protocol
 
 from uvshare.admin import tree
 from uvshare.admin.common import GUARDED_BY, Command
@@ -27,9 +31,26 @@ from uvshare.config import Config
 from uvshare.errors import UvshareError
 from uvshare.safefs import O_DIR, open_dir
 
+FAILED = 70  # the child's exit status when it could not do its work at all
 CACHE_LOCKED_SINCE = (0, 8, 19)  # every uv command holds the cache's lock (shared) from this release on
 VERSION = re.compile(r"uv (\d+)\.(\d+)\.(\d+)")
 UV_PROBE_TIMEOUT = 10.0
+
+
+class Sayer(Protocol):
+    """Where report lines go: a `share` command, or the pipe to it (Lines)."""
+
+    def say(self, status: str, text: str) -> None: ...
+
+
+class Lines:
+    """say() in the install-user's child: each line through the pipe FD, for root's command to show."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def say(self, status: str, text: str) -> None:
+        os.write(self.fd, f"{status}\t{text}".replace("\n", " ").encode(errors="surrogateescape") + b"\n")
 
 
 def uv_version(config: Config) -> tuple[int, ...] | None:
@@ -89,7 +110,7 @@ def temporaries(path: str, fd: int, key: str) -> list[tuple[str, os.stat_result]
     return found
 
 
-def remove_below(command: Command, key: str, path: str) -> tuple[int, int]:
+def remove_below(command: Sayer, key: str, path: str) -> tuple[int, int]:
     """Remove the stopped uv's temporary entries below the shared dir KEY (at PATH), whose guarding lock the caller
     holds exclusively; (entries removed, outermost entries that could not be)."""
     try:
@@ -118,11 +139,46 @@ def remove_below(command: Command, key: str, path: str) -> tuple[int, int]:
     return removed, failed
 
 
-def remove(command: Command, config: Config, dirs: dict[str, str], timeout: float) -> int:
-    """Remove what stopped uvs left in DIRS, under each guarding lock held exclusively; the number of dirs whose
-    leftovers could not all be removed (for the exit status)."""
+def remove_as_install_user(command: Command, config: Config, dirs: dict[str, str], timeout: float) -> int:
+    """(Root) `remove`, in a child that is the tree's install-user; its lines shown by COMMAND. The number of dirs
+    whose leftovers could not all be removed."""
+    from uvshare.runas import become, install_account
+
+    account = install_account(config)
+    version = uv_version(config) if "cache-dir" in dirs else None  # root's uv, found by root's rules
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover  # (the child: measured by what it removes)
+        status = FAILED
+        try:
+            os.close(read_fd)
+            pipe = fcntl.fcntl(write_fd, fcntl.F_DUPFD, 3)  # above 0-2, which become /dev/null
+            os.setsid()  # no controlling terminal of root's
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, pipe)
+            os.closerange(pipe + 1, os.sysconf("SC_OPEN_MAX"))
+            become(account, config.gid if config.gid is not None else -1, config.umask, dict(os.environ))
+            status = min(remove(Lines(pipe), dirs, timeout, version), FAILED - 1)
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe_file:
+        for raw in pipe_file:
+            mark, _, text = raw.decode(errors="replace").rstrip("\n").partition("\t")
+            command.say(mark if mark in ("ok", "problem", "warning", "info") else "info", text)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if code == FAILED or code < 0:
+        command.say("problem", f"removing a stopped uv's entries as the install-user {account[0]} failed")
+        return 1
+    return code
+
+
+def remove(command: Sayer, dirs: dict[str, str], timeout: float, version: tuple[int, ...] | None) -> int:
+    """Remove what stopped uvs left in DIRS, under each guarding lock held exclusively (VERSION: the tree's uv's);
+    the number of dirs whose leftovers could not all be removed (for the exit status)."""
     trouble = 0
-    version = uv_version(config) if "cache-dir" in dirs else None
     for guard_key in dict.fromkeys(GUARDED_BY[k] for k in dirs if k in GUARDED_BY):
         guard = dirs.get(guard_key)
         keys = [k for k in dirs if GUARDED_BY.get(k) == guard_key]

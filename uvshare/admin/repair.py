@@ -360,7 +360,10 @@ class Repair(Command):
             return 0
         from uvshare.admin import leftovers
 
-        return leftovers.remove(self, config, dirs, timeout)
+        if os.geteuid() == 0:
+            return leftovers.remove_as_install_user(self, config, dirs, timeout)
+        version = leftovers.uv_version(config) if "cache-dir" in dirs else None
+        return leftovers.remove(self, dirs, timeout, version)
 
     def summary(
         self, repairer: Repairer, *, warnings: list[str], total: int, dirs: int, left: list[str], label: str
