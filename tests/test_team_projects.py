@@ -140,6 +140,9 @@ def test_plain_uv_in_the_team_dir_needs_no_repair(box: Sandbox, case: str) -> No
         assert doctor.returncode == 1 and "are not readable by the group" in doctor.stdout, str(doctor)
         imported = box.run("bob", app / ".venv" / "bin" / "python", "-c", "import hello_a", cwd=app)
         assert imported.returncode != 0 and "Permission denied" in imported.stderr, str(imported)
+        repair = box.run("root", "uvshare", "share", "repair")  # it never widens who may read a file: it says so
+        assert repair.returncode == 1 and "are not readable by the group" in repair.stdout, str(repair)
+        assert box.run("bob", app / ".venv" / "bin" / "python", "-c", "import hello_a", cwd=app).returncode != 0
         return
     assert doctor.returncode == 0 and "✗" not in doctor.stdout, str(doctor)
     run_app(box, "bob", app, "hello_a")
