@@ -8,6 +8,8 @@ is taken without waiting past --timeout (a `uv run jupyter lab` holds the cache'
 held keeps its entries. uv takes the cache's lock for every command only since 0.8.19: with an older uv the cache's
 entries cannot be told from a running uv's and are left.
 
+They are looked for first without the lock (a walk of a big cache takes a second or two, which members' uv should
+not wait for); the lock is taken only where some were found, and only those still there are removed.
 Removal goes through directory fds opened without following a link and checked to be the entry just seen, never
 leaves the filesystem, and unlinks names in their dir (a link is removed, never followed). For root it runs as the
 tree's install-user, as root's uv commands on the tree do (`uvshare.runas`): a child that becomes that account — in a
@@ -110,27 +112,36 @@ def temporaries(path: str, fd: int, key: str) -> list[tuple[str, os.stat_result]
     return found
 
 
-def remove_below(command: Sayer, key: str, path: str) -> tuple[int, int]:
-    """Remove the stopped uv's temporary entries below the shared dir KEY (at PATH), whose guarding lock the caller
-    holds exclusively; (entries removed, outermost entries that could not be)."""
+def candidates(key: str, path: str) -> list[tuple[str, os.stat_result]]:
+    """uv's outermost temporary entries below the shared dir KEY (at PATH), looked for without uv's lock (a walk of a
+    big cache takes a second or two, which no member's uv should wait for): a running uv's among them."""
     try:
         fd = open_dir(path)
     except (OSError, UvshareError):
-        return 0, 0
+        return []
     try:
-        found = temporaries(path, fd, key)
+        return temporaries(path, fd, key)
     finally:
         os.close(fd)
+
+
+def remove_found(command: Sayer, key: str, found: list[tuple[str, os.stat_result]]) -> tuple[int, int]:
+    """Remove the entries FOUND below the shared dir KEY that are still the ones seen, now that the caller holds
+    the guarding lock exclusively (every temporary entry left is then a stopped uv's); (entries removed, outermost
+    entries that could not be)."""
     removed = failed = 0
     for entry_path, st in found:
         parent, name = os.path.split(entry_path)
         try:
             parent_fd = open_dir(parent)
         except (OSError, UvshareError):
-            failed += 1
-            continue
+            continue  # gone with its parent
         try:
-            removed += remove_entry(parent_fd, name, st)
+            now = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+            if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+                removed += remove_entry(parent_fd, name, now)
+        except FileNotFoundError:
+            pass  # gone meanwhile
         except OSError as e:
             failed += 1
             command.say("problem", f"{key}: cannot remove {entry_path}: {e.strerror}")
@@ -181,9 +192,11 @@ def remove(command: Sayer, dirs: dict[str, str], timeout: float, version: tuple[
     trouble = 0
     for guard_key in dict.fromkeys(GUARDED_BY[k] for k in dirs if k in GUARDED_BY):
         guard = dirs.get(guard_key)
-        keys = [k for k in dirs if GUARDED_BY.get(k) == guard_key]
         if guard is None:
             continue
+        found = {k: candidates(k, dirs[k]) for k in dirs if GUARDED_BY.get(k) == guard_key}
+        if not any(found.values()):
+            continue  # nothing to remove: the lock is not even taken
         if guard_key == "cache-dir" and (version is None or version < CACHE_LOCKED_SINCE):
             said = ".".join(map(str, version)) if version else "the tree's uv (its version unknown)"
             command.say(
@@ -194,37 +207,49 @@ def remove(command: Sayer, dirs: dict[str, str], timeout: float, version: tuple[
             )
             trouble += 1
             continue
-        try:
-            guard_fd = open_dir(guard)
-        except (OSError, UvshareError) as e:
-            command.say("problem", f"{guard}: cannot open it to take uv's lock: {getattr(e, 'strerror', None) or e}")
-            trouble += 1
-            continue
-        try:
-            lock_fd = take_lock(guard_fd, guard, timeout, waiting=lambda line: command.say("info", line))
-        except LockBusy as e:
-            command.say(
-                "info",
-                f"uv's temporary entries below {', '.join(dirs[k] for k in keys)} left as they are: "
-                f"{e.reason()} (a running uv)",
-            )
-            continue
-        except UvshareError as e:
-            command.say("problem", str(e))
-            trouble += 1
-            continue
-        finally:
-            os.close(guard_fd)
-        try:
-            for key in keys:
-                removed, failed = remove_below(command, key, dirs[key])
-                trouble += bool(failed)
-                if removed:
-                    command.say(
-                        "ok",
-                        f"{key} {dirs[key]}: removed {removed} entries a stopped uv left (uv's lock "
-                        "held: no uv was running there)",
-                    )
-        finally:
-            os.close(lock_fd)
+        trouble += remove_under_lock(command, guard, found, dirs, timeout)
+    return trouble
+
+
+def remove_under_lock(
+    command: Sayer,
+    guard: str,
+    found: dict[str, list[tuple[str, os.stat_result]]],
+    dirs: dict[str, str],
+    timeout: float,
+) -> int:
+    """Take uv's lock on GUARD exclusively and remove what was FOUND in the dirs it guards; 1 if some could not be
+    removed (a held lock is no trouble: the entries are a running uv's)."""
+    try:
+        guard_fd = open_dir(guard)
+    except (OSError, UvshareError) as e:
+        command.say("problem", f"{guard}: cannot open it to take uv's lock: {getattr(e, 'strerror', None) or e}")
+        return 1
+    try:
+        lock_fd = take_lock(guard_fd, guard, timeout, waiting=lambda line: command.say("info", line))
+    except LockBusy as e:
+        command.say(
+            "info",
+            f"uv's temporary entries below {', '.join(dirs[k] for k in found)} left as they are: "
+            f"{e.reason()} (a running uv)",
+        )
+        return 0
+    except UvshareError as e:
+        command.say("problem", str(e))
+        return 1
+    finally:
+        os.close(guard_fd)
+    trouble = 0
+    try:
+        for key, entries in found.items():
+            removed, failed = remove_found(command, key, entries)
+            trouble |= bool(failed)
+            if removed:
+                command.say(
+                    "ok",
+                    f"{key} {dirs[key]}: removed {removed} entries a stopped uv left (uv's lock held: no uv was "
+                    "running there)",
+                )
+    finally:
+        os.close(lock_fd)
     return trouble

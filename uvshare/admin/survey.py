@@ -143,8 +143,8 @@ class Survey:
                 (
                     "problem",
                     f"{tally.unreadable_files} files of venvs below {path} are {tree.UNREADABLE}, e.g. "
-                    f"{', '.join(tally.unreadable_examples)}: {tree.UNREADABLE_WHY.split(': ', 1)[0]}",
-                    tree.UNREADABLE_WHY.split(": ", 1)[1],
+                    f"{', '.join(tally.unreadable_examples)}: {tree.UNREADABLE_HARM}",
+                    tree.UNREADABLE_FIX,
                 )
             )
         if tally.left_alone:

@@ -97,10 +97,9 @@ RIGHT = Verdict(())
 TEMPORARY_WORDS = "in use by a running uv (a `uv run --with …`, a build, a download), or left by one that was stopped"
 LEFTOVERS_FIX = "repair --leftovers"  # removes those no running uv holds (see uvshare.admin.leftovers)
 UNREADABLE = "not readable by the group"
-UNREADABLE_WHY = (
-    "other members' uv and imports fail on it; uvshare never widens who may read a file: whoever made it runs "
-    "'chmod -R g+rX' on the venv, or removes the venv and syncs again through uvshare"
-)
+UNREADABLE_HARM = "other members' uv and imports fail on it; uvshare never widens who may read a file"
+UNREADABLE_FIX = "whoever made it runs 'chmod -R g+rX' on the venv, or removes the venv and syncs again through uvshare"
+UNREADABLE_WHY = f"{UNREADABLE_HARM}: {UNREADABLE_FIX}"
 
 
 def group_may_read(st: os.stat_result, gid: int) -> bool:
@@ -299,7 +298,7 @@ class Walker:
         top_mount = mount_id(top_fd)
         # One frame for the whole walk (a generator per level would hand each entry up through every level): a stack
         # of (dir fd — ours to close, except the top's —, its path, its names still to look at, reachable, inside one
-        # of uv's temporary entries).
+        # of uv's temporary entries, inside a venv of the project dir).
         venvs = key == REPLACED_KEY  # (only there is a venv's content judged by what members can do with it)
         stack = [(top_fd, top, iter(self.names(top_fd, top)), reachable and bool(st.st_mode & 0o001), False, False)]
         try:
