@@ -156,6 +156,33 @@ def test_plain_uv_in_the_team_dir_needs_no_repair(box: Sandbox, case: str) -> No
     assert doctor.returncode == 0 and "✗" not in doctor.stdout, str(doctor)
 
 
+def test_setup_writes_the_uv_toml_only_where_none_is(box1: Sandbox) -> None:
+    """setup's uv.toml is the team's (group-owned, 0664): alice puts her own in its place, and setup leaves it (doctor
+    says so); once it is gone doctor says what is missing and setup writes it again; a project dir that is itself a
+    project gets none (a uv.toml beside its pyproject.toml would hide its [tool.uv] table)."""
+    box = box1
+    project_dir = box.root / "proj" / "work"
+    box.write_config(project_dir=str(project_dir))
+    box.ok("root", "uvshare", "share", "setup")
+    uv_toml = project_dir / "uv.toml"
+    st = uv_toml.stat()
+    assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (group_gid(), 0o664), oct(st.st_mode)
+    assert "uses the shared cache" in box.ok("root", "uvshare", "share", "doctor").stdout
+    box.ok("alice", "sh", "-c", 'rm "$1" && echo "# the team\'s" > "$1"', "sh", uv_toml)
+    box.ok("root", "uvshare", "share", "setup")
+    assert uv_toml.read_text() == "# the team's\n"
+    assert f"{uv_toml} is the team's own" in box.ok("root", "uvshare", "share", "doctor").stdout
+    box.ok("bob", "rm", uv_toml)
+    assert f"no {uv_toml}" in box.ok("alice", "uvshare", "share", "doctor").stdout
+    box.ok("root", "uvshare", "share", "setup")
+    assert "cache-dir = " in uv_toml.read_text()
+    box.ok("alice", "rm", uv_toml)
+    box.ok("alice", "sh", "-c", 'echo "[project]" > "$1/pyproject.toml"', "sh", project_dir)
+    box.ok("root", "uvshare", "share", "setup")
+    assert not uv_toml.exists()
+    assert f"{project_dir} is itself a project" in box.ok("root", "uvshare", "share", "doctor").stdout
+
+
 def test_plain_uv_in_a_setgid_group_dir_fails(box: Sandbox) -> None:
     """The issue's reproduction, without uvshare: a setgid group dir made by hand (the known workaround), alice's
     plain `uv sync` with umask 022, and bob's `uv add` and `uv pip install` fail with Permission denied."""
