@@ -308,7 +308,8 @@ class Repair(Command):
             if os.geteuid() != 0:
                 fix = as_root("repair")
                 raise UvshareError(f"only root repairs a curated tree (it is the install-user's): '{fix}'")
-            return curate.repair(self, config, dry_run=self.dry_run)
+            unremoved = self.remove_leftovers(config, shared_dirs(config), timeout) if self.leftovers else 0
+            return curate.repair(self, config, dry_run=self.dry_run) or (EXIT_PROBLEMS if unremoved else 0)
         dirs = shared_dirs(config)
         label = group_label(config)
         warnings: list[str] = []

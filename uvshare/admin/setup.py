@@ -160,6 +160,7 @@ class Setup(ProfileSwitches):
         )
         changes = preparer.prepare(dirs)
         if dry_run:
+            changes += self.team_uv_toml(config, warnings, dry_run=True)
             return self.report_dry_run(changes, warnings)
         changes += self.close_prefixes(dirs, warnings)
         changes += probe_link_mode(config)  # after the cache is made: its filesystem is probed
@@ -188,10 +189,15 @@ class Setup(ProfileSwitches):
             return 1
         return 0
 
-    def team_uv_toml(self, config: Config, warnings: list[str]) -> list[str]:
-        """Write the team project dir's `uv.toml` where it is missing (see uvshare.admin.teamdir); the change."""
+    def team_uv_toml(self, config: Config, warnings: list[str], *, dry_run: bool = False) -> list[str]:
+        """Write the team project dir's `uv.toml` where it is missing (see uvshare.admin.teamdir); the change (with
+        DRY_RUN, the one it would make)."""
         from uvshare.admin import teamdir
 
+        if dry_run:
+            missing = teamdir.state(config)[0] == "missing"
+            path = f"{config.project_dir}/{teamdir.UV_TOML}"
+            return [f"would write {path} (plain uv there would use the shared cache)"] if missing else []
         try:
             done = teamdir.write(config)
         except (OSError, UvshareError) as e:
