@@ -80,7 +80,7 @@ _uvshare_share() {
         config) options+=' --json' ;;
         repair)
             [[ $prev == --timeout ]] && return 0 # a number of seconds
-            options+=' --dry-run --timeout --verbose --all-trees'
+            options+=' --dry-run --timeout --verbose --all-trees --leftovers'
             ;;
         kind)
             options+=' --dry-run'

@@ -105,6 +105,7 @@ function __uvshare_share_candidates -a current
             set -a options --dry-run\t'Say what would change and change nothing' \
                 --verbose\t'List every path changed' \
                 --all-trees\t'Repair every tree of the machine, one exit status' \
+                --leftovers\t"First remove a stopped uv's temporary entries" \
                 --timeout\t'How long to wait for a lock (seconds)'
         case kind
             set -a options --dry-run\t'Say what would change and change nothing'

@@ -201,3 +201,90 @@ def test_repair_into_a_pipe_closed_early_finishes_the_work(box1: Sandbox) -> Non
     assert piped.stdout.splitlines()[-1] == "status=0", str(piped)
     doctor = box.run("root", "uvshare", "share", "doctor")
     assert doctor.returncode == 0, f"repair stopped half-way:\n{doctor}"
+
+
+# What doctor and repair both say of uv's temporary entries (uvshare.admin.tree.TEMPORARY_WORDS)
+TEMPORARY_WORDS = "in use by a running uv (a `uv run --with …`, a build, a download), or left by one that was stopped"
+
+
+def test_a_killed_uvs_leftovers_are_named_alike_and_removed_only_when_no_uv_holds_the_lock(box1: Sandbox) -> None:
+    """A member's `uv run --with …` keeps its ephemeral environment in the cache while it runs; killed (SIGKILL, as
+    the OOM killer or a job's time limit does), it leaves it there. doctor and repair call those entries by the same
+    words while it runs and after it was killed; `repair --leftovers` leaves a running uv's entries as they are (it
+    holds the cache's lock) and removes the killed one's (nobody holds it), as the install-user: an entry only root
+    could empty is named and left."""
+    box = box1
+    box.ok("root", "uvshare", "share", "setup")
+    wheels = wheels_dir(box.root / "wheels", ("hello-a", "1.0"))
+    script = "import time; print('up', flush=True); time.sleep(120)"
+    running = box.popen(
+        "alice",
+        "sh",
+        "-c",
+        'umask 022 && exec "$@"',
+        "sh",
+        "uvshare",
+        "run",
+        "--no-project",
+        "--python",
+        "/usr/bin/python3",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "--with",
+        "hello-a",
+        "python",
+        "-c",
+        script,
+        start_new_session=True,  # the test's own session: killed whole below, uv and the python it started
+    )
+    try:
+        assert running.stdout is not None
+        assert running.stdout.readline() == "up\n", "the run never started"
+        flight = in_flight(box.shared)
+        assert flight, "uv kept nothing in flight: this test tests nothing"
+        doctor = box.run("root", "uvshare", "share", "doctor")
+        assert doctor.returncode == 0 and TEMPORARY_WORDS in doctor.stdout, str(doctor)
+        kept = box.run("root", "uvshare", "share", "repair", "--leftovers", "--timeout", "1")
+        assert kept.returncode == 0 and TEMPORARY_WORDS in kept.stdout, str(kept)
+        assert f"left as they are: uv's lock {box.shared}/cache/.lock is held by pid" in kept.stdout, str(kept)
+        assert in_flight(box.shared) == flight, "repair --leftovers removed a running uv's entries"
+        assert running.poll() is None, "the run died meanwhile"
+    finally:
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait()
+    assert in_flight(box.shared) == flight, "the killed uv left nothing: this test tests nothing"
+    doctor = box.run("alice", "uvshare", "share", "doctor")
+    assert TEMPORARY_WORDS in doctor.stdout and "repair --leftovers" in doctor.stdout, str(doctor)
+    dry = box.ok("root", "uvshare", "share", "repair", "--leftovers", "--dry-run")
+    assert in_flight(box.shared) == flight, str(dry)
+    removed = box.ok("root", "uvshare", "share", "repair", "--leftovers", "--timeout", "5")
+    assert "entries a stopped uv left" in removed.stdout, str(removed)
+    assert not in_flight(box.shared), in_flight(box.shared)
+    doctor = box.ok("root", "uvshare", "share", "doctor")
+    assert "temporary" not in doctor.stdout and "✗" not in doctor.stdout, str(doctor)
+    # root's removal runs as the install-user: an entry only root could empty is named and left, not removed by root
+    roots = box.shared / "cache" / ".tmpR00T01"
+    roots.mkdir()
+    (roots / "f").write_text("")
+    roots.chmod(0o755)
+    refused = box.run("root", "uvshare", "share", "repair", "--leftovers", "--timeout", "5")
+    assert refused.returncode == 1, str(refused)
+    assert f"cannot remove {roots}: Permission denied" in refused.stdout, str(refused)
+    assert (roots / "f").exists()
+    box.ok(
+        "bob",
+        "uvshare",
+        "run",
+        "--no-project",
+        "-p",
+        "/usr/bin/python3",
+        "--no-index",
+        "--find-links",
+        wheels,
+        "--with",
+        "hello-a",
+        "python",
+        "-c",
+        "import hello_a",
+    )

@@ -224,3 +224,18 @@ def test_doctor_refuses_an_install_user_shared_with_a_shared_tree(box1: Sandbox)
     assert f"also runs root's commands on the shared tree of {other}" in doctor.stdout, str(doctor)
     other.write_text(other.read_text() + 'kind = "curated"\n')
     box.ok("root", "uvshare", "share", "doctor", env={"UVSHARE_TREES_DIR": str(trees)})
+
+
+def test_repair_removes_a_stopped_uvs_leftovers_in_a_curated_tree(box1: Sandbox) -> None:
+    """A stopped uv of root's (run as the install-user) left a temporary dir in the curated cache: `repair --leftovers`
+    removes it under uv's lock (as the install-user, whose tree it is), and the rest of the repair still runs."""
+    box = box1
+    curated_tree(box)
+    left = box.shared / "cache" / ".tmpK1LLed"
+    (left / "sub").mkdir(parents=True)
+    (left / "sub" / "f").write_text("")
+    for path in (left, left / "sub", left / "sub" / "f"):
+        os.chown(path, installer_uid(), -1)
+    removed = box.ok("root", "uvshare", "share", "repair", "--leftovers", "--timeout", "5")
+    assert "removed 3 entries a stopped uv left" in removed.stdout, str(removed)
+    assert not left.exists()

@@ -103,6 +103,86 @@ def test_team_project_venv_stays_the_teams(box: Sandbox, first: str) -> None:
     assert f"project-dir {project_dir}" in doctor.stdout or str(project_dir) in doctor.stdout, str(doctor)
 
 
+# Plain uv (not through uvshare) in the team project dir, by the maker's umask and whether the project has a [tool.uv]
+# table of its own (which hides the project dir's uv.toml from uv): whether doctor, with no repair, finds the venv the
+# team's — and it must then be: the other members import from it, add to it, reinstall and uninstall what alice's uv
+# put there. Where it is not (umask 077 and the member's own cache), doctor must say so.
+PLAIN_UV = {
+    "umask 022, [tool.uv]": (0o022, True, True),
+    "umask 022, no [tool.uv]": (0o022, False, True),
+    "umask 077, no [tool.uv]": (0o077, False, True),
+    "umask 077, [tool.uv]": (0o077, True, False),
+}
+
+
+@pytest.mark.parametrize("case", PLAIN_UV)
+def test_plain_uv_in_the_team_dir_needs_no_repair(box: Sandbox, case: str) -> None:
+    """alice's plain `uv sync` leaves a venv whose files uv copied and hard-linked from her own cache (0644 under
+    umask 022, 0600 under 077) or, through the project dir's uv.toml, from the shared cache. Where doctor calls it
+    healthy, bob imports from it and adds to it, carol reinstalls and uninstalls alice's package (with plain uv, in
+    their own umask); where it cannot be (077, the uv.toml hidden by [tool.uv]) doctor names the files bob cannot
+    read (it called the tree healthy before)."""
+    umask, tool_uv, usable = PLAIN_UV[case]
+    project_dir, wheels = team_box(box)
+    written = (project_dir / "uv.toml").read_text()  # as docs/clusters.md shows it
+    assert f'cache-dir = "{box.shared / "cache"}"\nlink-mode = "copy"\n' in written, written
+    app = project_dir / "app"
+    text = PYPROJECT.format(wheels=wheels)
+    index: list[str | Path] = []
+    if not tool_uv:
+        text = text[: text.index("[tool.uv]")]
+        index = ["--no-index", "--find-links", wheels]
+    box.ok("alice", "sh", "-c", 'mkdir "$1" && cat > "$1/pyproject.toml"', "sh", app, input=text, umask=umask)
+    plain = {"UVSHARE_CONFIG": None}
+    box.ok("alice", box.uv, "sync", *index, "--python", harness.SYSTEM_PYTHON, cwd=app, umask=umask, env=plain)
+    doctor = box.run("root", "uvshare", "share", "doctor")
+    if not usable:
+        assert doctor.returncode == 1 and "are not readable by the group" in doctor.stdout, str(doctor)
+        imported = box.run("bob", app / ".venv" / "bin" / "python", "-c", "import hello_a", cwd=app)
+        assert imported.returncode != 0 and "Permission denied" in imported.stderr, str(imported)
+        repair = box.run("root", "uvshare", "share", "repair")  # it never widens who may read a file: it says so
+        assert repair.returncode == 1 and "are not readable by the group" in repair.stdout, str(repair)
+        assert box.run("bob", app / ".venv" / "bin" / "python", "-c", "import hello_a", cwd=app).returncode != 0
+        return
+    assert doctor.returncode == 0 and "✗" not in doctor.stdout, str(doctor)
+    run_app(box, "bob", app, "hello_a")
+    box.ok("bob", box.uv, "add", *index, "six", cwd=app, umask=umask, env=plain)
+    box.ok("carol", box.uv, "sync", *index, "--reinstall", cwd=app, umask=umask, env=plain)
+    box.ok("carol", box.uv, "remove", *index, "hello-a", cwd=app, umask=umask, env=plain)
+    run_app(box, "alice", app, "six")
+    leftover = list((app / ".venv" / "lib").glob("python3*/site-packages/hello_a*"))
+    assert not leftover, leftover
+    doctor = box.run("root", "uvshare", "share", "doctor")
+    assert doctor.returncode == 0 and "✗" not in doctor.stdout, str(doctor)
+
+
+def test_setup_writes_the_uv_toml_only_where_none_is(box1: Sandbox) -> None:
+    """setup's uv.toml is the team's (group-owned, 0664): alice puts her own in its place, and setup leaves it (doctor
+    says so); once it is gone doctor says what is missing and setup writes it again; a project dir that is itself a
+    project gets none (a uv.toml beside its pyproject.toml would hide its [tool.uv] table)."""
+    box = box1
+    project_dir = box.root / "proj" / "work"
+    box.write_config(project_dir=str(project_dir))
+    box.ok("root", "uvshare", "share", "setup")
+    uv_toml = project_dir / "uv.toml"
+    st = uv_toml.stat()
+    assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (group_gid(), 0o664), oct(st.st_mode)
+    assert "uses the shared cache" in box.ok("root", "uvshare", "share", "doctor").stdout
+    box.ok("alice", "sh", "-c", 'rm "$1" && echo "# the team\'s" > "$1"', "sh", uv_toml)
+    box.ok("root", "uvshare", "share", "setup")
+    assert uv_toml.read_text() == "# the team's\n"
+    assert f"{uv_toml} is the team's own" in box.ok("root", "uvshare", "share", "doctor").stdout
+    box.ok("bob", "rm", uv_toml)
+    assert f"no {uv_toml}" in box.ok("alice", "uvshare", "share", "doctor").stdout
+    box.ok("root", "uvshare", "share", "setup")
+    assert "cache-dir = " in uv_toml.read_text()
+    box.ok("alice", "rm", uv_toml)
+    box.ok("alice", "sh", "-c", 'echo "[project]" > "$1/pyproject.toml"', "sh", project_dir)
+    box.ok("root", "uvshare", "share", "setup")
+    assert not uv_toml.exists()
+    assert f"{project_dir} is itself a project" in box.ok("root", "uvshare", "share", "doctor").stdout
+
+
 def test_plain_uv_in_a_setgid_group_dir_fails(box: Sandbox) -> None:
     """The issue's reproduction, without uvshare: a setgid group dir made by hand (the known workaround), alice's
     plain `uv sync` with umask 022, and bob's `uv add` and `uv pip install` fail with Permission denied."""

@@ -527,6 +527,19 @@ def check_dir(  # noqa: PLR0911  # each way a dir can fail to be looked at ends 
     return checks
 
 
+def check_team_uv_toml(config: Config) -> list[Check]:
+    """Whether plain uv in the team project dir uses the shared cache (see uvshare.admin.teamdir)."""
+    from uvshare.admin import teamdir
+
+    status, message = teamdir.state(config)
+    if not status:
+        return []
+    if status == "missing":
+        why = "under a umask like 077 what it copies from there the other members cannot read"
+        return [Check("warning", PROJECT_KEY, f"{message}: {why}", f"{as_root('setup')} writes it")]
+    return [Check("ok" if status == "ok" else "info", PROJECT_KEY, message)]
+
+
 def check_path(config: Config) -> list[Check]:
     """Whether the shared bin dirs are on the caller's PATH — and, for root, that they are not."""
     on_path = [os.path.realpath(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
@@ -776,10 +789,11 @@ def run_report(*, one_of_all: bool = False) -> tuple[list[Check], bool, bool]:
         elif isinstance(item, Pending):
             checks.extend(
                 Check(status, item.key, message, fix)
-                for status, message, fix in survey.findings(item.key, as_root("repair"))
+                for status, message, fix in survey.findings(item.key, as_root("repair"), as_root(tree.LEFTOVERS_FIX))
             )
         else:
             checks.append(item)
+    checks.extend(check_team_uv_toml(config))
     checks.extend(check_path(config))
     checks.append(check_link_mode(config))
     if os.geteuid() == 0:

@@ -41,6 +41,7 @@ from uvshare.admin.common import (
     shared_dirs,
 )
 from uvshare.admin.locks import LockBusy, take_lock
+from uvshare.config import Config
 from uvshare.errors import EXIT_PROBLEMS, UvshareError, escape
 from uvshare.prepare import Preparer
 from uvshare.safefs import O_NODE, Guard, open_dir, open_node, share_default_acl, share_entry
@@ -101,8 +102,22 @@ class DirReport:
     left_alone: int = 0
     left_examples: list[str] = field(default_factory=list)
     not_yours: int = 0
+    unreadable: int = 0  # a venv's files in the project dir members cannot read (tree.UNREADABLE): not repair's
+    unreadable_examples: list[str] = field(default_factory=list)
     temporary: int = 0  # uv's temporary entries, left as they are
     complete: bool = True  # every dir below got what it needed: the top may then get its default ACL
+
+
+def left_alone(report: DirReport, path: str, verdict: tree.Verdict) -> None:
+    """Count PATH, which repair leaves as it is (VERDICT says why), in REPORT."""
+    if verdict.unreadable:
+        report.unreadable += 1
+        if len(report.unreadable_examples) < EXAMPLES:
+            report.unreadable_examples.append(path)
+        return
+    report.left_alone += 1
+    if len(report.left_examples) < EXAMPLES:
+        report.left_examples.append(f"{path} ({verdict.refuse})")
 
 
 class Left(Exception):
@@ -147,9 +162,7 @@ class Repairer:
             if counted and self.dry_run:
                 continue
             if verdict.refuse:
-                report.left_alone += 1
-                if len(report.left_examples) < EXAMPLES:
-                    report.left_examples.append(f"{entry.path} ({verdict.refuse})")
+                left_alone(report, entry.path, verdict)
                 continue
             if tree.sort_entry(entry, verdict, self.book, key):
                 continue
@@ -244,6 +257,10 @@ class Repair(Command):
 
     dry_run = cli.Flag("--dry-run", help="say what would change, by dir, and change nothing")
     verbose = cli.Flag("--verbose", help="list every path changed (or that would be)")
+    leftovers = cli.Flag(
+        "--leftovers",
+        help="first remove uv's temporary entries that no running uv holds (a stopped uv's), under uv's locks",
+    )
     timeout_text = cli.SwitchAttr(
         "--timeout",
         str,
@@ -291,7 +308,8 @@ class Repair(Command):
             if os.geteuid() != 0:
                 fix = as_root("repair")
                 raise UvshareError(f"only root repairs a curated tree (it is the install-user's): '{fix}'")
-            return curate.repair(self, config, dry_run=self.dry_run)
+            unremoved = self.remove_leftovers(config, shared_dirs(config), timeout) if self.leftovers else 0
+            return curate.repair(self, config, dry_run=self.dry_run) or (EXIT_PROBLEMS if unremoved else 0)
         dirs = shared_dirs(config)
         label = group_label(config)
         warnings: list[str] = []
@@ -300,6 +318,7 @@ class Repair(Command):
         )
         for line in preparer.prepare(dirs):
             self.say("ok", line)
+        unremoved = self.remove_leftovers(config, dirs, timeout) if self.leftovers else 0
         policy = tree.Policy(gid, config.acl, prepare.acl_other(config.umask), Guard(gid, label))
         repairer = Repairer(self, policy, label, preparer.changed)
         total = len(preparer.changed)
@@ -329,11 +348,23 @@ class Repair(Command):
             finally:
                 os.close(dir_fd)
             total += report.fixed
-            incomplete += not report.complete
+            incomplete += not report.complete or bool(report.unreadable)
         repairer.finish_links(all_walked=not left and not unopened)
         total += repairer.links_fixed
         self.summary(repairer, warnings=warnings, total=total, dirs=len(dirs), left=left, label=label)
-        return EXIT_PROBLEMS if warnings or incomplete or left or repairer.walker.too_deep else 0
+        return EXIT_PROBLEMS if warnings or incomplete or left or unremoved or repairer.walker.too_deep else 0
+
+    def remove_leftovers(self, config: Config, dirs: dict[str, str], timeout: float) -> int:
+        """--leftovers: remove what stopped uvs left (see uvshare.admin.leftovers); the dirs where some remain."""
+        if self.dry_run:
+            self.say("info", "--leftovers: nothing is removed in a dry run")
+            return 0
+        from uvshare.admin import leftovers
+
+        if os.geteuid() == 0:
+            return leftovers.remove_as_install_user(self, config, dirs, timeout)
+        version = leftovers.uv_version(config) if "cache-dir" in dirs else None
+        return leftovers.remove(self, dirs, timeout, version)
 
     def summary(
         self, repairer: Repairer, *, warnings: list[str], total: int, dirs: int, left: list[str], label: str
@@ -427,7 +458,8 @@ class Repair(Command):
                 by_problem[problem] += n
         kinds = ", ".join(f"{kind}: {n}" for kind, n in by_problem.most_common())
         flight = (
-            f"; {report.temporary} of uv's temporary entries (in use by a running uv) left as they are"
+            f"; {report.temporary} of uv's temporary entries ({tree.TEMPORARY_WORDS}) left as they are "
+            f"('{as_root(tree.LEFTOVERS_FIX)}' removes a stopped uv's)"
             if report.temporary
             else ""
         )
@@ -443,6 +475,12 @@ class Repair(Command):
                 "warning",
                 f"{key}: left alone {report.left_alone} entries: {', '.join(report.left_examples)}"
                 + (" …" if report.left_alone > EXAMPLES else ""),
+            )
+        if report.unreadable:
+            self.say(
+                "problem",
+                f"{key}: {report.unreadable} files of venvs are {tree.UNREADABLE}, e.g. "
+                f"{', '.join(report.unreadable_examples)}: left as they are ({tree.UNREADABLE_WHY})",
             )
         if report.not_yours:
             self.say("problem", f"{key}: {report.not_yours} entries are not yours to change; run it as root")

@@ -163,9 +163,11 @@ class Setup(ProfileSwitches):
         )
         changes = preparer.prepare(dirs)
         if dry_run:
+            changes += self.team_uv_toml(config, warnings, dry_run=True)
             return self.report_dry_run(changes, warnings)
         changes += self.close_prefixes(dirs, warnings)
         changes += probe_link_mode(config)  # after the cache is made: its filesystem is probed
+        changes += self.team_uv_toml(config, warnings)  # after the probe: it names the link mode members get
         for change in changes:
             self.say("ok", change)
         self.ensure_install_user(config, warnings)
@@ -185,6 +187,22 @@ class Setup(ProfileSwitches):
                 self.note(f"some problems remain: run '{as_root('setup')}' as root, then '{as_root('repair')}'")
             return 1
         return 0
+
+    def team_uv_toml(self, config: Config, warnings: list[str], *, dry_run: bool = False) -> list[str]:
+        """Write the team project dir's `uv.toml` where it is missing (see uvshare.admin.teamdir); the change (with
+        DRY_RUN, the one it would make)."""
+        from uvshare.admin import teamdir
+
+        if dry_run:
+            missing = teamdir.state(config)[0] == "missing"
+            path = f"{config.project_dir}/{teamdir.UV_TOML}"
+            return [f"would write {path} (plain uv there would use the shared cache)"] if missing else []
+        try:
+            done = teamdir.write(config)
+        except (OSError, UvshareError) as e:
+            warnings.append(f"cannot write {config.project_dir}/{teamdir.UV_TOML}: {getattr(e, 'strerror', None) or e}")
+            return []
+        return [done] if done else []
 
     def set_up_curated(self, config: Config, dirs: dict[str, str], warnings: list[str], *, dry_run: bool) -> int:
         """A curated tree: the install-user first (it owns the tree), then its dirs made (or made again) its alone;
@@ -212,6 +230,8 @@ class Setup(ProfileSwitches):
                 config.gid or 0, config.umask, group_label(config), warnings.append, acl=config.acl, take_back=True
             )
             for change in preparer.prepare({PROJECT_KEY: dirs[PROJECT_KEY]}):
+                self.say("ok", change)
+            for change in self.team_uv_toml(config, warnings):
                 self.say("ok", change)
         if self.profile_asked():
             self.write_profiles(config)

@@ -35,6 +35,8 @@ class Tally:
     left_examples: list[str] = field(default_factory=list)  # each with why
     temporary: int = 0
     temporary_examples: list[str] = field(default_factory=list)
+    unreadable_files: int = 0  # a venv's files in the project dir that members cannot read (see tree.REPLACED_KEY)
+    unreadable_examples: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     too_deep: list[str] = field(default_factory=list)
     unchecked_links: int = 0  # hard-linked files whose other links may lie where the caller cannot look
@@ -89,6 +91,9 @@ class Survey:
                 if tree.is_temporary(entry.name):
                     tally.temporary += 1
                     example(tally.temporary_examples, entry.path)
+            elif verdict.unreadable:
+                tally.unreadable_files += 1
+                example(tally.unreadable_examples, entry.path)
             elif verdict.refuse:
                 tally.add_left_alone(f"{entry.path} ({verdict.refuse})")
             elif verdict.problems:
@@ -113,8 +118,9 @@ class Survey:
             else:
                 first.unchecked_links += 1
 
-    def findings(self, key: str, fix: str) -> list[Finding]:
-        """The lines for the shared dir KEY (FIX: the command that repairs what is not shared right)."""
+    def findings(self, key: str, fix: str, leftovers_fix: str = tree.LEFTOVERS_FIX) -> list[Finding]:
+        """The lines for the shared dir KEY (FIX: the command that repairs what is not shared right; LEFTOVERS_FIX:
+        the one that removes a stopped uv's temporary entries)."""
         tally = self.tallies[key]
         path = tally.path
         found: list[Finding] = []
@@ -132,6 +138,15 @@ class Survey:
             found.append(("ok", f"{entries(tally.count)} below {path}, all shared right", ""))
         else:
             found.append(("ok", f"nothing below {path} yet", ""))
+        if tally.unreadable_files:
+            found.append(
+                (
+                    "problem",
+                    f"{tally.unreadable_files} files of venvs below {path} are {tree.UNREADABLE}, e.g. "
+                    f"{', '.join(tally.unreadable_examples)}: {tree.UNREADABLE_HARM}",
+                    tree.UNREADABLE_FIX,
+                )
+            )
         if tally.left_alone:
             found.append(
                 (
@@ -145,8 +160,8 @@ class Survey:
                 (
                     "info",
                     f"{tally.temporary} of uv's temporary entries below {path}, e.g. "
-                    f"{', '.join(tally.temporary_examples)}: in use by a running uv (a `uv run --with …`, a build, "
-                    "a download), or left by one that was stopped; not judged, and repair leaves them as they are",
+                    f"{', '.join(tally.temporary_examples)}: {tree.TEMPORARY_WORDS}; not judged, and repair leaves "
+                    f"them as they are ('{leftovers_fix}' removes a stopped uv's)",
                     "",
                 )
             )

@@ -41,6 +41,13 @@ LOCK_BUCKETS = (
     "wheels-v",
 )
 ROOT_LOCKS = frozenset({"python-install-dir", "tool-dir", "cache-dir"})  # dirs whose own `.lock` uv takes
+# The team project dir: what uv installs into a venv there it copies or hard-links from the cache of whoever ran it,
+# with that cache's modes (plain uv under umask 022: 0644 from a member's own cache), and never writes in place: it
+# removes the files (reading RECORD) and puts new ones. So a venv's file members can read, in a dir they can write, is
+# the team's (measured with uv 0.6.14 and 0.13.9: bob imports, upgrades and uninstalls what alice's plain uv put
+# there); one they cannot read (umask 077) breaks their uv and their imports.
+REPLACED_KEY = "project-dir"
+VENV_MARK = "pyvenv.cfg"
 
 
 class Entry(NamedTuple):
@@ -56,6 +63,7 @@ class Entry(NamedTuple):
     mount: bool = False  # a mount point: never entered, never changed
     temporary: bool = False  # one of uv's temporary entries, or inside one (see is_temporary)
     uv_lock: bool = False  # one of uv's own lock files, by where it lies (see LOCK_BUCKETS)
+    in_venv: bool = False  # below a venv (a dir holding `pyvenv.cfg`) in the team project dir (see REPLACED_KEY)
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class Verdict:
     hard_link: bool = False
     take_owner: bool = False  # an outsider owns it: root takes it (they could always chmod or write it)
     in_flight: bool = False  # one of uv's temporary entries (or inside one): neither a finding nor repair's to change
+    unreadable: bool = False  # a venv's file in the project dir members cannot read: a finding repair cannot fix
 
 
 @dataclass
@@ -84,6 +93,20 @@ class Policy:
 
 
 RIGHT = Verdict(())
+# What doctor and repair both say of uv's temporary entries (see is_temporary), and how to remove a stopped uv's.
+TEMPORARY_WORDS = "in use by a running uv (a `uv run --with …`, a build, a download), or left by one that was stopped"
+LEFTOVERS_FIX = "repair --leftovers"  # removes those no running uv holds (see uvshare.admin.leftovers)
+UNREADABLE = "not readable by the group"
+UNREADABLE_HARM = "other members' uv and imports fail on it; uvshare never widens who may read a file"
+UNREADABLE_FIX = "whoever made it runs 'chmod -R g+rX' on the venv, or removes the venv and syncs again through uvshare"
+UNREADABLE_WHY = f"{UNREADABLE_HARM}: {UNREADABLE_FIX}"
+
+
+def group_may_read(st: os.stat_result, gid: int) -> bool:
+    """Whether every member may read the regular file ST: by its group bits (the group's) or its others' bits."""
+    return bool(st.st_mode & 0o004) or (st.st_gid == gid and bool(st.st_mode & 0o040))
+
+
 IN_FLIGHT = Verdict((), in_flight=True)
 
 
@@ -133,6 +156,10 @@ def judge(entry: Entry, policy: Policy) -> Verdict:  # noqa: PLR0911, PLR0912  #
         return RIGHT  # the common case, first: a group-owned, group-writable file others cannot write (or hold)
     if entry.mount:
         return Verdict(("a mount point",), 0, "a mount point: what is mounted there is not the shared tree's")
+    if entry.in_venv and owned and stat.S_ISREG(mode) and not mode & (0o002 | prepare.SETID):
+        if group_may_read(st, policy.gid):
+            return RIGHT  # uv replaces it, never writes it in place (see REPLACED_KEY); the dir is judged on its own
+        return Verdict((UNREADABLE,), 0, UNREADABLE_WHY, unreadable=True)
     outsider = [] if owned else [f"owned by {owner_name(st.st_uid)}, who is not a member"]
     if stat.S_ISDIR(mode):
         problems = outsider + prepare.dir_problems(st, policy.gid, reachable=entry.reachable)
@@ -271,11 +298,12 @@ class Walker:
         top_mount = mount_id(top_fd)
         # One frame for the whole walk (a generator per level would hand each entry up through every level): a stack
         # of (dir fd — ours to close, except the top's —, its path, its names still to look at, reachable, inside one
-        # of uv's temporary entries).
-        stack = [(top_fd, top, iter(self.names(top_fd, top)), reachable and bool(st.st_mode & 0o001), False)]
+        # of uv's temporary entries, inside a venv of the project dir).
+        venvs = key == REPLACED_KEY  # (only there is a venv's content judged by what members can do with it)
+        stack = [(top_fd, top, iter(self.names(top_fd, top)), reachable and bool(st.st_mode & 0o001), False, False)]
         try:
             while stack:
-                fd, path, names, reach, temporary = stack[-1]
+                fd, path, names, reach, temporary, venv = stack[-1]
                 name = next(names, None)
                 if name is None:
                     stack.pop()
@@ -291,7 +319,7 @@ class Walker:
                 temp = temporary or (name[:4] == ".tmp" and is_temporary(name))  # (the call only where it may be)
                 if not stat.S_ISDIR(st.st_mode):
                     lock = name[-5:] == ".lock" and uv_lock(key, child[len(top) + 1 :].split("/"))
-                    yield Entry(fd, name, child, st, reach, None, False, temp, lock)
+                    yield Entry(fd, name, child, st, reach, None, False, temp, lock, venv)
                     continue
                 if st.st_dev != dev:  # another filesystem is mounted here
                     yield Entry(fd, name, child, st, reach, mount=True, temporary=temp)
@@ -322,7 +350,9 @@ class Walker:
                     self.too_deep.append(child)
                     os.close(sub)
                 else:
-                    stack.append((sub, child, iter(self.names(sub, child)), reach and bool(st.st_mode & 0o001), temp))
+                    below = venv or (venvs and holds_file(sub, VENV_MARK))
+                    reach_below = reach and bool(st.st_mode & 0o001)
+                    stack.append((sub, child, iter(self.names(sub, child)), reach_below, temp, below))
         finally:
             for fd, *_ in stack:
                 if fd != top_fd:
@@ -339,6 +369,14 @@ class Walker:
         except OSError:
             pass
         return []
+
+
+def holds_file(dir_fd: int, name: str) -> bool:
+    """Whether the open dir DIR_FD holds a regular file NAME (not through a link)."""
+    try:
+        return stat.S_ISREG(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def same_file(fd: int, st: os.stat_result) -> bool:
