@@ -232,6 +232,8 @@ def check_parents(path: str, guard: Guard, subject: str) -> list[Check]:
             st = os.stat(current)
         except OSError:
             break
+        if st.st_uid == 0 and st.st_mode & stat.S_ISVTX:
+            continue  # a sticky dir of root's (/tmp): others may add names there, not rename or remove root's
         if not guard.owner_ok(st):
             checks.append(
                 Check(
@@ -678,6 +680,19 @@ def check_roots_uv(config: Config) -> list[Check]:
                 "root's other uv commands get none of the shared dirs",
             )
         )
+        user = pwd.getpwnam(name)
+        from uvshare.safefs import INSTALL_USER_MARK
+
+        if config.gid is not None and user.pw_gecos != INSTALL_USER_MARK.format(config.gid):
+            checks.append(
+                Check(
+                    "info",
+                    "install-user",
+                    f"{name} is in group '{group_label(config)}' outside root's runs too; it could be narrowed to "
+                    "a group of its own, root's runs giving it the tree's group (as 'share setup' makes the account "
+                    "now): see docs/install.md, 'The install-user'",
+                )
+            )
         from uvshare.admin.setup import scheduling_open
 
         for program in scheduling_open(name):

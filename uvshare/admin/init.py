@@ -7,6 +7,7 @@ included), optionally puts the bin dirs on PATH, and ends with doctor's verdict.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,9 @@ from uvshare.config import (
     normal_path,
     read_file,
 )
-from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvNotFound, UvshareError
-from uvshare.finduv import find_uv, is_uvshare
+from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvNotFound, UvshareError, admin
+from uvshare.finduv import find_program, is_uvshare
+from uvshare.runas import tree_label
 from uvshare.trees import tree_files, trees_dir
 
 if TYPE_CHECKING:
@@ -134,7 +136,12 @@ class Init(ProfileSwitches):
     config_file = cli.SwitchAttr(
         "--config", str, argname="FILE", help=f"where to write the config ($UVSHARE_CONFIG, else {SYSTEM_CONFIG})"
     )
-    uv = cli.SwitchAttr("--uv", str, argname="PATH", help="the real uv (default: the first uv on PATH not uvshare)")
+    uv = cli.SwitchAttr(
+        "--uv",
+        str,
+        argname="PATH",
+        help="the real uv (default: the one beside uvshare's python, else the first on PATH)",
+    )
     install_user = cli.SwitchAttr(
         "--install-user",
         str,
@@ -189,9 +196,23 @@ class Init(ProfileSwitches):
             self.note(f"uvshare reads {path} only with {ENV_CONFIG}={path} in the environment")
             if config.project_dir:
                 self.say("warning", unknown_to_root(config) + f"; put the config in {trees_dir(unset)}/NAME.toml")
+        self.tell_made(path, config, setup)
         problems = sum(c.status == "problem" for c in checks)
         print("healthy" if not problems else f"{problems} problem{'s' if problems != 1 else ''} found")
         return EXIT_PROBLEMS if problems or status else 0
+
+    def tell_made(self, path: str, config: Config, setup: Setup) -> None:
+        """The closing block: what init made (the config, the tree, the account) and the one command that undoes it."""
+        from uvshare.admin.teardown import made_account
+
+        tree = tree_label(config).partition(" (")[2].rstrip(")") or ", ".join(config.dirs.values())
+        made = [f"the config {path}", f"the shared tree below {tree}"]
+        account, _ = made_account(config, path)
+        if account is not None:
+            made.append(f"the account {account} ({'made now' if setup.made_account else 'made by uvshare'})")
+        self.note(f"made: {'; '.join(made)}")
+        undo = admin(f"teardown --config {shlex.quote(path)}")
+        self.note(f"undo: {undo} (it removes these but the tree's data, and says how to remove that)")
 
     def show(self, path: str, values: dict[str, object]) -> int:
         """--dry-run: what would be written and made, and nothing written or made."""
@@ -206,6 +227,10 @@ class Init(ProfileSwitches):
         elif old is None:
             self.say("info", f"would write {path}:")
             print(render(values), end="")
+        elif not broken and all(k in values and values[k] == v for k, v in old.items()):
+            self.say("info", f"would fill in {path}:")
+            for line in difference(old, values):
+                print(line)
         else:
             self.say("info", f"would {'replace' if self.force else 'refuse to replace (no --force)'} {path}: {broken}")
             for line in difference(old, values):
@@ -268,10 +293,14 @@ class Init(ProfileSwitches):
                 raise UvshareError(f"--uv {uv} is uvshare itself (a launcher), not the real uv; give the real uv")
             return uv
         environ = {k: v for k, v in os.environ.items() if k != "UVSHARE_UV"}
-        try:
-            return find_uv(environ, None, None)
+        try:  # the uv installed with uvshare (`pip install uvshare uv` in one venv) first, then PATH
+            return find_program("uv", environ, None, None, beside=sys.executable)
         except UvNotFound:
-            self.say("warning", "no real uv found on PATH: the config names none; uvshare looks for it on every call")
+            self.say(
+                "warning",
+                f"no real uv found beside {sys.executable} or on PATH: the config names none; uvshare looks for it on "
+                "every call (install it, then run this again, or give --uv)",
+            )
             return None
 
     def write_config(self, path: str, values: dict[str, object]) -> None:
@@ -284,6 +313,10 @@ class Init(ProfileSwitches):
             old = {}
         if old is not None and old == values:
             self.say("ok", f"config {path} already says this")
+            return
+        if old is not None and all(k in values and values[k] == v for k, v in old.items()):
+            write_atomically(path, render(values))  # only keys it left unset are filled in: nothing is replaced
+            self.say("ok", f"filled in {path}: {', '.join(difference(old, values)).strip()}")
             return
         if old is not None and not self.force:
             for line in difference(old, values):
