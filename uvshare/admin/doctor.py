@@ -559,6 +559,18 @@ def check_path(config: Config) -> list[Check]:
     ]
 
 
+def check_members_run(config: Config) -> Check:
+    """Whether the group's members can run the uvshare this doctor was started through: the launcher, its
+    interpreter and uvshare's code (see uvshare.admin.reach)."""
+    from uvshare.admin.reach import FIX, members_cannot_run, running_program
+
+    launcher = running_program()
+    why, how = members_cannot_run(config, launcher)
+    if why is not None:
+        return Check("problem", "members", why, FIX)
+    return Check("ok", "members", f"can run {launcher or sys.executable + ' -m uvshare'}: {how}")
+
+
 def check_self() -> Check:
     """Whether anyone but root could change the uvshare that root runs: its interpreter or its installed code."""
     import uvshare
@@ -797,6 +809,7 @@ def run_report(*, one_of_all: bool = False) -> tuple[list[Check], bool, bool]:
             checks.append(item)
     checks.extend(check_path(config))
     checks.append(check_link_mode(config))
+    checks.append(check_members_run(config))
     if os.geteuid() == 0:
         checks.append(check_self())
         checks.extend(check_roots_entries())

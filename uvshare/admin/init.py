@@ -171,6 +171,9 @@ class Init(ProfileSwitches):
         path = path if path.startswith("/") else os.path.join(os.getcwd(), path)
         values = self.values()  # everything checked before anything is written: a typo breaks nobody's uv
         self.check_profile_targets()
+        from uvshare.admin.reach import refuse_unrunnable, running_program
+
+        refuse_unrunnable(Config(values, dict.fromkeys(values, path), (path,)), running_program())
         if self.dry_run:
             return self.show(path, values)
         self.write_config(path, values)
