@@ -30,7 +30,7 @@ from uvshare.config import (
     normal_path,
     read_file,
 )
-from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvNotFound, UvshareError, admin
+from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvNotFound, UvshareError
 from uvshare.finduv import find_program, is_uvshare
 from uvshare.runas import tree_label
 from uvshare.trees import tree_files, trees_dir
@@ -109,6 +109,20 @@ def default_install_user(group: object, prefix: str, environ: Mapping[str, str])
     if wanted in others_install_users(prefix, environ):
         wanted = name[: NAME_MAX - len(INSTALL_SUFFIX) - len(mark)] + mark + INSTALL_SUFFIX
     return wanted
+
+
+def self_command() -> str:
+    """How to run this uvshare again from the caller's shell: its name where PATH leads there, else its path."""
+    import shutil
+
+    from uvshare.admin.reach import running_program
+    from uvshare.errors import invoked_as
+
+    program, name = running_program(), invoked_as()
+    found = shutil.which(name)
+    if program is None or (found is not None and os.path.realpath(found) == os.path.realpath(program)):
+        return name
+    return program
 
 
 def others_install_users(prefix: str, environ: Mapping[str, str]) -> set[str]:
@@ -214,7 +228,7 @@ class Init(ProfileSwitches):
         if account is not None:
             made.append(f"the account {account} ({'made now' if setup.made_account else 'made by uvshare'})")
         self.note(f"made: {'; '.join(made)}")
-        undo = admin(f"teardown --config {shlex.quote(path)}")
+        undo = f"{shlex.quote(self_command())} share teardown --config {shlex.quote(path)}"
         self.note(f"undo: {undo} (it removes these but the tree's data, and says how to remove that)")
 
     def show(self, path: str, values: dict[str, object]) -> int:
