@@ -48,6 +48,8 @@ LAYOUT = {
 }
 INSTALL_SUFFIX = "-install"  # the default install-user is the group's name and this: one per tree's group
 NAME_MAX = 32  # useradd's longest name
+# Keys init leaves out when it cannot tell (no real uv found yet): a later init fills them in without --force.
+FILLABLE = frozenset({"uv"})
 HEADER = "# Written by `uvshare share init`; see `uvshare share config` for what each key does.\n"
 
 
@@ -84,6 +86,13 @@ def difference(old: dict[str, object], new: dict[str, object]) -> list[str]:
         elif old[key] != new[key]:
             lines.append(f"  {key}: {toml_value(old[key])} -> {toml_value(new[key])}")
     return lines
+
+
+def fills_in(old: dict[str, object], new: dict[str, object]) -> bool:
+    """Whether NEW only adds to OLD keys whose absence says "not known" rather than "the default" (FILLABLE): init
+    writes that without --force. (An added `acl = false` would change what the tree does: that needs --force.)"""
+    added = new.keys() - old.keys()
+    return bool(added) and added <= FILLABLE and all(k in new and new[k] == v for k, v in old.items())
 
 
 def default_install_user(group: object, prefix: str, environ: Mapping[str, str]) -> str:
@@ -244,7 +253,7 @@ class Init(ProfileSwitches):
         elif old is None:
             self.say("info", f"would write {path}:")
             print(render(values), end="")
-        elif not broken and all(k in values and values[k] == v for k, v in old.items()):
+        elif not broken and fills_in(old, values):
             self.say("info", f"would fill in {path}:")
             for line in difference(old, values):
                 print(line)
@@ -331,7 +340,7 @@ class Init(ProfileSwitches):
         if old is not None and old == values:
             self.say("ok", f"config {path} already says this")
             return
-        if old is not None and all(k in values and values[k] == v for k, v in old.items()):
+        if old is not None and fills_in(old, values):
             write_atomically(path, render(values))  # only keys it left unset are filled in: nothing is replaced
             self.say("ok", f"filled in {path}: {', '.join(difference(old, values)).strip()}")
             return

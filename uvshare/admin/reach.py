@@ -39,17 +39,22 @@ def running_program() -> str | None:
     return os.path.abspath(argv0)
 
 
-def interpreter_of(path: str) -> str | None:
-    """The interpreter the `#!` line of PATH names (its first word), None for a file without one."""
+def shebang(path: str) -> list[str]:
+    """The words of the `#!` line of PATH (the interpreter and its options), none for a file without one."""
     try:
         with open(path, "rb") as f:
             head = f.read(256)
     except OSError:
-        return None
+        return []
     if not head.startswith(b"#!"):
-        return None
-    words = head[2:].split(b"\n", 1)[0].split()
-    return os.fsdecode(words[0]) if words else None
+        return []
+    return [os.fsdecode(w) for w in head[2:].split(b"\n", 1)[0].split()]
+
+
+def interpreter_of(path: str) -> str | None:
+    """The interpreter the `#!` line of PATH names, None for a file without one."""
+    words = shebang(path)
+    return words[0] if words else None
 
 
 def code_files() -> list[str]:
@@ -113,13 +118,28 @@ def by_modes(launcher: str | None, gid: int) -> str | None:
     return None
 
 
-def probe_command(launcher: str | None) -> list[str]:
-    """What the member identity runs: the launcher's `share --version`, or (none) the interpreter importing uvshare."""
-    if launcher is not None:
-        return [launcher, "share", "--version"]
-    from uvshare.admin.launcher import install_dirs
+# A launcher named uvx is uvx (`uvx share` runs a tool called share): its interpreter runs its text instead, named
+# uvshare, and the kernel's exec of the launcher itself is judged by its mode bits.
+AS_UVSHARE = (
+    "import sys; path = sys.argv[1]; sys.argv[:] = ['uvshare', 'share', '--version']; "
+    "exec(compile(open(path, 'rb').read(), path, 'exec'))"
+)
 
-    return [sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0] = {install_dirs()!r}; import uvshare.shim"]
+
+def probe_command(launcher: str | None) -> list[str] | None:
+    """What the member identity runs: the launcher's `share --version`, or (none) the interpreter importing uvshare;
+    None when it cannot be run without running uv (a uvx launcher that is no Python script)."""
+    if launcher is None:
+        from uvshare.admin.launcher import install_dirs
+
+        code = f"import sys; sys.path[:0] = {install_dirs()!r}; import uvshare.shim"
+        return [sys.executable, "-I", "-S", "-c", code]
+    if os.path.basename(launcher) != "uvx":
+        return [launcher, "share", "--version"]
+    words = shebang(launcher)
+    if not words or not os.path.basename(words[0]).startswith("python"):
+        return None
+    return [*words, "-c", AS_UVSHARE, launcher]
 
 
 def as_member(config: Config, launcher: str | None) -> tuple[bool, str] | None:
@@ -134,12 +154,15 @@ def as_member(config: Config, launcher: str | None) -> tuple[bool, str] | None:
         _name, uid, _home = install_account(config)
     except UvshareError:
         return None
+    command = probe_command(launcher)
+    if command is None:
+        return None
     from uvshare.safefs import SYSTEM_DIRS
 
     env = {"PATH": os.pathsep.join(SYSTEM_DIRS), "LANG": "C.UTF-8", "HOME": "/", ENV_CONFIG: ""}
     try:
         done = subprocess.run(
-            probe_command(launcher),
+            command,
             env=env,
             cwd="/",
             stdin=subprocess.DEVNULL,
@@ -171,6 +194,10 @@ def members_cannot_run(config: Config, launcher: str | None) -> tuple[str | None
     if ran is not None:
         worked, last = ran
         how = f"it ran as the install-user {config.install_user}, with group '{label}' alone"
+        if worked and launcher is not None and os.path.basename(launcher) == "uvx":  # its text ran; and its exec?
+            blocked = mode_blocks(launcher, gid, 5)
+            if blocked is not None:
+                return f"members of group '{label}' cannot run {what}: they may not run {blocked}", how
         if worked:
             return None, how
         blocked = by_modes(launcher, gid)
