@@ -11,6 +11,7 @@ dir fd, never through a link; as root, only in dirs nobody but root can write.
 from __future__ import annotations
 
 import os
+import pwd
 import shlex
 
 from plumbum import cli
@@ -34,6 +35,7 @@ class Teardown(Command):
         "--config", str, argname="FILE", help=f"the config init wrote ($UVSHARE_CONFIG, else {SYSTEM_CONFIG})"
     )
     dry_run = cli.Flag("--dry-run", help="say what would be removed and what left; remove nothing")
+    removed_uid: int | None = None  # the install-user's, once removed
 
     def main(self) -> int:
         if self.config_file == "":
@@ -94,6 +96,7 @@ class Teardown(Command):
         """Remove the install-user when uvshare made it for this tree's group and no other config names it, and the
         cron/at deny lines added for it."""
         name, why_not = made_account(config, path)
+        uid = pwd.getpwnam(name).pw_uid if name is not None else -1
         if name is None:
             if why_not:
                 self.say("info", why_not)
@@ -118,6 +121,7 @@ class Teardown(Command):
             self.say("problem", f"cannot remove the account {name}: {(err or out).strip()}; run this again then")
             return 1
         self.say("ok", f"removed the account {name} (and its group of its own)")
+        self.removed_uid = uid
         for line in undeny_scheduling(name):
             self.say("ok", line)
         return 0
@@ -135,6 +139,8 @@ class Teardown(Command):
         remove = shlex.join(["rm", "-rf", prefix] if whole else ["rm", "-rf", *dirs])
         where = f"below {prefix}" if whole else ", ".join(dirs)
         self.say("info", f"left the tree's data {where} (Pythons, tools, cache): '{remove}' removes it, if unneeded")
+        if self.removed_uid is not None:  # a later account given that number would own them
+            self.say("warning", f"anything the account owned there keeps its uid {self.removed_uid}: remove the data too")
 
     def words(self) -> str:
         """This command, to repeat it."""
@@ -148,8 +154,6 @@ def made_account(config: Config, path: str) -> tuple[str | None, str]:
     name = config.install_user
     if name is None or config.gid is None:
         return None, ""
-    import pwd
-
     from uvshare.safefs import INSTALL_USER_MARK
 
     try:
