@@ -312,7 +312,7 @@ class Setup(ProfileSwitches):
         return changes
 
     def ensure_install_user(self, config: Config, warnings: list[str]) -> None:
-        """Create the config's install-user (a system account in the group, no home, no login) when it is missing;
+        """Create the config's install-user (a system account in a group of its own, no home, no login) when missing;
         WARNINGS gets why it cannot be used, if it cannot."""
         from uvshare.runas import own_install_user
 
