@@ -42,10 +42,15 @@ def running_program() -> str | None:
 def shebang(path: str) -> list[str]:
     """The words of the `#!` line of PATH (the interpreter and its options), none for a file without one."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(256)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO there must not hang us
     except OSError:
         return []
+    try:
+        head = os.read(fd, 256) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        head = b""
+    finally:
+        os.close(fd)
     if not head.startswith(b"#!"):
         return []
     return [os.fsdecode(w) for w in head[2:].split(b"\n", 1)[0].split()]

@@ -140,7 +140,9 @@ class Teardown(Command):
         where = f"below {prefix}" if whole else ", ".join(dirs)
         self.say("info", f"left the tree's data {where} (Pythons, tools, cache): '{remove}' removes it, if unneeded")
         if self.removed_uid is not None:  # a later account given that number would own them
-            self.say("warning", f"anything the account owned there keeps its uid {self.removed_uid}: remove the data too")
+            self.say(
+                "warning", f"anything the account owned there keeps its uid {self.removed_uid}: remove the data too"
+            )
 
     def words(self) -> str:
         """This command, to repeat it."""
