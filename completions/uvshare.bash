@@ -54,7 +54,7 @@ _uvshare_share() {
     done
     local options=$meta words=''
     case $command in
-        '') words='init setup doctor repair kind config completion launcher module' ;;
+        '') words='init setup doctor repair kind config completion launcher module teardown' ;;
         init)
             case $prev in
                 --group) mapfile -t COMPREPLY < <(compgen -g -- "$cur") && return 0 ;;
@@ -93,6 +93,13 @@ _uvshare_share() {
                 return 0
             fi
             options+=' --lua --tcl'
+            ;;
+        teardown)
+            if [[ $prev == --config ]]; then
+                mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+                return 0
+            fi
+            options+=' --config --dry-run'
             ;;
         launcher)
             options+=' --force'

@@ -57,7 +57,8 @@ function __uvshare_share_candidates -a current
                 config\t'Show the config uvshare uses and where each setting comes from' \
                 completion\t'Print the completion script for a shell' \
                 launcher\t'Write a fast launcher for uvshare (name it uv)' \
-                module\t'Write modulefiles (Lmod, Environment Modules) for the tree of the config'
+                module\t'Write modulefiles (Lmod, Environment Modules) for the tree of the config' \
+                teardown\t'Remove what init and setup --profile made; say what is left'
         case init
             switch "$words[-1]"
                 case --group
@@ -119,6 +120,13 @@ function __uvshare_share_candidates -a current
             end
             set -a options --lua\t'Write the Lmod modulefile (Lua) to this file' \
                 --tcl\t'Write the Environment Modules modulefile (Tcl) to this file'
+        case teardown
+            if test "$words[-1]" = --config
+                __fish_complete_path $current
+                return 0
+            end
+            set -a options --config\t'The config init wrote' \
+                --dry-run\t'Say what would be removed and what left; remove nothing'
         case launcher
             set -a options --force\t'Replace the path even when it is not a uvshare launcher'
             test $after -eq 0; and set positional (__fish_complete_path $current)

@@ -16,8 +16,8 @@
 # UVSHARE_GROUP (uvshare), UVSHARE_SHARED (/opt/uv), UVSHARE_HOME (/opt/uvshare: uvshare's own Python and venv),
 # UVSHARE_CONFIG (/etc/uvshare/config.toml), UVSHARE_LINK_DIR (/usr/local/bin), UVSHARE_PYTHON (3.12),
 # UVSHARE_PROFILE (/etc/profile.d/uvshare.sh; empty: none), UVSHARE_FORCE (1: replace a config that says otherwise),
-# UVSHARE_INSTALL_USER (the group's name and -install, uvshare-install for the default group: the member account
-# root's uv commands on the shared tree run as; created).
+# UVSHARE_INSTALL_USER (the group's name and -install, uvshare-install for the default group: the account root's uv
+# commands on the shared tree run as, with the group; created in a group of its own).
 set -eu
 
 # Root runs only what root owns: the system programs this script runs (getent, groupadd; stat, head, grep, …) come

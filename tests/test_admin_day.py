@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import GROUP, Sandbox, snapshot
+from tests.support.harness import GROUP, SYSTEM_PYTHON, Sandbox, snapshot
 from tests.support.wheels import tool_install_args, wheels_dir
 from tests.test_admin import legacy_tree
 
@@ -59,6 +60,29 @@ def test_init_never_records_uvshare_as_the_real_uv(box1: Sandbox) -> None:
     assert f"uv = '{box.uv}'" in box.config.read_text()
     refused = box.run("root", *box.init_args("--uv", str(front / "uv"), "--force"))
     assert refused.returncode == 2 and "is uvshare itself" in refused.stderr, str(refused)
+
+
+def test_init_finds_the_uv_installed_beside_uvshare_and_fills_in_what_it_left_unset(box1: Sandbox) -> None:
+    """`pip install uvshare uv` in one venv puts uv beside uvshare's python: init records that one, ahead of another
+    uv on PATH. A first init without it leaves the key unset; once uv is there, init again fills it in, no --force."""
+    box = box1
+    box.config.unlink()
+    venv = box.root / "venv"
+    box.ok("root", box.uv, "venv", "--python", SYSTEM_PYTHON, venv)
+    # uvshare importable in that venv as pip would install it there: the tests' installed uvshare, through a .pth
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    (installed,) = (box.bin_dir.parent / "lib").glob("python3*/site-packages")
+    (site / "uvshare.pth").write_text(f"{installed}\n")
+    init = [venv / "bin" / "python", "-m", "uvshare", *box.init_args()[1:]]
+    first = box.run("root", *init, env={"PATH": "/usr/bin:/bin"})
+    assert "! no real uv found" in first.stdout, str(first)
+    assert "\nuv = " not in box.config.read_text(), str(first)
+    beside = venv / "bin" / "uv"
+    shutil.copy2(box.uv, beside)
+    again = box.run("root", *init)  # PATH holds the real uv too, elsewhere (box.uv)
+    assert again.returncode == 0, str(again)
+    assert f"uv = '{beside}'" in box.config.read_text(), str(again)
+    assert f"filled in {box.config}: + uv = '{beside}'" in again.stdout, str(again)
 
 
 def test_profile_puts_the_bin_dirs_on_members_path_not_roots(box1: Sandbox) -> None:

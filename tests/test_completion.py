@@ -22,7 +22,7 @@ from tests.support import harness
 COMPLETIONS = harness.REPO / "completions"
 FILES = {"bash": COMPLETIONS / "uvshare.bash", "zsh": COMPLETIONS / "_uvshare", "fish": COMPLETIONS / "uvshare.fish"}
 SHELLS = tuple(FILES)
-SHARE_COMMANDS = {"init", "setup", "doctor", "repair", "kind", "config", "completion", "launcher", "module"}
+SHARE_COMMANDS = {"init", "setup", "doctor", "repair", "kind", "config", "completion", "launcher", "module", "teardown"}
 BASH_COMPLETION = Path("/usr/share/bash-completion/bash_completion")
 END = "\x1e"  # ends the candidates of one line in the drivers' output
 

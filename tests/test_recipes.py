@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import grp
+import pwd
 import re
 import stat
 import subprocess
@@ -99,6 +101,12 @@ def test_openshift_arbitrary_uid_in_group_0(box1: Sandbox) -> None:
     doctor = box.run(anybody, "uvshare", "share", "doctor")
     assert "Traceback" not in doctor.stderr + doctor.stdout
     assert "uid 1000770000 is in group 'root' in this session" in doctor.stdout  # gid 0, by its name
+    # the account setup made is in a group of its own, not group 0: root's runs gave it gid 0, and what it installed
+    # counts as the group's (it is the install-user setup made for gid 0)
+    account = pwd.getpwnam(INSTALLER_GID0)
+    assert account.pw_gid != 0 and INSTALLER_GID0 not in grp.getgrgid(0).gr_mem
+    roots = box.run("root", "uvshare", "share", "doctor")
+    assert roots.returncode == 0 and "not a member" not in roots.stdout, str(roots)
 
 
 def test_ci_runner_read_only_pythons(box1: Sandbox) -> None:

@@ -120,23 +120,17 @@ def access_acl(fd: int) -> "list[tuple[int, int, int]]":
 
 
 def is_member(uid: int, groups: "Collection[int]") -> bool:
-    """Whether the user UID is in one of GROUPS (primary, or listed in the group database)."""
-    import grp
+    """Whether the user UID is in one of GROUPS (primary, listed in the group database, or the install-user uvshare
+    made for it: see safefs.in_group)."""
     import pwd
+
+    from uvshare.safefs import in_group
 
     try:
         user = pwd.getpwuid(uid)
     except KeyError:
         return False
-    if user.pw_gid in groups:
-        return True
-    for gid in groups:
-        try:
-            if user.pw_name in grp.getgrgid(gid).gr_mem:
-                return True
-        except KeyError:
-            continue
-    return False
+    return any(in_group(user, gid) for gid in groups)
 
 
 def user_name(uid: int) -> str:

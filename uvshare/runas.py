@@ -67,8 +67,9 @@ def install_account(config: "Config") -> "tuple[str, int, str]":
             f'name the member account it runs as: add install-user = "{own_install_user(config)}" to {where} and run '
             f"'{invoked_as()} share setup' as root, which creates the account"
         )
-    import grp
     import pwd
+
+    from uvshare.safefs import in_group
 
     try:
         user = pwd.getpwnam(name)
@@ -77,15 +78,13 @@ def install_account(config: "Config") -> "tuple[str, int, str]":
             f"{where}: key 'install-user': there is no user '{name}'; run '{invoked_as()} share setup' as root, which "
             f"creates it, or name an existing member of group '{config.group}'"
         ) from None
-    try:
-        listed = name in grp.getgrgid(gid).gr_mem
-    except KeyError:
-        listed = False
-    if user.pw_uid == 0 or not (user.pw_gid == gid or listed):
+    # A member, or the account uvshare made for this group: root's run gives it nothing the group does not have.
+    # Any other account (a service's, with processes of its own) would gain the group's rights through root's runs.
+    if user.pw_uid == 0 or not in_group(user, gid):
         why = "is root" if user.pw_uid == 0 else f"is not a member of group '{config.group}'"
         raise ConfigError(
-            f"{where}: key 'install-user': '{name}' {why}; name a member account that is not root (or run "
-            f"'usermod -aG {config.group} {name}')"
+            f"{where}: key 'install-user': '{name}' {why}; name a member account that is not root, or a name no "
+            f"account has yet ('{invoked_as()} share setup' creates it, in a group of its own)"
         )
     if user.pw_shell not in NO_LOGIN:
         raise ConfigError(

@@ -16,10 +16,32 @@ import errno
 import os
 import stat
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import pwd
+
 O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO planted in place of a file must not hang.
 O_NODE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 MAX_HOPS = 256  # path components walked in one lookup, symlink targets included
+# The comment `share setup` gives an install-user account it creates: root's record, in the passwd database (which only
+# root writes), that uvshare made the account for the group with this gid. Such an account has a primary group of its
+# own and is listed in no group (so it is never in group 0): root's runs give it the tree's group when they drop to it
+# (runas.become), and it counts as a member of that group (and of no other) for what it owns in the tree.
+INSTALL_USER_MARK = "uvshare install-user for gid {}"
+
+
+def in_group(user: "pwd.struct_passwd", gid: int) -> bool:
+    """Whether the account USER is in the group GID: its primary group, listed in the group database, or the
+    install-user uvshare made for that group (see INSTALL_USER_MARK)."""
+    if user.pw_gid == gid or user.pw_gecos == INSTALL_USER_MARK.format(gid):
+        return True
+    import grp
+
+    try:
+        return user.pw_name in grp.getgrgid(gid).gr_mem
+    except KeyError:
+        return False
 
 
 class CannotCreate(OSError):
@@ -46,9 +68,8 @@ class Guard:
         self._members: dict[int, bool | None] = {}
 
     def is_member(self, uid: int) -> "bool | None":
-        """Whether UID is in the group (primary or listed); None when UID has no passwd entry."""
+        """Whether UID is in the group (see in_group); None when UID has no passwd entry."""
         if uid not in self._members:
-            import grp
             import pwd
 
             try:
@@ -56,11 +77,7 @@ class Guard:
             except KeyError:
                 self._members[uid] = None
             else:
-                try:
-                    listed = user.pw_name in grp.getgrgid(self.gid).gr_mem
-                except KeyError:
-                    listed = False
-                self._members[uid] = user.pw_gid == self.gid or listed
+                self._members[uid] = in_group(user, self.gid)
         return self._members[uid]
 
     def owner_ok(self, st: os.stat_result) -> bool:

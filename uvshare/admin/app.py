@@ -40,6 +40,7 @@ Share.subcommand("config", "uvshare.admin.configcmd.ConfigCommand")
 Share.subcommand("completion", "uvshare.admin.completion.Completion")
 Share.subcommand("launcher", "uvshare.admin.launcher.Launcher")
 Share.subcommand("module", "uvshare.admin.modules.Module")
+Share.subcommand("teardown", "uvshare.admin.teardown.Teardown")
 
 
 # What each command that takes an argument needs, for the one-line error when it is missing.

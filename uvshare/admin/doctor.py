@@ -232,6 +232,8 @@ def check_parents(path: str, guard: Guard, subject: str) -> list[Check]:
             st = os.stat(current)
         except OSError:
             break
+        if st.st_uid == 0 and st.st_mode & stat.S_ISVTX:
+            continue  # a sticky dir of root's (/tmp): others may add names there, not rename or remove root's
         if not guard.owner_ok(st):
             checks.append(
                 Check(
@@ -570,6 +572,18 @@ def check_path(config: Config) -> list[Check]:
     ]
 
 
+def check_members_run(config: Config) -> Check:
+    """Whether the group's members can run the uvshare this doctor was started through: the launcher, its
+    interpreter and uvshare's code (see uvshare.admin.reach)."""
+    from uvshare.admin.reach import FIX, members_cannot_run, running_program
+
+    launcher = running_program()
+    why, how = members_cannot_run(config, launcher)
+    if why is not None:
+        return Check("problem", "members", why, FIX)
+    return Check("ok", "members", f"can run {launcher or sys.executable + ' -m uvshare'}: {how}")
+
+
 def check_self() -> Check:
     """Whether anyone but root could change the uvshare that root runs: its interpreter or its installed code."""
     import uvshare
@@ -691,6 +705,19 @@ def check_roots_uv(config: Config) -> list[Check]:
                 "root's other uv commands get none of the shared dirs",
             )
         )
+        user = pwd.getpwnam(name)
+        from uvshare.safefs import INSTALL_USER_MARK
+
+        if config.gid is not None and user.pw_gecos != INSTALL_USER_MARK.format(config.gid):
+            checks.append(
+                Check(
+                    "info",
+                    "install-user",
+                    f"{name} is in group '{group_label(config)}' outside root's runs too; it could be narrowed to "
+                    "a group of its own, root's runs giving it the tree's group (as 'share setup' makes the account "
+                    "now): see docs/install.md, 'The install-user'",
+                )
+            )
         from uvshare.admin.setup import scheduling_open
 
         for program in scheduling_open(name):
@@ -796,6 +823,7 @@ def run_report(*, one_of_all: bool = False) -> tuple[list[Check], bool, bool]:
     checks.extend(check_team_uv_toml(config))
     checks.extend(check_path(config))
     checks.append(check_link_mode(config))
+    checks.append(check_members_run(config))
     if os.geteuid() == 0:
         checks.append(check_self())
         checks.extend(check_roots_entries())

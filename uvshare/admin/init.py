@@ -7,6 +7,7 @@ included), optionally puts the bin dirs on PATH, and ends with doctor's verdict.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,8 @@ from uvshare.config import (
     read_file,
 )
 from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvNotFound, UvshareError
-from uvshare.finduv import find_uv, is_uvshare
+from uvshare.finduv import find_program, is_uvshare
+from uvshare.runas import tree_label
 from uvshare.trees import tree_files, trees_dir
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ LAYOUT = {
 }
 INSTALL_SUFFIX = "-install"  # the default install-user is the group's name and this: one per tree's group
 NAME_MAX = 32  # useradd's longest name
+# Keys init leaves out when it cannot tell (no real uv found yet): a later init fills them in without --force.
+FILLABLE = frozenset({"uv"})
 HEADER = "# Written by `uvshare share init`; see `uvshare share config` for what each key does.\n"
 
 
@@ -84,6 +88,13 @@ def difference(old: dict[str, object], new: dict[str, object]) -> list[str]:
     return lines
 
 
+def fills_in(old: dict[str, object], new: dict[str, object]) -> bool:
+    """Whether NEW only adds to OLD keys whose absence says "not known" rather than "the default" (FILLABLE): init
+    writes that without --force. (An added `acl = false` would change what the tree does: that needs --force.)"""
+    added = new.keys() - old.keys()
+    return bool(added) and added <= FILLABLE and all(k in new and new[k] == v for k, v in old.items())
+
+
 def default_install_user(group: object, prefix: str, environ: Mapping[str, str]) -> str:
     """The install-user a new tree below PREFIX gets: GROUP's name (uvshare for gid 0) and `-install`, each tree's
     own, so that two trees never share one by default; marked with PREFIX where another tree's config on this machine
@@ -107,6 +118,20 @@ def default_install_user(group: object, prefix: str, environ: Mapping[str, str])
     if wanted in others_install_users(prefix, environ):
         wanted = name[: NAME_MAX - len(INSTALL_SUFFIX) - len(mark)] + mark + INSTALL_SUFFIX
     return wanted
+
+
+def self_command() -> str:
+    """How to run this uvshare again from the caller's shell: its name where PATH leads there, else its path."""
+    import shutil
+
+    from uvshare.admin.reach import running_program
+    from uvshare.errors import invoked_as
+
+    program, name = running_program(), invoked_as()
+    found = shutil.which(name)
+    if program is None or (found is not None and os.path.realpath(found) == os.path.realpath(program)):
+        return name
+    return program
 
 
 def others_install_users(prefix: str, environ: Mapping[str, str]) -> set[str]:
@@ -134,7 +159,12 @@ class Init(ProfileSwitches):
     config_file = cli.SwitchAttr(
         "--config", str, argname="FILE", help=f"where to write the config ($UVSHARE_CONFIG, else {SYSTEM_CONFIG})"
     )
-    uv = cli.SwitchAttr("--uv", str, argname="PATH", help="the real uv (default: the first uv on PATH not uvshare)")
+    uv = cli.SwitchAttr(
+        "--uv",
+        str,
+        argname="PATH",
+        help="the real uv (default: the one beside uvshare's python, else the first on PATH)",
+    )
     install_user = cli.SwitchAttr(
         "--install-user",
         str,
@@ -164,6 +194,9 @@ class Init(ProfileSwitches):
         path = path if path.startswith("/") else os.path.join(os.getcwd(), path)
         values = self.values()  # everything checked before anything is written: a typo breaks nobody's uv
         self.check_profile_targets()
+        from uvshare.admin.reach import refuse_unrunnable, running_program
+
+        refuse_unrunnable(Config(values, dict.fromkeys(values, path), (path,)), running_program())
         if self.dry_run:
             return self.show(path, values)
         self.write_config(path, values)
@@ -189,9 +222,23 @@ class Init(ProfileSwitches):
             self.note(f"uvshare reads {path} only with {ENV_CONFIG}={path} in the environment")
             if config.project_dir:
                 self.say("warning", unknown_to_root(config) + f"; put the config in {trees_dir(unset)}/NAME.toml")
+        self.tell_made(path, config, setup)
         problems = sum(c.status == "problem" for c in checks)
         print("healthy" if not problems else f"{problems} problem{'s' if problems != 1 else ''} found")
         return EXIT_PROBLEMS if problems or status else 0
+
+    def tell_made(self, path: str, config: Config, setup: Setup) -> None:
+        """The closing block: what init made (the config, the tree, the account) and the one command that undoes it."""
+        from uvshare.admin.teardown import made_account
+
+        tree = tree_label(config).partition(" (")[2].rstrip(")") or ", ".join(config.dirs.values())
+        made = [f"the config {path}", f"the shared tree below {tree}"]
+        account, _ = made_account(config, path)
+        if account is not None:
+            made.append(f"the account {account} ({'made now' if setup.made_account else 'made by uvshare'})")
+        self.note(f"made: {'; '.join(made)}")
+        undo = f"{shlex.quote(self_command())} share teardown --config {shlex.quote(path)}"
+        self.note(f"undo: {undo} (it removes these but the tree's data, and says how to remove that)")
 
     def show(self, path: str, values: dict[str, object]) -> int:
         """--dry-run: what would be written and made, and nothing written or made."""
@@ -206,6 +253,10 @@ class Init(ProfileSwitches):
         elif old is None:
             self.say("info", f"would write {path}:")
             print(render(values), end="")
+        elif not broken and fills_in(old, values):
+            self.say("info", f"would fill in {path}:")
+            for line in difference(old, values):
+                print(line)
         else:
             self.say("info", f"would {'replace' if self.force else 'refuse to replace (no --force)'} {path}: {broken}")
             for line in difference(old, values):
@@ -268,10 +319,14 @@ class Init(ProfileSwitches):
                 raise UvshareError(f"--uv {uv} is uvshare itself (a launcher), not the real uv; give the real uv")
             return uv
         environ = {k: v for k, v in os.environ.items() if k != "UVSHARE_UV"}
-        try:
-            return find_uv(environ, None, None)
+        try:  # the uv installed with uvshare (`pip install uvshare uv` in one venv) first, then PATH
+            return find_program("uv", environ, None, None, beside=sys.executable)
         except UvNotFound:
-            self.say("warning", "no real uv found on PATH: the config names none; uvshare looks for it on every call")
+            self.say(
+                "warning",
+                f"no real uv found beside {sys.executable} or on PATH: the config names none; uvshare looks for it on "
+                "every call (install it, then run this again, or give --uv)",
+            )
             return None
 
     def write_config(self, path: str, values: dict[str, object]) -> None:
@@ -284,6 +339,10 @@ class Init(ProfileSwitches):
             old = {}
         if old is not None and old == values:
             self.say("ok", f"config {path} already says this")
+            return
+        if old is not None and fills_in(old, values):
+            write_atomically(path, render(values))  # only keys it left unset are filled in: nothing is replaced
+            self.say("ok", f"filled in {path}: {', '.join(difference(old, values)).strip()}")
             return
         if old is not None and not self.force:
             for line in difference(old, values):

@@ -16,6 +16,8 @@ from plumbum import cli
 import uvshare
 from uvshare.admin.common import Command
 from uvshare.admin.files import open_target_dir, read_head, write_atomically
+from uvshare.admin.reach import refuse_unrunnable
+from uvshare.config import Config
 from uvshare.errors import UvshareError
 from uvshare.finduv import ENTRY_MODULE
 
@@ -78,8 +80,24 @@ class Launcher(Command):
 
     def main(self, path: str) -> int:
         target = path if path.startswith("/") else os.path.join(os.getcwd(), path)
+        config = members_config()
+        if config is not None:  # its interpreter and uvshare's code first: nothing written for members who cannot
+            refuse_unrunnable(config, None)
         if write_launcher(target, launcher_text(sys.executable), force=self.force):
             self.say("ok", f"wrote {target}: runs uvshare with {sys.executable} -I -S")
         else:
             self.say("ok", f"{target} is already this launcher: unchanged")
+        if config is not None:  # then the launcher itself, where it lies
+            refuse_unrunnable(config, target)
         return 0
+
+
+def members_config() -> Config | None:
+    """The config whose group's members are to run the launcher; None when there is none (nothing to check for)."""
+    from uvshare.admin.common import load_config
+
+    try:
+        config = load_config()
+    except UvshareError:
+        return None
+    return config if config.gid is not None else None

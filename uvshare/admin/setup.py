@@ -90,6 +90,42 @@ def deny_scheduling(name: str) -> list[str]:
     return done
 
 
+def undeny_scheduling(name: str) -> list[str]:
+    """Take the lines naming the account NAME out of the schedulers' deny files (rewritten in place: each keeps its
+    owner and mode; one left empty is removed: an empty at.deny would let everybody use at, a missing one only
+    root); what was done."""
+    done: list[str] = []
+    for _program, _allow, deny, _default in SCHEDULERS:
+        try:
+            fd = os.open(deny, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise UvshareError(f"cannot take {name} out of {deny}: {e.strerror}") from None
+        try:
+            import stat
+
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UvshareError(f"{deny} is not a regular file; mend it by hand")
+            text = b""
+            while chunk := os.read(fd, 65536):
+                text += chunk
+            lines = text.splitlines(keepends=True)
+            kept = [line for line in lines if line.strip() != name.encode()]
+            if kept == lines:
+                continue
+            if not b"".join(kept).strip():
+                os.unlink(deny)  # (a root-only dir: /etc)
+                done.append(f"removed {deny}: it named only {name}")
+                continue
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, b"".join(kept), 0)
+            done.append(f"took {name} out of {deny}")
+        finally:
+            os.close(fd)
+    return done
+
+
 PROFILE_HELP = (
     "also put the shared bin dirs on PATH (and a config not at a default place in UVSHARE_CONFIG) for the login "
     "shells of everyone but root: bash and sh, zsh, fish (their files below; zsh's and fish's where installed)"
@@ -130,6 +166,8 @@ class ProfileSwitches(Command):
 class Setup(ProfileSwitches):
     """Create the shared dirs (and missing parents) group-owned, mode 2775, with default ACLs, uv's .lock files and
     .temp; fix what is wrong with them; idempotent"""
+
+    made_account: str | None = None  # the install-user this run created, if it did
 
     no_profile = cli.Flag(
         "--no-profile",
@@ -258,14 +296,14 @@ class Setup(ProfileSwitches):
 
     def close_prefixes(self, dirs: dict[str, str], warnings: list[str]) -> list[str]:
         """Make each dir above the shared dirs that members (or anyone) can write, and that holds nothing but shared
-        dirs, root's alone: a member could rename a shared dir in it and put a link in its place. One that holds
-        anything else is the group's own (a project dir): doctor warns about it, nothing is changed."""
-        if os.geteuid() != 0:
-            return []
+        dirs, root's alone (the caller's, for a tree of a user's own): a member could rename a shared dir in it and
+        put a link in its place. One that holds anything else is the group's own (a project dir): doctor warns about
+        it, nothing is changed."""
         import stat
 
         from uvshare.safefs import open_dir
 
+        me = os.geteuid()  # (a user's own tree: the dir above it theirs alone, as root's is root's)
         changes = []
         for parent in sorted({os.path.dirname(p) for p in dirs.values()}):
             try:
@@ -275,7 +313,7 @@ class Setup(ProfileSwitches):
             try:
                 st = os.fstat(fd)
                 open_to_others = st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX
-                if st.st_uid != 0 or not open_to_others or parent == "/":
+                if st.st_uid != me or not open_to_others or parent == "/":
                     continue
                 with os.scandir(fd) as entries:
                     names = {e.name for e in entries}
@@ -284,8 +322,8 @@ class Setup(ProfileSwitches):
                 mode = stat.S_IMODE(st.st_mode) & ~0o022 & ~stat.S_ISGID
                 os.fchmod(fd, mode)
                 changes.append(
-                    f"made {parent} writable by root alone (mode {mode:04o}): it holds only shared dirs, "
-                    "which members could otherwise rename"
+                    f"made {parent} writable by {'root' if me == 0 else 'you'} alone (mode {mode:04o}): it holds only "
+                    "shared dirs, which members could otherwise rename"
                 )
             except OSError as e:
                 warnings.append(f"cannot make {parent} root's alone: {e.strerror}")
@@ -294,7 +332,7 @@ class Setup(ProfileSwitches):
         return changes
 
     def ensure_install_user(self, config: Config, warnings: list[str]) -> None:
-        """Create the config's install-user (a system account in the group, no home, no login) when it is missing;
+        """Create the config's install-user (a system account in a group of its own, no home, no login) when missing;
         WARNINGS gets why it cannot be used, if it cannot."""
         from uvshare.runas import own_install_user
 
@@ -320,7 +358,7 @@ class Setup(ProfileSwitches):
                 return
             from plumbum import local
 
-            from uvshare.safefs import SYSTEM_DIRS, system_program
+            from uvshare.safefs import INSTALL_USER_MARK, SYSTEM_DIRS, system_program
 
             try:  # never the first useradd on root's PATH: a member's, where a shared bin dir is on it
                 useradd = local[system_program("useradd")]
@@ -329,25 +367,24 @@ class Setup(ProfileSwitches):
                 return
             label = group_label(config)
             with local.env(PATH=os.pathsep.join(SYSTEM_DIRS)):  # and whatever it runs in turn comes from there too
+                # A group of its own (--user-group) and no other: never group 0, nor the tree's group outside root's
+                # runs, which give it the tree's group themselves (runas.become); the comment is root's record that
+                # uvshare made it, for that group (safefs.INSTALL_USER_MARK), which `share teardown` reads.
                 done = useradd.run(
                     [
                         *("--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"),
-                        *(
-                            "--gid",
-                            str(config.gid),
-                            "--comment",
-                            "uvshare, runs uv on the shared tree for root",
-                            "--",
-                            name,
-                        ),
+                        *("--user-group", "--comment", INSTALL_USER_MARK.format(config.gid), "--", name),
                     ],
                     retcode=None,
                 )
             if done[0] != 0:
                 warnings.append(f"cannot create the install-user '{name}': {done[2].strip() or done[1].strip()}")
                 return
+            self.made_account = name
             self.say(
-                "ok", f"created the account {name} (group {label}): root's uv commands on the shared tree run as it"
+                "ok",
+                f"created the account {name} (in a group of its own; root's uv commands on the shared tree run as it, "
+                f"with group {label})",
             )
         from uvshare.runas import install_account
 
