@@ -208,7 +208,7 @@ def members_cannot_run(config: Config, launcher: str | None) -> tuple[str | None
         blocked = by_modes(launcher, gid)
         return f"members of group '{label}' cannot run {what}: {blocked or last}", how
     blocked = by_modes(launcher, gid)
-    how = "judged by the mode bits of each path, for a member who is not its owner (ACLs not read): no install-user"
+    how = "judged by the permission bits along each path (only root, running it as the install-user, can be sure)"
     if blocked is None:
         return None, how
     return f"members of group '{label}' cannot run {what}: {blocked}", how
