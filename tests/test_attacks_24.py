@@ -3,9 +3,13 @@ fails on the code before its fix. See tests/test_attacks.py for the earlier revi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tests.support.harness import Sandbox
+
+OVERLAY = 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc && shift 2 && exec "$@"'
+DIR_VALUES = {"python_install_dir": "python", "python_bin_dir": "bin", "tool_dir": "tools", "cache_dir": "cache"}
 
 
 def test_root_curated_install_ignores_a_members_uv_toml(box1: Sandbox) -> None:
@@ -28,4 +32,62 @@ def test_root_curated_install_ignores_a_members_uv_toml(box1: Sandbox) -> None:
     done = box.run("root", "uvshare", "python", "install", "3.12", cwd=work, env=env)
     assert not list(Path(box.shared, "python").glob("cpython-3.12*")), f"a member chose a curated Python: {done}"
     assert done.returncode == 2 and "uvshare: error:" in done.stderr and str(project) in done.stderr, str(done)
+    assert "Traceback" not in done.stderr, str(done)
+
+
+def free_gid() -> int:
+    """A gid no group has."""
+    import grp
+
+    gid = 0x7FFF0000 + os.getpid() % 0xFFFF
+    while True:
+        try:
+            grp.getgrgid(gid)
+        except KeyError:
+            return gid
+        gid += 1
+
+
+def test_setup_makes_no_group_of_a_members_choosing(box1: Sandbox) -> None:
+    """setup makes a config's missing group with the gid of the shared dirs when they are root's (a multi-stage
+    image's final stage copies the tree, not /etc/group). A member who can write a dir above the config's dirs (a
+    project's own /proj/a) links the tree's place to a root dir of any gid no group has (an unpacked archive's): root
+    must not make the group with that gid, which the member chose. (Run with /etc overlaid in a mount namespace of its
+    own, so that the code before the fix wrote no real group.)"""
+    box = box1
+    orphan = box.root / "unpacked"  # a root dir of the machine, of a gid no group has
+    (orphan / "python").mkdir(parents=True)
+    gid = free_gid()
+    os.chown(orphan / "python", 0, gid)
+    above = box.root / "proja"  # a dir a member can write, above where the config puts the tree
+    above.mkdir()
+    os.chown(above, box.users["alice"].uid, box.users["alice"].gid)
+    name = f"rv{os.getpid()}"
+    tree = above / "uv"
+    box.write_config(group=name, **{k: str(tree / Path(v).name) for k, v in DIR_VALUES.items()})
+    box.ok("alice", "ln", "-s", orphan, tree)
+
+    etc = box.root / "etc-upper"
+    work = box.root / "etc-work"
+    etc.mkdir()
+    work.mkdir()
+    done = box.run(
+        "root",
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        OVERLAY,
+        "sh",
+        etc,
+        work,
+        "uvshare",
+        "share",
+        "setup",
+    )
+    made = (etc / "group").read_text() if (etc / "group").exists() else ""
+    assert f"{name}:" not in made, f"root made the group {name} with the gid {gid} a member chose: {done}"
     assert "Traceback" not in done.stderr, str(done)
