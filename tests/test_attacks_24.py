@@ -91,3 +91,27 @@ def test_setup_makes_no_group_of_a_members_choosing(box1: Sandbox) -> None:
     made = (etc / "group").read_text() if (etc / "group").exists() else ""
     assert f"{name}:" not in made, f"root made the group {name} with the gid {gid} a member chose: {done}"
     assert "Traceback" not in done.stderr, str(done)
+
+
+def test_roots_uv_help_of_no_tree_runs_no_members_pager(box1: Sandbox) -> None:
+    """`uv help` is no mere text: on a terminal uv pipes it to a pager it finds on PATH (`less`). On a machine of
+    several trees, root's `uv help` is for no tree; with a shared bin dir on root's PATH (a module loaded, an image's
+    ENV), a member's `less` there ran as root. Root's uv gets no shared dir on PATH, for help too."""
+    from tests.test_many_trees import prefix, two_trees
+
+    box = box1
+    _, env = two_trees(box)
+    bin_dir = prefix(box, "proja") / "bin"
+    ran = box.root / "pager-ran"
+    pager = f"#!/bin/sh\nid -u > {ran}\ncat > /dev/null\n"
+    box.ok("alice", "sh", "-c", f"printf '%s' '{pager}' > {bin_dir}/less && chmod 0755 {bin_dir}/less")
+    roots = box.root / "roots-bin"  # root's own pager, found after the shared dir (a real less would wait for keys)
+    roots.mkdir()
+    (roots / "less").write_text("#!/bin/sh\ncat > /dev/null\n")
+    (roots / "less").chmod(0o755)
+    env = {**env, "PATH": f"{bin_dir}:{roots}:{box.env(box.users['root'])['PATH']}"}
+    done = box.run(
+        "root", "script", "-qec", "uvshare help python", "/dev/null", env=env, timeout=60
+    )  # (a terminal: uv pages)
+    assert not ran.exists(), f"root ran a member's pager ({ran.read_text().strip()}): {done}"
+    assert done.returncode == 0, str(done)

@@ -257,9 +257,9 @@ def without_shared(path: str, tops: "frozenset[str]") -> str:
 
 
 def informational(args: "Sequence[str]", program: str = "uv") -> bool:
-    """Whether ARGS asks uv (or uvx) only for help or its version, reading and running nothing: `help …`, `self …`,
-    completion, `--version`, `--help`, nothing at all — after none but options uvshare knows (and their values), so
-    that no option it does not know can hide a command word."""
+    """Whether ARGS asks uv (or uvx) only for help or its version, reading nothing (but `help` runs a pager found
+    on PATH, on a terminal): `help …`, `self …`, completion, `--version`, `--help`, nothing at all — after none but
+    options uvshare knows (and their values), so that no option it does not know can hide a command word."""
     i = 0
     while i < len(args):
         arg = args[i]
@@ -458,8 +458,10 @@ class Call:
         choice, as with plain uv (see uvshare.places). (Not called for root's commands on a shared tree: they run as the
         install-user, a member; called for a curated tree's, whose install-user owns what members cannot write.)"""
         environ = self.environ
-        if informational(self.args, self.program):
-            return  # nothing is read or run
+        if informational(self.args, self.program):  # nothing is read; but `uv help` pages through a `less` on PATH
+            if config is None:  # (with a config, assign does the same)
+                self.env["PATH"] = without_shared(environ.get("PATH", os.defpath), self.tops)
+            return
         dirs = [*(config.dirs.values() if config and not self.curated else ()), *others[0]]
         projects = [*([config.project_dir] if config and config.project_dir else ()), *others[1]]
         building = environ.get(ENV_BUILD) == "1"
