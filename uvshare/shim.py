@@ -257,9 +257,9 @@ def without_shared(path: str, tops: "frozenset[str]") -> str:
 
 
 def informational(args: "Sequence[str]", program: str = "uv") -> bool:
-    """Whether ARGS asks uv (or uvx) only for help or its version, reading and running nothing: `help …`, `self …`,
-    completion, `--version`, `--help`, nothing at all — after none but options uvshare knows (and their values), so
-    that no option it does not know can hide a command word."""
+    """Whether ARGS asks uv (or uvx) only for help or its version, reading nothing (but `help` runs a pager found
+    on PATH, on a terminal): `help …`, `self …`, completion, `--version`, `--help`, nothing at all — after none but
+    options uvshare knows (and their values), so that no option it does not know can hide a command word."""
     i = 0
     while i < len(args):
         arg = args[i]
@@ -354,7 +354,9 @@ class Call:
         if config is not None:
             self.dirs = shared_dirs(config, environ, self.ignored)
             self.as_install_user = root and program == "uv" and on_tree(args, self.dirs)
-        if fencing and not self.as_install_user:
+        # (a curated tree's install-user is no mere member: it owns what members cannot write, so root's commands on
+        # it are kept out of what members can write too — uv reads their uv.toml or [tool.uv] upward from there)
+        if fencing and (not self.as_install_user or self.curated):
             self.keep_root_out(config, others)
         if config is not None:
             self.assign(config)
@@ -453,11 +455,13 @@ class Call:
         the tree others can write, or — but in an image build — in the shared dirs; nor with a venv found from there
         that runs a Python members can write; and no shared bin dir stays on its PATH. Of this config's tree and of
         every tree of the site. What root names itself (an argument, a variable, its own config files) is root's
-        choice, as with plain uv (see uvshare.places). (Not called for root's commands on the tree: they run as the
-        install-user, a member.)"""
+        choice, as with plain uv (see uvshare.places). (Not called for root's commands on a shared tree: they run as the
+        install-user, a member; called for a curated tree's, whose install-user owns what members cannot write.)"""
         environ = self.environ
-        if informational(self.args, self.program):
-            return  # nothing is read or run
+        if informational(self.args, self.program):  # nothing is read; but `uv help` pages through a `less` on PATH
+            if config is None:  # (with a config, assign does the same)
+                self.env["PATH"] = without_shared(environ.get("PATH", os.defpath), self.tops)
+            return
         dirs = [*(config.dirs.values() if config and not self.curated else ()), *others[0]]
         projects = [*([config.project_dir] if config and config.project_dir else ()), *others[1]]
         building = environ.get(ENV_BUILD) == "1"

@@ -444,8 +444,9 @@ class Setup(ProfileSwitches):
 def make_copied_trees_group() -> list[str]:
     """(Root) The config's group, made when the group database has no such name but the shared dirs are there, all
     root's and of one gid: the final stage of a multi-stage image build copies the tree and its config, not
-    /etc/group. The group gets that gid (only root can have given root's dirs their group), so the copied tree is
-    its as it was; what was done. UvshareError when that gid is another group's."""
+    /etc/group. The group gets that gid (only root can have given root's dirs their group, and put them where no
+    one else could have: see placed_by_root), so the copied tree is its as it was; what was done. UvshareError when
+    that gid is another group's."""
     import grp
     import stat
 
@@ -471,7 +472,7 @@ def make_copied_trees_group() -> list[str]:
             st = os.lstat(path)
         except OSError:
             continue
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == 0:
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and placed_by_root(path):
             gids.setdefault(st.st_gid, []).append(path)
     if len(gids) != 1:
         return []  # none there (a new tree: the config's error says to create the group), or no one answer
@@ -496,6 +497,14 @@ def make_copied_trees_group() -> list[str]:
     if done[0] != 0:
         raise UvshareError(f"cannot create the group '{name}' (gid {gid}): {done[2].strip() or done[1].strip()}")
     return [f"created the group {name} with gid {gid}, the group of the shared dirs copied here ({', '.join(paths)})"]
+
+
+def placed_by_root(path: str) -> bool:
+    """Whether only root can have put the dir PATH where it is: no symlink on its way and no dir above it that others
+    can write (there a member could have linked or renamed in a root dir of any gid: the group would get their gid)."""
+    from uvshare.places import open_above
+
+    return os.path.realpath(path) == os.path.normpath(path) and not open_above([path])
 
 
 def uncovered_line(paths: list[str], umask: int) -> tuple[str, str]:
