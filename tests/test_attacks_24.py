@@ -33,6 +33,7 @@ def test_root_curated_install_ignores_a_members_uv_toml(box1: Sandbox) -> None:
     assert not list(Path(box.shared, "python").glob("cpython-3.12*")), f"a member chose a curated Python: {done}"
     assert done.returncode == 2 and "uvshare: error:" in done.stderr and str(project) in done.stderr, str(done)
     assert "Traceback" not in done.stderr, str(done)
+    assert "as a member" not in done.stderr, f"members cannot change a curated tree: wrong advice: {done.stderr}"
 
 
 def free_gid() -> int:

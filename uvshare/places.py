@@ -248,14 +248,17 @@ def keep_out(
     *,
     groups: "Collection[int] | None",
     owners: "tuple[int, ...]" = (0,),
+    roots_alone: bool = False,
 ) -> None:
     """UvshareError, naming what and where, when root's uv would pick up what members can write by itself: (1) its
     current dir lies in FENCED (of which PROJECTS are team project dirs) or ABOVE them; with GROUPS (every tree's
     group; None in an image build, where no member has touched anything yet) (2) a member of GROUPS could change what
     lies in the current dir or a dir above it (see member_writes), or (3) the venv uv would use from there (see
     found_venvs) runs an interpreter members can write. OWNERS (root, and a curated tree's install-user) are trusted
-    with both."""
+    with both. ROOTS_ALONE: a command only root may run (on a curated tree): the advice is a dir of root's."""
     from uvshare.errors import UvshareError, escape
+
+    member = "" if roots_alone else "run it as a member ('runuser -u USER -- uv …'), or "
 
     every = [*fenced, *above]
     hit = cwd_in(every)
@@ -269,8 +272,8 @@ def keep_out(
         )
         raise UvshareError(
             f"root does not run uv in {where} {hit}: members can write what uv would read and run there (a "
-            "project's pyproject.toml and build backend, a venv's or a shared Python's interpreter); run it as a "
-            "member ('runuser -u USER -- uv …'), or as root outside it"
+            "project's pyproject.toml and build backend, a venv's or a shared Python's interpreter); "
+            f"{member}as root outside it"
         )
     if groups is None:
         return
@@ -282,8 +285,8 @@ def keep_out(
             here = "the current dir"
         raise UvshareError(
             f"root does not run uv in {here}: {writer} can change what uv would read and run there (a project's "
-            "pyproject.toml and build backend, its .venv), or move it there; run it as a member "
-            "('runuser -u USER -- uv …'), or as root in a dir only root can write"
+            "pyproject.toml and build backend, its .venv), or move it there; "
+            f"{member}as root in a dir only root can write"
         )
     known = identities(every)
     for venv in found_venvs(environ):

@@ -480,7 +480,15 @@ class Call:
 
             uid = install_uid(config)
             owners = (0,) if uid is None else (0, uid)
-        keep_out(environ, fenced, projects, above, groups=None if building else groups, owners=owners)
+        keep_out(
+            environ,
+            fenced,
+            projects,
+            above,
+            groups=None if building else groups,
+            owners=owners,
+            roots_alone=self.curated and self.as_install_user,
+        )
         path = without_shared(environ.get("PATH", os.defpath), self.tops)
         if config is None:  # (with a config, assign does the same)
             self.env["PATH"] = path
