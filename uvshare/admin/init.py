@@ -229,7 +229,7 @@ class Init(ProfileSwitches):
 
     def tell_made(self, path: str, config: Config, setup: Setup) -> None:
         """The closing block: what init made (the config, the tree, the account) and the one command that undoes it."""
-        from uvshare.admin.teardown import made_account
+        from uvshare.admin.accounts import made_account
 
         tree = tree_label(config).partition(" (")[2].rstrip(")") or ", ".join(config.dirs.values())
         made = [f"the config {path}", f"the shared tree below {tree}"]

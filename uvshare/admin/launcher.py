@@ -13,10 +13,9 @@ import sys
 
 from plumbum import cli
 
-import uvshare
 from uvshare.admin.common import Command
 from uvshare.admin.files import open_target_dir, read_head, write_atomically
-from uvshare.admin.reach import refuse_unrunnable
+from uvshare.admin.reach import install_dirs, refuse_unrunnable
 from uvshare.config import Config
 from uvshare.errors import UvshareError
 from uvshare.finduv import ENTRY_MODULE
@@ -30,13 +29,6 @@ from uvshare.shim import main
 sys.exit(main())
 """
 SHEBANG_MAX = 255  # what Linux reads of a #! line
-
-
-def install_dirs() -> list[str]:
-    """The sys.path entries uvshare and its dependencies come from: its own first, then other site dirs."""
-    own = os.path.dirname(os.path.dirname(os.path.abspath(uvshare.__file__)))
-    sites = [p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")]
-    return list(dict.fromkeys([own, *sites]))
 
 
 def launcher_text(python: str) -> str:

@@ -135,8 +135,6 @@ def probe_command(launcher: str | None) -> list[str] | None:
     """What the member identity runs: the launcher's `share --version`, or (none) the interpreter importing uvshare;
     None when it cannot be run without running uv (a uvx launcher that is no Python script)."""
     if launcher is None:
-        from uvshare.admin.launcher import install_dirs
-
         code = f"import sys; sys.path[:0] = {install_dirs()!r}; import uvshare.shim"
         return [sys.executable, "-I", "-S", "-c", code]
     if os.path.basename(launcher) != "uvx":
@@ -222,3 +220,12 @@ def refuse_unrunnable(config: Config, launcher: str | None) -> None:
         from uvshare.errors import UvshareError
 
         raise UvshareError(f"{why}; {FIX}")
+
+
+def install_dirs() -> list[str]:
+    """The sys.path entries uvshare and its dependencies come from: its own first, then other site dirs."""
+    import uvshare
+
+    own = os.path.dirname(os.path.dirname(os.path.abspath(uvshare.__file__)))
+    sites = [p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")]
+    return list(dict.fromkeys([own, *sites]))

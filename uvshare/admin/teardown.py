@@ -16,13 +16,13 @@ import shlex
 
 from plumbum import cli
 
+from uvshare.admin.accounts import made_account
 from uvshare.admin.common import Command, as_root, shared_dirs
 from uvshare.admin.files import read_regular, remove_own_file
 from uvshare.admin.init import HEADER
 from uvshare.admin.profiles import BEGIN, MARK, LoginEnv, Target, login_env, remove, render, targets, zsh_block
-from uvshare.config import DIR_KEYS, ENV_CONFIG, LINK_STATE_SUFFIX, PROJECT_KEY, SYSTEM_CONFIG, Config, load, read_file
-from uvshare.errors import EXIT_PROBLEMS, ConfigError, UvshareError
-from uvshare.trees import tree_files, trees_dir
+from uvshare.config import ENV_CONFIG, LINK_STATE_SUFFIX, PROJECT_KEY, SYSTEM_CONFIG, Config, load
+from uvshare.errors import EXIT_PROBLEMS, UvshareError
 
 RECORDS = ("clone ", "copy ")  # how a link-mode record starts (linkmode.record)
 
@@ -149,27 +149,6 @@ class Teardown(Command):
         return "teardown" + (f" --config {shlex.quote(self.config_file)}" if self.config_file else "")
 
 
-def made_account(config: Config, path: str) -> tuple[str | None, str]:
-    """The install-user of CONFIG (at PATH) when teardown is to remove it — it exists, its comment is root's record
-    that `share setup` made it for this group, and no other config names it —, else None and why it stays (empty:
-    there is no account to speak of)."""
-    name = config.install_user
-    if name is None or config.gid is None:
-        return None, ""
-    from uvshare.safefs import INSTALL_USER_MARK
-
-    try:
-        user = pwd.getpwnam(name)
-    except KeyError:
-        return None, ""
-    if user.pw_gecos != INSTALL_USER_MARK.format(config.gid) or user.pw_uid == 0:
-        return None, f"left the account {name}: uvshare did not make it (its comment is not uvshare's)"
-    others = configs_naming(name, path)
-    if others:
-        return None, f"left the account {name}: {', '.join(others)} names it too"
-    return name, ""
-
-
 def ours(target: Target, text: str, env: LoginEnv) -> bool:
     """Whether TEXT (TARGET's) is what `setup --profile` writes for ENV there (for zsh: holds exactly its block)."""
     if target.block:
@@ -184,18 +163,3 @@ def only_holds(prefix: str, dirs: list[str]) -> bool:
         return set(os.listdir(prefix)) <= wanted
     except OSError:
         return False
-
-
-def configs_naming(name: str, path: str) -> list[str]:
-    """The other configs on this machine (the system config, the trees dir) whose install-user is NAME."""
-    found = []
-    for other in [SYSTEM_CONFIG, *tree_files(trees_dir(os.environ))]:
-        if os.path.abspath(other) == path:
-            continue
-        try:
-            values = read_file(other) or {}
-        except (ConfigError, OSError):
-            continue
-        if values.get("install-user") == name and any(k in values for k in DIR_KEYS):
-            found.append(other)
-    return found
