@@ -46,7 +46,7 @@ def test_a_launcher_members_cannot_run_fails_launcher_init_and_doctor(box1: Sand
     for d in (front, plain):
         d.mkdir(mode=0o755)
     (plain / "uv").symlink_to(box.uv)  # the distribution's uv, later on PATH
-    at_fault = f"{private} (mode 0700, owner root"
+    at_fault = f"{private} (owner root, group root, mode 0700"
 
     refused = box.run("root", python, "-m", "uvshare", "share", "launcher", front / "uv")
     one_error(refused, at_fault, "/opt/uvshare")

@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 from uvshare.config import ENV_CONFIG, Config
+from uvshare.safefs import describe
 
 PROBE_TIMEOUT = 20.0
 FIX = (
@@ -89,19 +90,6 @@ def mode_blocks(path: str, gid: int, want: int) -> str | None:
             if bits & need != need:
                 return f"{current} ({describe(st)})"
     return None
-
-
-def describe(st: os.stat_result) -> str:
-    """`mode 0700, owner root, group root`."""
-    import grp
-
-    from uvshare.safefs import owner_name
-
-    try:
-        group = grp.getgrgid(st.st_gid).gr_name
-    except KeyError:
-        group = str(st.st_gid)
-    return f"mode {stat.S_IMODE(st.st_mode):04o}, owner {owner_name(st.st_uid)}, group {group}"
 
 
 def by_modes(launcher: str | None, gid: int) -> str | None:
