@@ -73,8 +73,8 @@ def code_files() -> list[str]:
 
 def mode_blocks(path: str, gid: int, want: int) -> str | None:
     """The first dir on the way to PATH (the path as written, then as resolved) that a member of GID who is not its
-    owner may not search, or PATH itself if they may not WANT (4 read, 1 execute) it: `PATH (mode 0700, owner root,
-    group root)`; None when nothing blocks."""
+    owner may not search, or PATH itself if they may not WANT (4 read, 1 execute) it: `PATH (owner root, group root,
+    mode 0700)`; None when nothing blocks."""
     for way in dict.fromkeys([os.path.abspath(path), os.path.realpath(path)]):
         parts = [p for p in way.split("/") if p]
         current = ""
