@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -216,3 +217,18 @@ def mark(status: str) -> str:
     """The colored mark for a check's status (plain where colors are off)."""
     symbol, style = MARKS[status]
     return str(style | symbol)
+
+
+UV_PROBE_TIMEOUT = 10.0  # a uv that does not say its version in this time is no uv doctor or repair can use
+
+
+def ask_uv_version(uv: str) -> subprocess.CompletedProcess[str]:
+    """`UV --version`, its output captured (OSError or TimeoutExpired when it cannot be run or does not answer)."""
+    return subprocess.run(
+        [uv, "--version"],
+        capture_output=True,
+        text=True,
+        timeout=UV_PROBE_TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )

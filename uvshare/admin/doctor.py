@@ -25,6 +25,7 @@ from uvshare.admin import mounts, tree
 from uvshare.admin.common import (
     Command,
     as_root,
+    ask_uv_version,
     config_named,
     group_label,
     load_config,
@@ -48,7 +49,6 @@ from uvshare.finduv import ENTRY_MODULE, find_program, find_uv
 from uvshare.safefs import Guard, describe, open_dir, owner_name
 from uvshare.trees import trees_dir
 
-UV_PROBE_TIMEOUT = 10.0
 BIN_KEYS = ("python-bin-dir", "tool-bin-dir")
 ENTRY_MODULE_TEXT = ENTRY_MODULE.decode()
 
@@ -168,14 +168,7 @@ def check_uv(config: Config) -> list[Check]:
     except UvshareError as e:
         return [Check("problem", "uv", str(e), 'pip install uv, or set uv = "/path/to/uv" in the config')]
     try:
-        done = subprocess.run(
-            [uv, "--version"],
-            capture_output=True,
-            text=True,
-            timeout=UV_PROBE_TIMEOUT,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        done = ask_uv_version(uv)
     except (OSError, subprocess.TimeoutExpired) as e:
         return [Check("problem", "uv", f"{uv} does not answer 'uv --version': {e}", 'set uv = "/path/to/real/uv"')]
     if done.returncode != 0 or not done.stdout.startswith("uv "):

@@ -27,7 +27,7 @@ import subprocess
 from typing import Protocol
 
 from uvshare.admin import tree
-from uvshare.admin.common import GUARDED_BY, Command
+from uvshare.admin.common import GUARDED_BY, Command, ask_uv_version
 from uvshare.admin.locks import LockBusy, take_lock
 from uvshare.config import Config
 from uvshare.errors import UvshareError
@@ -36,7 +36,6 @@ from uvshare.safefs import O_DIR, open_dir
 FAILED = 70  # the child's exit status when it could not do its work at all
 CACHE_LOCKED_SINCE = (0, 8, 19)  # every uv command holds the cache's lock (shared) from this release on
 VERSION = re.compile(r"uv (\d+)\.(\d+)\.(\d+)")
-UV_PROBE_TIMEOUT = 10.0
 
 
 class Sayer(Protocol):
@@ -61,14 +60,7 @@ def uv_version(config: Config) -> tuple[int, ...] | None:
 
     try:
         uv = find_uv(os.environ, config.uv, config.files[0] if config.files else None)
-        done = subprocess.run(
-            [uv, "--version"],
-            capture_output=True,
-            text=True,
-            timeout=UV_PROBE_TIMEOUT,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        done = ask_uv_version(uv)
     except (OSError, UvshareError, subprocess.TimeoutExpired):
         return None
     found = VERSION.match(done.stdout)
