@@ -219,6 +219,12 @@ def mark(status: str) -> str:
     return str(style | symbol)
 
 
+def image_acls_note(umask: int) -> str:
+    """What doctor and setup say, in one line, of shared dirs on overlay without their default ACLs: an image's
+    layers drop ACLs, and nothing is to be done (why that is enough: docs/acls-and-images.md)."""
+    return f"image layers dropped the shared dirs' default ACLs: uvshare applies umask {umask:04o} on its calls instead"
+
+
 UV_PROBE_TIMEOUT = 10.0  # a uv that does not say its version in this time is no uv doctor or repair can use
 
 

@@ -28,6 +28,7 @@ from uvshare.admin.common import (
     ask_uv_version,
     config_named,
     group_label,
+    image_acls_note,
     load_config,
     machine_trees,
     mark,
@@ -324,13 +325,13 @@ def dropped_line(dropped: list[Dropped], umask: int) -> Check:
     """The one line for every shared dir whose default ACL is gone. On overlay (an image's layers, each of which drops
     ACLs) nothing is to be done: an info line. Elsewhere the tree was copied without them: `share repair` gives them
     back, a warning."""
-    instead = f"uvshare applies umask {umask:04o} on its calls instead"
-    if all(d.fstype == "overlay" for d in dropped):  # (why that is enough: docs/acls-and-images.md)
-        return Check("info", "ACLs", f"image layers dropped the shared dirs' default ACLs: {instead}")
+    if all(d.fstype == "overlay" for d in dropped):
+        return Check("info", "ACLs", image_acls_note(umask))
     return Check(
         "warning",
         "ACLs",
-        f"{', '.join(d.path for d in dropped)} lost their default ACLs (copied without them?): {instead}, "
+        f"{', '.join(d.path for d in dropped)} lost their default ACLs (copied without them?): uvshare applies umask "
+        f"{umask:04o} on its calls instead, "
         "but files made without it follow their maker's umask",
         as_root("repair"),
     )

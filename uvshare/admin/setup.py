@@ -10,6 +10,7 @@ from uvshare.admin.common import (
     Command,
     as_root,
     group_label,
+    image_acls_note,
     load_group_config,
     refuse_outsider_admin,
     shared_dirs,
@@ -516,8 +517,7 @@ def uncovered_line(paths: list[str], umask: int) -> tuple[str, str]:
     all_mounts = mounts.read_mounts()
     found = [mounts.mount_of(path, all_mounts) for path in paths]
     if all(mount is not None and mount.fstype == "overlay" for mount in found):
-        instead = f"uvshare applies umask {umask:04o} on its calls instead"
-        return "info", f"image layers dropped the shared dirs' default ACLs: {instead}"
+        return "info", image_acls_note(umask)
     return (
         "warning",
         f"{', '.join(paths)} hold entries made before they had a default ACL: run '{as_root('repair')}' to give them "
