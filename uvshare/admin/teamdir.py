@@ -19,7 +19,7 @@ import stat
 from uvshare import prepare
 from uvshare.config import PROJECT_KEY, Config, members_link_mode
 from uvshare.errors import UvshareError
-from uvshare.safefs import open_dir, share_entry
+from uvshare.safefs import O_NODE, open_dir, share_entry
 
 UV_TOML = "uv.toml"
 MODE = 0o664  # the team's to read and change
@@ -96,7 +96,7 @@ def read_text(fd: int, project: str, config: Config) -> str | tuple[str, str]:
     except FileNotFoundError:
         pass
     try:
-        file_fd = os.open(UV_TOML, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+        file_fd = os.open(UV_TOML, O_NODE, dir_fd=fd)
     except FileNotFoundError:
         return "missing", f"no {path}: plain uv in a project here uses its user's own cache"
     except OSError as e:
